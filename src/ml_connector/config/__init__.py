@@ -1,0 +1,1 @@
+"""The TOML configuration: customers, connections, pipelines and mappings."""

@@ -1,0 +1,1 @@
+"""The sync engine: durable runs, schedules, audit trail and replay."""

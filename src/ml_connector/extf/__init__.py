@@ -1,0 +1,1 @@
+"""DATEV EXTF Buchungsstapel (header 700, category 21, Formatversion 13)."""

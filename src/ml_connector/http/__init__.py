@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the Looker and DATEV clients (retry policy, redaction)."""

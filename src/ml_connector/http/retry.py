@@ -1,0 +1,105 @@
+"""Retry policy shared by the Looker and DATEV clients.
+
+Exponential backoff with *full jitter* (AWS architecture blog: a random wait in
+``[0, min(cap, base * 2**attempt)]``), never shorter than the server's
+``Retry-After``, bounded in attempts and total time. The retry loop itself is
+`stamina <https://stamina.hynek.me>`_ (attempt counting, deadline, test mode,
+instrumentation); this module only supplies the delay it should wait.
+
+Only :class:`~ml_connector.errors.RetriableError` is retried; every other error
+passes straight through.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import stamina
+
+from ml_connector.errors import RetriableError
+
+__all__ = ["RetryPolicy", "full_jitter_delay", "parse_retry_after", "retry_async"]
+
+T = TypeVar("T")
+
+#: HTTP statuses that mean "try again later".
+RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry a transient failure."""
+
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 30.0
+    timeout: float = 300.0
+    #: a Retry-After above this is treated as "give up now" rather than slept through
+    max_retry_after: float = 120.0
+
+
+def full_jitter_delay(
+    attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Delay before retry number ``attempt`` (1-based): uniform in [0, min(cap, base*2^(n-1))]."""
+    if attempt < 1:
+        raise ValueError("attempt is 1-based")
+    ceiling = min(cap, base * (2.0 ** (attempt - 1)))
+    return rand() * ceiling
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, delta)
+
+
+def _backoff_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
+    attempts = 0
+
+    def hook(exc: Exception) -> bool | float:
+        nonlocal attempts
+        if not isinstance(exc, RetriableError):
+            return False
+        if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+            return False
+        attempts += 1
+        delay = full_jitter_delay(attempts, base=policy.base, cap=policy.cap)
+        if exc.retry_after is not None:
+            delay = max(delay, exc.retry_after)
+        return delay
+
+    return hook
+
+
+async def retry_async(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+    """Await ``call()`` and retry it on :class:`RetriableError` according to ``policy``.
+
+    The last error is re-raised when attempts or time run out.
+    """
+    async for attempt in stamina.retry_context(
+        on=_backoff_hook(policy),
+        attempts=policy.attempts,
+        timeout=policy.timeout,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
