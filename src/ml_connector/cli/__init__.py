@@ -1,7 +1,7 @@
 """The ``ml-connector`` command line.
 
-Each command group lives in its own module and imports its heavy dependencies
-lazily inside the command, so ``ml-connector --help`` stays fast.
+Each command lives in its own module and imports its heavy dependencies lazily
+inside the command, so ``ml-connector --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -9,9 +9,18 @@ from __future__ import annotations
 import click
 
 from ml_connector import __version__
+from ml_connector.cli.audit import audit
+from ml_connector.cli.datev import datev
 from ml_connector.cli.demo import demo
 from ml_connector.cli.extf import extf
+from ml_connector.cli.mapping import mapping
+from ml_connector.cli.ping import ping
+from ml_connector.cli.replay import replay
+from ml_connector.cli.run import run
 from ml_connector.cli.sandbox import sandbox
+from ml_connector.cli.schedule import schedule
+from ml_connector.cli.status import status
+from ml_connector.cli.worker import worker
 
 __all__ = ["main"]
 
@@ -22,6 +31,7 @@ def main() -> None:
     """Turn general-ledger data modelled in Looker into DATEV bookings (one way)."""
 
 
-main.add_command(demo)
-main.add_command(extf)
-main.add_command(sandbox)
+for _command in (demo, extf, mapping, run, ping, datev, sandbox, schedule, worker, status):
+    main.add_command(_command)
+for _command in (replay, audit):
+    main.add_command(_command)

@@ -1,0 +1,1 @@
+"""DATEV emulator: identity provider plus the four accounting APIs."""
