@@ -2,12 +2,79 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from ml_connector.cli.mapping import config_option, load_cli_config, obtain_rows, parse_period
 
 __all__ = ["run"]
 
 
 @click.command(name="run")
-def run() -> None:
-    """Run one pipeline for one period now."""
-    raise click.ClickException("'run' is not built yet")
+@click.argument("pipeline")
+@click.option("--period", required=True, help="Booking period, YYYY-MM.")
+@click.option("--dry-run", is_flag=True, help="Write the files and the report; send nothing.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for files and report "
+                   "(default: <data dir>/dry-run/PIPELINE/PERIOD).")  # fmt: skip
+@click.option("--rows", "rows_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None,
+              help="Read the detail rows from a JSON Lines file instead of Looker.")  # fmt: skip
+@click.option("--totals", "totals_file",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Read the tie-out totals from a JSON Lines file instead of Looker.")  # fmt: skip
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
+@config_option
+def run(
+    pipeline: str,
+    period: str,
+    dry_run: bool,
+    out_dir: Path | None,
+    rows_file: Path | None,
+    totals_file: Path | None,
+    looker_url: str | None,
+    config_path: Path | None,
+) -> None:
+    """Run PIPELINE for one period: extract, map, validate, tie out, write.
+
+    With --dry-run nothing is sent to DATEV. Exits 0 when the batch is ready to send,
+    1 when rejections or the tie-out block it (see report.txt / report.json).
+    """
+    from ml_connector.mapping.pipeline import prepare_run
+    from ml_connector.mapping.report import write_run_files
+    from ml_connector.paths import default_data_dir
+
+    if not dry_run:
+        raise click.ClickException(
+            "only 'run --dry-run' is available here; submitting to DATEV is done by the worker"
+        )
+    the_period = parse_period(period)
+    assert the_period is not None
+    config = load_cli_config(config_path)
+    if pipeline not in config.model.pipelines:
+        raise click.ClickException(
+            f"no pipeline {pipeline!r}; known: {', '.join(sorted(config.model.pipelines))}"
+        )
+    spec = config.pipeline(pipeline)
+    rows = obtain_rows(
+        config, pipeline, spec.source, the_period, rows_file=rows_file, looker_url=looker_url
+    )
+    totals = None
+    if totals_file is not None or (spec.tie_out.totals is not None and rows_file is None):
+        totals_source = spec.tie_out.totals or spec.source
+        totals = obtain_rows(
+            config,
+            pipeline,
+            totals_source,
+            the_period,
+            rows_file=totals_file,
+            looker_url=looker_url,
+        )
+    prepared = prepare_run(config, pipeline, the_period, rows, totals=totals)
+    target = out_dir or default_data_dir() / "dry-run" / pipeline / str(the_period)
+    written = write_run_files(prepared, target)
+    click.echo(prepared.summary())
+    click.echo(f"  written to {target}: " + ", ".join(p.name for p in written))
+    if not prepared.ready:
+        raise SystemExit(1)

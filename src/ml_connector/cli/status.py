@@ -2,12 +2,83 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from itertools import groupby
+
 import click
 
 __all__ = ["status"]
 
+_STATE_STYLE = {
+    "succeeded": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "needs_user": "magenta",
+    "running": "cyan",
+    "queued": "dim",
+}
+
 
 @click.command(name="status")
-def status() -> None:
+@click.option("--customer", help="only this customer's runs")
+@click.option("--limit", default=20, show_default=True, help="most recent runs to show")
+@click.option("--json", "as_json", is_flag=True, help="print the runs as JSON")
+@click.option(
+    "--store-url",
+    envvar="ML_CONNECTOR_STORE_URL",
+    help="database URL of the ml-connector store (default: SQLite in the data directory)",
+)
+def status(customer: str | None, limit: int, as_json: bool, store_url: str | None) -> None:
     """List recent runs per customer with their outcome."""
-    raise click.ClickException("'status' is not built yet")
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from ml_connector.store.open import open_store
+    from ml_connector.store.runs import list_runs
+
+    engine = open_store(store_url)
+    try:
+        runs = list_runs(engine, customer=customer, limit=limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in runs], indent=2))
+        return
+    console = Console()
+    if not runs:
+        console.print("No runs yet.")
+        return
+    ordered = sorted(runs, key=lambda r: r.customer)
+    for name, group in groupby(ordered, key=lambda r: r.customer):
+        table = Table(title=f"customer {name}", title_justify="left")
+        errors: list[str] = []
+        for column in (
+            "run",
+            "pipeline",
+            "period",
+            "state",
+            "rows",
+            "rejected",
+            "jobs ok/failed",
+            "finished",
+        ):
+            table.add_column(column)
+        for r in group:
+            style = _STATE_STYLE.get(r.state, "")
+            table.add_row(
+                r.id,
+                r.pipeline,
+                r.period,
+                f"[{style}]{r.state}[/]" if style else r.state,
+                str(r.rows_read),
+                str(r.rows_rejected),
+                f"{r.jobs_succeeded}/{r.jobs_failed}",
+                r.finished_at or "",
+            )
+            if r.error:
+                errors.append(f"{r.id}: {r.error}")
+        console.print(table)
+        for line in errors:
+            console.print(Text(f"  {line}", style="red"), soft_wrap=True)

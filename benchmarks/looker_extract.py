@@ -1,0 +1,180 @@
+"""Benchmark: extract N rows (default 1,000,000) through the Looker client.
+
+The emulator runs as a separate process (``ml-connector sandbox looker``) with 20 ms
+of latency added to every call and the generated explore ``bench/rows``. The client
+extracts every row partitioned by ``rows.bucket`` (4,000 rows each, below the
+5,000-row cap) with its bounded pool, and the run prints:
+
+- rows/s, API calls, peak memory growth (RSS) for a 20 % pass and the full pass;
+- the floor measured in the same run: ``calls x latency / concurrency`` plus the
+  time the client needs to parse the bytes (one page parsed, scaled to N rows);
+- the ratio elapsed / floor (target <= 1.5) and the memory ratio full / 20 % (flat: ~1).
+
+Usage: ``.venv/bin/python benchmarks/looker_extract.py [--rows N] [--latency-ms 20]
+[--concurrency 10]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from ml_connector.emulators._server import free_port
+from ml_connector.looker import InlineQuery, LookerClient
+from ml_connector.looker.rows import RowTyper, parse_rows
+
+CLIENT_ID = "bench-id"
+SECRET = "bench-secret"  # noqa: S105 - sandbox credential
+FIELDS = (
+    "rows.row_id",
+    "rows.period_month",
+    "rows.account",
+    "rows.cost_center",
+    "rows.description",
+    "rows.amount_eur",
+)
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    """Resident set size of this process in bytes."""
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * PAGE_SIZE
+
+
+def start_emulator(rows: int, latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "ml_connector",
+        "sandbox",
+        "looker",
+        "--port",
+        str(port),
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        SECRET,
+        "--bench-rows",
+        str(rows),
+        "--latency-ms",
+        str(latency_ms),
+    ]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/versions", timeout=1).raise_for_status()
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("emulator did not start")
+
+
+async def extract(
+    client: LookerClient, filters: dict[str, str]
+) -> tuple[int, float, int, dict[str, Any]]:
+    query = InlineQuery("bench", "rows", fields=FIELDS, filters=filters)
+    base = rss()
+    peak = base
+    calls_before = client.stats.calls
+    start = time.perf_counter()
+    cpu = time.process_time()
+    extraction = client.extract(
+        query, partition_by=["rows.bucket"], count_measure="rows.row_count"
+    )
+    n = 0
+    async for _row in extraction:
+        n += 1
+        if n % 4000 == 0:
+            peak = max(peak, rss())
+    elapsed = time.perf_counter() - start
+    summary = extraction.summary()
+    summary["cpu"] = time.process_time() - cpu
+    summary["calls"] = client.stats.calls - calls_before
+    return n, elapsed, peak - base, summary
+
+
+async def parse_seconds_per_row(url: str, client: LookerClient) -> float:
+    """Time the client's own parsing of one typical page, per row."""
+    token = await client._tokens.get()
+    body = {
+        "model": "bench",
+        "view": "rows",
+        "fields": list(FIELDS),
+        "filters": {"rows.bucket": "0"},
+        "limit": "5000",
+    }
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(
+            f"{url}/api/4.0/queries/run/json",
+            json=body,
+            headers={"Authorization": f"token {token}"},
+            params={"limit": "5000"},
+        )
+    content = resp.content
+    typer = RowTyper(list(FIELDS), await client.field_types("bench", "rows"))
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        rows = parse_rows(content, typer)
+        best = min(best, time.perf_counter() - t)
+    return best / len(rows)
+
+
+async def main(rows: int, latency_ms: float, concurrency: int) -> None:
+    proc, url = start_emulator(rows, latency_ms)
+    try:
+        async with LookerClient(
+            url, CLIENT_ID, SECRET, max_concurrency=concurrency, timeout=300
+        ) as client:
+            await client.login()
+            buckets = max(1, (rows + 3999) // 4000)
+            small = max(1, buckets // 5)
+            n_small, t_small, mem_small, _ = await extract(
+                client, {"rows.bucket": ",".join(str(b) for b in range(small))}
+            )
+            n, elapsed, mem_full, summary = await extract(client, {})
+            per_row = await parse_seconds_per_row(url, client)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert summary["complete"] and n == rows, summary
+    calls = summary["calls"]
+    latency_floor = calls * (latency_ms / 1000) / concurrency
+    parse_floor = per_row * n
+    floor = latency_floor + parse_floor
+    mib = 1024 * 1024
+    print(f"rows extracted        {n:>12,}  (complete: {summary['complete']})")
+    print(f"partitions            {summary['partitions']:>12,}")
+    print(f"API calls             {calls:>12,}  (incl. count + plan)")
+    print(f"elapsed               {elapsed:>12.2f} s")
+    print(f"rows/s                {n / elapsed:>12,.0f}")
+    print(f"client CPU            {summary['cpu']:>12.2f} s")
+    print(
+        f"floor                 {floor:>12.2f} s  = calls x {latency_ms:g} ms / {concurrency}"
+        f" ({latency_floor:.2f} s) + parse ({parse_floor:.2f} s, {per_row * 1e6:.2f} us/row)"
+    )
+    print(f"ratio elapsed/floor   {elapsed / floor:>12.2f}  (target <= 1.5)")
+    print(f"peak RSS growth       {mem_full / mib:>12.1f} MiB for {n:,} rows")
+    print(f"peak RSS growth       {mem_small / mib:>12.1f} MiB for {n_small:,} rows (20 %)")
+    print(f"  ({t_small:.2f} s for the 20 % pass; flat memory = growth independent of rows)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args()
+    asyncio.run(main(args.rows, args.latency_ms, args.concurrency))

@@ -1,0 +1,340 @@
+"""The configuration schema (pydantic): customers, their Looker and DATEV sides, lookups, pipelines.
+
+Every model forbids unknown keys, so a typo is an error with the key's path rather than
+a silently ignored setting.  Secrets never live here: a Looker connection names a
+*credential reference* (``env:PREFIX`` or ``store:OWNER``) that is resolved at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "CREDENTIAL_REF",
+    "ConfigModel",
+    "CredentialRef",
+    "Customer",
+    "DatevClient",
+    "DatevOAuth",
+    "FieldSpec",
+    "LookerConnection",
+    "LookupConfig",
+    "MappingConfig",
+    "Pipeline",
+    "QuerySource",
+    "Source",
+    "TextRules",
+    "TieOut",
+]
+
+#: ``env:PREFIX`` (variables ``PREFIX_CLIENT_ID`` / ``PREFIX_CLIENT_SECRET``) or ``store:OWNER``
+CREDENTIAL_REF = re.compile(r"^(env|store):([A-Za-z0-9_.\-]{1,100})$")
+_PERIOD_PLACEHOLDER = "{period}"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRef:
+    """A parsed credential reference; ``scheme`` is ``env`` or ``store``."""
+
+    scheme: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> CredentialRef:
+        match = CREDENTIAL_REF.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not a credential reference")
+        return cls(scheme=match.group(1), name=match.group(2))
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.name}"
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError('expected a number such as 0.01 or "0.01"')
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+Money = Annotated[Decimal, BeforeValidator(_decimal)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LookerConnection(_Model):
+    """``[customers.<id>.looker]``: the customer's own Looker instance."""
+
+    base_url: str = Field(description="instance URL, e.g. https://acme.cloud.looker.com")
+    credential: str = Field(description="credential reference: env:PREFIX or store:OWNER")
+    verify_tls: bool = True
+    timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be a full URL starting with https://")
+        return value.rstrip("/")
+
+    @field_validator("credential")
+    @classmethod
+    def _credential(cls, value: str) -> str:
+        CredentialRef.parse(value)
+        return value
+
+    @property
+    def credential_ref(self) -> CredentialRef:
+        return CredentialRef.parse(self.credential)
+
+
+class DatevOAuth(_Model):
+    """``[customers.<id>.datev.oauth]``: the DATEV app registration used for the login."""
+
+    client_id: str = Field(
+        min_length=1, description="public app id from the DATEV developer portal"
+    )
+    client_secret: str | None = Field(
+        default=None, description="credential reference (env:NAME or store:OWNER), never the secret"
+    )
+    redirect_uri: str = "http://localhost:8765/callback"
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret_ref(cls, value: str | None) -> str | None:
+        if value is not None:
+            CredentialRef.parse(value)
+        return value
+
+
+class DatevClient(_Model):
+    """``[customers.<id>.datev]``: the DATEV client (Mandant) the bookings go to."""
+
+    consultant_number: int = Field(ge=1001, le=9_999_999, description="Beraternummer")
+    client_number: int = Field(ge=1, le=99_999, description="Mandantennummer")
+    chart_of_accounts: Literal["SKR03", "SKR04"] = Field(description="Sachkontenrahmen")
+    account_length: int = Field(default=4, ge=4, le=8, description="Sachkontenlänge")
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12, description="WJ-Beginn month")
+    festschreibung: bool = Field(
+        default=False, description="lock the batch on import (agree with the tax advisor)"
+    )
+    environment: Literal["sandbox", "production"] = "production"
+    oauth: DatevOAuth | None = None
+
+    @property
+    def skr(self) -> str:
+        """``"03"`` or ``"04"`` as the EXTF header writes it."""
+        return self.chart_of_accounts[-2:]
+
+    @property
+    def client_id(self) -> str:
+        return f"{self.consultant_number}-{self.client_number}"
+
+
+class Customer(_Model):
+    """``[customers.<id>]``: one tenant."""
+
+    name: str = Field(min_length=1)
+    looker: LookerConnection
+    datev: DatevClient
+
+
+class QuerySource(_Model):
+    """An inline Looker query (what Looker calls a WriteQuery)."""
+
+    model: str = Field(min_length=1)
+    view: str = Field(min_length=1)
+    fields: list[str] = Field(min_length=1)
+    filters: dict[str, str] = Field(default_factory=dict)
+    sorts: list[str] = Field(default_factory=list)
+    limit: int = Field(default=5000, ge=1)
+
+
+def _look_id(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Source(_Model):
+    """Where rows come from: a saved Look (``look_id``) or an inline ``query``.
+
+    ``period_field`` names the column holding the period (``YYYY-MM`` text or a date);
+    rows of other periods are left out before mapping.  In an inline query a filter
+    value of ``"{period}"`` is replaced with the run's period.
+    """
+
+    look_id: Annotated[str | None, BeforeValidator(_look_id)] = None
+    query: QuerySource | None = None
+    period_field: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Source:
+        if (self.look_id is None) == (self.query is None):
+            raise ValueError("give exactly one of look_id or [query]")
+        return self
+
+    def query_for_period(self, period: str) -> QuerySource | None:
+        """The inline query with ``{period}`` filter values filled in."""
+        if self.query is None:
+            return None
+        filters = {k: v.replace(_PERIOD_PLACEHOLDER, period) for k, v in self.query.filters.items()}
+        return self.query.model_copy(update={"filters": filters})
+
+    @property
+    def fields(self) -> list[str] | None:
+        return list(self.query.fields) if self.query else None
+
+
+class TieOut(_Model):
+    """``[pipelines.<name>.tie_out]``: control totals the mapped bookings must match."""
+
+    balanced: bool = False
+    tolerance: Money = Decimal("0.00")
+    totals: Source | None = None
+    group_by: list[str] = Field(default_factory=list)
+    amount: str | None = Field(default=None, description="measure column of the totals")
+    count: str | None = Field(default=None, description="row-count measure of the totals")
+    detail_amount: str | None = Field(
+        default=None, description="column of the detail rows summed against `amount`"
+    )
+
+    @field_validator("tolerance")
+    @classmethod
+    def _non_negative(cls, value: Decimal) -> Decimal:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> TieOut:
+        if self.totals is not None and (not self.group_by or self.amount is None):
+            raise ValueError("with [totals] give group_by and amount (and optionally count)")
+        return self
+
+
+def _field_spec(value: object) -> object:
+    if isinstance(value, str):
+        return {"expr": value}
+    if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+        return {"constant": value}
+    return value
+
+
+class FieldSpec(_Model):
+    """How one booking field gets its value; exactly one of the five kinds."""
+
+    column: str | None = None
+    constant: str | int | float | bool | None = None
+    lookup: str | None = None
+    key: str | None = Field(default=None, description="expression for the lookup key")
+    default: str | int | None = Field(
+        default=None, description="lookup value when the key is absent"
+    )
+    expr: str | None = None
+    template: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FieldSpec:
+        kinds = [
+            k
+            for k in ("column", "constant", "lookup", "expr", "template")
+            if k in self.model_fields_set
+        ]
+        if len(kinds) != 1:
+            raise ValueError(
+                "give exactly one of column, constant, lookup, expr or template"
+                + (f" (got {', '.join(kinds)})" if kinds else "")
+            )
+        if self.lookup is not None and self.key is None:
+            raise ValueError('a lookup needs key = "<column or expression>"')
+        if self.lookup is None and (
+            "key" in self.model_fields_set or "default" in self.model_fields_set
+        ):
+            raise ValueError("key and default belong to a lookup")
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("column", "constant", "lookup", "expr", "template"):
+            if k in self.model_fields_set:
+                return k
+        raise AssertionError("validated above")  # pragma: no cover
+
+
+AnyFieldSpec = Annotated[FieldSpec, BeforeValidator(_field_spec)]
+
+
+class TextRules(_Model):
+    """``[pipelines.<name>.mapping.text]``: what happens to text that does not fit."""
+
+    buchungstext_overflow: Literal["truncate", "reject"] = "truncate"
+    belegfeld_charset: Literal["sanitise", "reject"] = "sanitise"
+    belegfeld_overflow: Literal["reject", "truncate"] = "reject"
+
+
+class MappingConfig(_Model):
+    """``[pipelines.<name>.mapping]``: from one Looker row to one booking line."""
+
+    amount: AnyFieldSpec
+    sign: Literal["debit_positive", "credit_positive"] = "debit_positive"
+    amount_account: Literal["konto", "gegenkonto"] = Field(
+        default="konto", description="which account the signed amount belongs to"
+    )
+    zero_amounts: Literal["skip", "reject"] = "skip"
+    row_key: list[str] = Field(default_factory=list, description="key columns of a row")
+    identity_columns: list[str] = Field(
+        default_factory=list, description="columns digested into the key when row_key is empty"
+    )
+    fields: dict[str, AnyFieldSpec]
+    text: TextRules = TextRules()
+
+
+class Pipeline(_Model):
+    """``[pipelines.<name>]``: one extract from Looker to one DATEV client."""
+
+    customer: str
+    description: str = ""
+    source: Source
+    channel: Literal["extf", "dxso"] = "extf"
+    schedule: str | None = Field(default=None, description="raw schedule spec, e.g. a cron line")
+    reject_policy: Literal["reject_batch", "hold_rejected"] = "reject_batch"
+    restatement: Literal["append_only", "corrections"] = "corrections"
+    batch_label: str = Field(default="", max_length=30, description="EXTF header Bezeichnung")
+    mapping: MappingConfig
+    tie_out: TieOut = TieOut()
+
+
+class LookupConfig(_Model):
+    """``[lookups.<name>]``: inline ``values`` or a CSV ``file`` beside the configuration."""
+
+    kind: Literal["account", "cost_center", "tax_key", "value"] = "value"
+    values: dict[str, str | int | None] | None = None
+    file: str | None = None
+    key_column: str = "key"
+    value_column: str = "value"
+    match: Literal["exact", "casefold"] = "exact"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LookupConfig:
+        if (self.values is None) == (self.file is None):
+            raise ValueError('give exactly one of values = { ... } or file = "name.csv"')
+        return self
+
+
+class ConfigModel(_Model):
+    """The whole file."""
+
+    version: Literal[1] = 1
+    customers: dict[str, Customer] = Field(min_length=1)
+    lookups: dict[str, LookupConfig] = Field(default_factory=dict)
+    pipelines: dict[str, Pipeline] = Field(default_factory=dict)

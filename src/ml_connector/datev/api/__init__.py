@@ -1,0 +1,1 @@
+"""Building blocks of the DATEV API client: endpoints, models, errors, HTTP log, polling."""

@@ -1,0 +1,105 @@
+"""The interactive login: begin, let the user consent in a browser, complete, store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from ml_connector.datev.oauth.client import OAuthClient, TokenEndpointClient, id_token_claims
+from ml_connector.datev.oauth.connection_store import ConnectionInfo, ConnectionStore
+from ml_connector.datev.oauth.endpoints import ProviderEndpoints
+from ml_connector.datev.oauth.flow import begin_authorization, complete_authorization
+from ml_connector.datev.oauth.loopback import LoopbackReceiver
+
+__all__ = ["LoginRequest", "login_with_loopback", "logout"]
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """Everything a login needs besides the user."""
+
+    connection: str
+    endpoints: ProviderEndpoints
+    client: OAuthClient
+    scope: str
+    port: int = 0
+    callback_path: str = "/callback"
+    redirect_host: str = "127.0.0.1"
+    extra_params: tuple[tuple[str, str], ...] = ()
+
+
+async def login_with_loopback(
+    request: LoginRequest,
+    store: ConnectionStore,
+    http: httpx.AsyncClient,
+    *,
+    open_url: Callable[[str], object],
+    wait_seconds: float = 300.0,
+) -> ConnectionInfo:
+    """Run the whole login; ``open_url`` shows the consent URL (browser and/or print)."""
+    with LoopbackReceiver(
+        request.port, path=request.callback_path, redirect_host=request.redirect_host
+    ) as receiver:
+        url, pending = begin_authorization(
+            request.endpoints,
+            client_id=request.client.client_id,
+            redirect_uri=receiver.redirect_uri,
+            scope=request.scope,
+            extra_params=dict(request.extra_params),
+        )
+        open_url(url)
+        params = await receiver.wait(wait_seconds)
+    token_client = TokenEndpointClient(request.endpoints, request.client, http)
+    tokens = await complete_authorization(params, pending, token_client)
+    subject = None
+    if tokens.id_token is not None:
+        sub = id_token_claims(tokens.id_token).get("sub")
+        subject = str(sub) if sub is not None else None
+    return store.save_login(
+        request.connection,
+        endpoints=request.endpoints,
+        client=request.client,
+        requested_scope=request.scope,
+        tokens=tokens,
+        subject=subject,
+        clock=time.time(),
+    )
+
+
+async def logout(store: ConnectionStore, name: str, http: httpx.AsyncClient) -> list[str]:
+    """Revoke the connection's tokens at the provider, then forget them locally.
+
+    Returns problems met while revoking (the local data is deleted regardless, as
+    DATEV's rules for "disconnect" require); an unknown connection returns ``[]``.
+    """
+    from ml_connector.datev.oauth.connection_store import (
+        ACCESS_TOKEN,
+        REFRESH_TOKEN,
+        credential_owner,
+    )
+    from ml_connector.errors import MlConnectorError
+
+    info = store.info(name)
+    if info is None:
+        return []
+    problems: list[str] = []
+    try:
+        client = store.client(info)
+    except MlConnectorError as exc:
+        client = None
+        problems.append(f"cannot authenticate the revocation: {exc}")
+    if client is not None:
+        token_client = TokenEndpointClient(info.endpoints, client, http)
+        for kind in (REFRESH_TOKEN, ACCESS_TOKEN):
+            token = store.credentials.find(credential_owner(name), kind)
+            if token is None:
+                continue
+            try:
+                await token_client.revoke(token, token_type_hint=kind)
+            except MlConnectorError as exc:
+                problems.append(f"revoking the {kind.replace('_', ' ')} failed: {exc}")
+    store.delete(name)
+    return problems

@@ -1,0 +1,97 @@
+"""What the emulator reads from an uploaded EXTF file: header fields and booking lines.
+
+Decoding follows DATEV: a BOM selects UTF-8 / UTF-16LE / UTF-16BE, no BOM means
+code page 1252. Only what the emulator needs (client consistency, job fields,
+the ledger) is read here; full validation is the project's EXTF validator.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+__all__ = ["ExtfContent", "ExtfReadError", "decode_extf", "read_extf"]
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class ExtfReadError(ValueError):
+    """The file cannot be read as EXTF at all (DATEV code 1008833)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtfRow:
+    """One data line: its line number (1-based, in the file) and fields."""
+
+    line: int
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtfContent:
+    """Header fields (1-based positions in ``header``) and data rows."""
+
+    header: tuple[str, ...]
+    rows: tuple[ExtfRow, ...]
+
+    def field(self, position: int) -> str:
+        """Header field ``position`` (1-based), unquoted, or ``""``."""
+        return self.header[position - 1].strip() if len(self.header) >= position else ""
+
+    @property
+    def consultant_number(self) -> str:
+        """Header field 11 (Beraternummer)."""
+        return self.field(11)
+
+    @property
+    def client_number(self) -> str:
+        """Header field 12 (Mandantennummer)."""
+        return self.field(12)
+
+    @property
+    def data_category(self) -> str:
+        """Header field 3 (Formatkategorie, 21 = Buchungsstapel)."""
+        return self.field(3)
+
+
+def decode_extf(content: bytes) -> str:
+    """Text of the file, decoded the way DATEV does."""
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            return content.decode(encoding)
+    return content.decode("cp1252", errors="replace")
+
+
+def read_extf(content: bytes) -> ExtfContent:
+    """Split an EXTF file into header, (skipped) column line and data rows."""
+    if not content:
+        raise ExtfReadError("file has no payload")
+    try:
+        text = decode_extf(content)
+    except UnicodeDecodeError as exc:
+        raise ExtfReadError(f"encoding not supported: {exc.reason}") from exc
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
+    lines = list(reader)
+    if not lines or not lines[0]:
+        raise ExtfReadError("file has no header line")
+    rows = tuple(
+        ExtfRow(line=number, fields=tuple(fields))
+        for number, fields in enumerate(lines[2:], start=3)
+        if any(f.strip() for f in fields)
+    )
+    return ExtfContent(header=tuple(lines[0]), rows=rows)
+
+
+def amount(text: str) -> Decimal | None:
+    """A DATEV decimal-comma amount, or None when unreadable."""
+    try:
+        return Decimal(text.strip().replace(".", "").replace(",", "."))
+    except InvalidOperation:
+        return None

@@ -1,0 +1,396 @@
+"""Datasets the Looker emulator serves: models, explores with fields, rows, saved Looks.
+
+A dataset is a directory::
+
+    models.json   {"models": [{"name", "label", "explores": [{"name", "label",
+                   "data": "<file>.csv|.json", "fields": [{"name": "view.field",
+                   "category": "dimension"|"measure", "type", "label", ...}]}]}]}
+    <view>.csv    one column per dimension (short name ``field`` or full ``view.field``);
+                  an empty cell is NULL
+    <view>.json   alternatively: a JSON array of row objects (numbers stay exact)
+    looks.json    {"looks": [{"id", "title", "description", "query": {Query body}}]}
+
+Dimension types understood: ``string``, ``number``, ``date``, ``yesno``. Measure
+types: ``count``, ``sum``, ``min``, ``max``, ``average`` (over ``sql_field``).
+Besides files, an explore can be *generated* (:func:`bench_explore`): rows are
+computed from their index on demand and never held in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Dataset",
+    "Explore",
+    "Field",
+    "GeneratedSource",
+    "Look",
+    "TableSource",
+    "Value",
+    "bench_explore",
+    "demo_dataset_dir",
+    "load_dataset",
+]
+
+Value = str | Decimal | int | date | bool | None
+Row = dict[str, Value]
+
+
+def json_text(v: Value) -> str:
+    """A value as Looker's ``json`` format writes it (numbers exact, dates ISO)."""
+    if v is None:
+        return "null"
+    if v is True:
+        return '"Yes"'
+    if v is False:
+        return '"No"'
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, date):
+        return f'"{v.isoformat()}"'
+    return str(v)
+
+MEASURE_TYPES = frozenset({"count", "sum", "min", "max", "average"})
+
+
+def demo_dataset_dir() -> Path:
+    """Directory of the bundled demo dataset (model ``finance``, explore ``gl_monthly``)."""
+    return Path(__file__).with_name("demo_data")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One LookML field of an explore."""
+
+    name: str
+    category: str
+    type: str
+    label: str
+    description: str | None = None
+    primary_key: bool = False
+    sql_field: str | None = None
+    value_format_name: str | None = None
+
+    @property
+    def view(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def is_measure(self) -> bool:
+        return self.category == "measure"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in {"number", "count", "sum", "min", "max", "average"}
+
+
+class TableSource:
+    """Rows loaded from a CSV or JSON file (the dataset files are small)."""
+
+    natural_order: str | None = None
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+
+    def scan(self, needed: Sequence[str], filters: Mapping[str, str]) -> Iterator[Row]:
+        del needed, filters
+        return iter(self.rows)
+
+
+@dataclass
+class GeneratedSource:
+    """``n`` synthetic GL rows computed from their index; nothing is materialised.
+
+    A filter on ``<view>.bucket`` that lists whole numbers is pushed down to an index
+    range, so one bucket costs only its own rows.
+    """
+
+    view: str
+    n: int
+    bucket_size: int = 4000
+    natural_order: str | None = None
+
+    def __post_init__(self) -> None:
+        self.natural_order = f"{self.view}.row_id"
+
+    _MONTHS = tuple(f"{2024 + (m + 10) // 12}-{(m + 10) % 12 + 1:02d}" for m in range(24))
+    _ACCOUNTS = ("REV-100", "PER-200", "OPS-300", "OPS-310", "OPS-320", "OPS-330")
+    _CENTERS = ("MUC-BER", "FRA-BER", "CGN-PST", "HAM-PST", "MUC-IT", "BER-IT", None)
+    _TEXTS = ("Honorare Prüfung", "Gehälter", "Raumkosten", "Reisekosten", "Gebühren")
+
+    @staticmethod
+    def _cents(i: int) -> int:
+        return (i * 7919) % 2_000_000 - 1_000_000
+
+    def _columns(self) -> dict[str, Callable[[int], Value]]:
+        v = self.view
+        size = self.bucket_size
+        months, accounts, centers, texts = self._MONTHS, self._ACCOUNTS, self._CENTERS, self._TEXTS
+        cents = self._cents
+        return {
+            f"{v}.row_id": lambda i: i,
+            f"{v}.bucket": lambda i: i // size,
+            f"{v}.period_month": lambda i: months[i % 24],
+            f"{v}.account": lambda i: accounts[i % 6],
+            f"{v}.cost_center": lambda i: centers[i % 7],
+            f"{v}.description": lambda i: texts[i % 5],
+            f"{v}.amount_eur": lambda i: Decimal(cents(i)).scaleb(-2),
+        }
+
+    def _json_columns(self) -> dict[str, Callable[[Sequence[int]], list[str]]]:
+        """Per field: JSON texts of its values for a run of indices (the fast path)."""
+        v = self.view
+        size = self.bucket_size
+
+        def cyclic(values: Sequence[str | None]) -> Callable[[Sequence[int]], list[str]]:
+            encoded = [json_text(x) for x in values]
+            n = len(encoded)
+            return lambda idx: [encoded[i % n] for i in idx]
+
+        def amount(i: int) -> str:
+            c = self._cents(i)
+            a = abs(c)
+            return f"{'-' if c < 0 else ''}{a // 100}.{a % 100:02d}"
+
+        return {
+            f"{v}.row_id": lambda idx: [str(i) for i in idx],
+            f"{v}.bucket": lambda idx: [str(i // size) for i in idx],
+            f"{v}.period_month": cyclic(self._MONTHS),
+            f"{v}.account": cyclic(self._ACCOUNTS),
+            f"{v}.cost_center": cyclic(self._CENTERS),
+            f"{v}.description": cyclic(self._TEXTS),
+            f"{v}.amount_eur": lambda idx: [amount(i) for i in idx],
+        }
+
+    def fast_counts(
+        self, dims: Sequence[str], count_measures: Sequence[str], filters: Mapping[str, str]
+    ) -> list[Row] | None:
+        """Row counts per ``bucket`` (or in total) computed from the indices, not scanned.
+
+        ``None`` unless the query groups by nothing or by ``bucket`` only and filters on
+        nothing but an integer list of buckets.
+        """
+        bucket = f"{self.view}.bucket"
+        if set(dims) - {bucket} or set(filters) - {bucket}:
+            return None
+        expr = filters.get(bucket)
+        if expr is not None and not all(p.strip().isdigit() for p in expr.split(",")):
+            return None
+        wanted: Sequence[int] = (
+            range((self.n + self.bucket_size - 1) // self.bucket_size)
+            if expr is None
+            else sorted({int(p) for p in expr.split(",")})
+        )
+        sizes = {b: len(self._indices({bucket: str(b)})) for b in wanted}
+        sizes = {b: n for b, n in sizes.items() if n}
+        if not dims:
+            total = sum(sizes.values())
+            return [dict.fromkeys(count_measures, total)]
+        return [{bucket: b, **dict.fromkeys(count_measures, n)} for b, n in sizes.items()]
+
+    def fast_json(
+        self,
+        fields: Sequence[str],
+        filters: Mapping[str, str],
+        sorts: Sequence[str],
+        limit: int | None,
+    ) -> bytes | None:
+        """The ``json`` result of a plain row query, rendered straight from the indices.
+
+        Only for queries the generic engine would answer identically without grouping
+        or sorting: the primary key among the fields, no measures, no filter but an
+        integer list on ``bucket``, no sort but the key ascending. Otherwise ``None``.
+        """
+        key = f"{self.view}.row_id"
+        columns = self._json_columns()
+        if key not in fields or any(f not in columns for f in fields):
+            return None
+        if set(filters) - {f"{self.view}.bucket"}:
+            return None
+        if [s.lower() for s in sorts] not in ([], [key], [f"{key} asc"]):
+            return None
+        expr = filters.get(f"{self.view}.bucket")
+        if expr is not None and not all(p.strip().isdigit() for p in expr.split(",")):
+            return None
+        indices = self._indices(filters)
+        if limit is not None:
+            indices = indices[:limit]
+        names = list(dict.fromkeys(fields))
+        template = "{" + ",".join(json.dumps(n) + ":%s" for n in names) + "}"
+        cols = [columns[n](indices) for n in names]
+        body = ",\n".join([template % row for row in zip(*cols, strict=True)])
+        return ("[" + body + "]").encode()
+
+    def _indices(self, filters: Mapping[str, str]) -> range | list[int]:
+        expr = filters.get(f"{self.view}.bucket")
+        if expr is None:
+            return range(self.n)
+        try:
+            buckets = sorted({int(part.strip()) for part in expr.split(",")})
+        except ValueError:
+            return range(self.n)
+        spans = [
+            range(max(b * self.bucket_size, 0), min((b + 1) * self.bucket_size, self.n))
+            for b in buckets
+        ]
+        if len(spans) == 1:
+            return spans[0]
+        return [i for span in spans for i in span]
+
+    def scan(self, needed: Sequence[str], filters: Mapping[str, str]) -> Iterator[Row]:
+        columns = self._columns()
+        getters = [(name, columns[name]) for name in needed if name in columns]
+        for i in self._indices(filters):
+            yield {name: get(i) for name, get in getters}
+
+
+Source = TableSource | GeneratedSource
+
+
+@dataclass
+class Explore:
+    """An explore of a model, with its fields and where its rows come from."""
+
+    model: str
+    name: str
+    label: str
+    fields: dict[str, Field]
+    source: Source
+    description: str | None = None
+
+
+@dataclass
+class Look:
+    """A saved Look: a title and a query."""
+
+    id: str
+    title: str
+    query: dict[str, Any]
+    description: str | None = None
+
+
+@dataclass
+class Dataset:
+    """Everything the emulator serves."""
+
+    models: dict[str, dict[str, Explore]] = field(default_factory=dict)
+    model_labels: dict[str, str] = field(default_factory=dict)
+    looks: dict[str, Look] = field(default_factory=dict)
+
+    def explore(self, model: str, name: str) -> Explore | None:
+        return self.models.get(model, {}).get(name)
+
+    def add(self, explore: Explore, model_label: str | None = None) -> None:
+        self.models.setdefault(explore.model, {})[explore.name] = explore
+        self.model_labels.setdefault(explore.model, model_label or explore.model.title())
+
+
+def _typed(raw: object, ftype: str, where: str) -> Value:
+    if raw is None or raw == "":
+        return None
+    try:
+        if ftype == "number":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return Decimal(str(raw))
+        if ftype == "date":
+            return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+        if ftype == "yesno":
+            return raw if isinstance(raw, bool) else str(raw).strip().lower() in {"yes", "true"}
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(f"{where}: {raw!r} is not a valid {ftype}") from exc
+    return str(raw)
+
+
+def _load_rows(path: Path, fields: dict[str, Field], view: str) -> list[Row]:
+    dims = [f for f in fields.values() if not f.is_measure]
+    if path.suffix == ".json":
+        records = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    else:
+        with path.open(encoding="utf-8", newline="") as fh:
+            records = list(csv.DictReader(fh))
+    rows: list[Row] = []
+    for n, rec in enumerate(records, start=1):
+        row: Row = {}
+        for f in dims:
+            short = f.name.split(".", 1)[1]
+            raw = rec.get(f.name, rec.get(short))
+            row[f.name] = _typed(raw, f.type, f"{path.name} row {n} {f.name}")
+        rows.append(row)
+    return rows
+
+
+def load_dataset(directory: Path | str) -> Dataset:
+    """Read a dataset directory (see the module docstring)."""
+    root = Path(directory)
+    spec = json.loads((root / "models.json").read_text(encoding="utf-8"))
+    dataset = Dataset()
+    for model in spec["models"]:
+        for ex in model.get("explores", []):
+            fields = {
+                f["name"]: Field(
+                    name=f["name"],
+                    category=f.get("category", "dimension"),
+                    type=f.get("type", "string"),
+                    label=f.get("label", f["name"].split(".", 1)[1]),
+                    description=f.get("description"),
+                    primary_key=bool(f.get("primary_key", False)),
+                    sql_field=f.get("sql_field"),
+                    value_format_name=f.get("value_format_name"),
+                )
+                for f in ex["fields"]
+            }
+            rows = _load_rows(root / ex["data"], fields, ex["name"])
+            explore = Explore(
+                model=model["name"],
+                name=ex["name"],
+                label=ex.get("label", ex["name"]),
+                fields=fields,
+                source=TableSource(rows),
+                description=ex.get("description"),
+            )
+            dataset.add(explore, model.get("label"))
+    looks_file = root / "looks.json"
+    if looks_file.exists():
+        for look in json.loads(looks_file.read_text(encoding="utf-8")).get("looks", []):
+            dataset.looks[str(look["id"])] = Look(
+                id=str(look["id"]),
+                title=look["title"],
+                query=look["query"],
+                description=look.get("description"),
+            )
+    return dataset
+
+
+def bench_explore(n_rows: int, *, bucket_size: int = 4000) -> Explore:
+    """Generated explore ``bench`` / ``rows`` with ``n_rows`` rows (for benchmarks)."""
+    v = "rows"
+    specs = [
+        ("row_id", "dimension", "number", True),
+        ("bucket", "dimension", "number", False),
+        ("period_month", "dimension", "string", False),
+        ("account", "dimension", "string", False),
+        ("cost_center", "dimension", "string", False),
+        ("description", "dimension", "string", False),
+        ("amount_eur", "dimension", "number", False),
+    ]
+    fields = {
+        f"{v}.{name}": Field(
+            f"{v}.{name}", cat, typ, name.replace("_", " ").title(), primary_key=pk
+        )
+        for name, cat, typ, pk in specs
+    }
+    fields[f"{v}.row_count"] = Field(f"{v}.row_count", "measure", "count", "Row Count")
+    fields[f"{v}.total_amount_eur"] = Field(
+        f"{v}.total_amount_eur", "measure", "sum", "Total Amount EUR", sql_field=f"{v}.amount_eur"
+    )
+    source = GeneratedSource(view=v, n=n_rows, bucket_size=bucket_size)
+    return Explore("bench", v, "Benchmark rows", fields, source)

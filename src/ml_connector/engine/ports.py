@@ -1,0 +1,196 @@
+"""The seam between the sync engine and the parts that talk to Looker and DATEV.
+
+Nothing here imports the durable-execution library: the Looker client, the mapping,
+the EXTF writer and the DATEV client implement :class:`RunSteps` with plain async
+functions, and the engine (:mod:`ml_connector.engine.runtime`) calls them inside
+durable steps. Everything a step returns is a small frozen dataclass, because the
+engine checkpoints step results.
+
+Idempotency contract:
+
+* :meth:`RunSteps.prepare` is deterministic for a :class:`RunSpec`: the same
+  filenames, ``Reference-Id`` values and record keys every time it runs (it may
+  run again after a crash, and a replay runs it again).
+* :meth:`RunSteps.find_submission` answers "did DATEV already get this file?" by
+  filename / ``Reference-Id``. The engine calls it before every
+  :meth:`RunSteps.submit`, so a crash between "file submitted" and "job id
+  stored" never submits twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ml_connector.store.canonical import canonical_json
+
+__all__ = [
+    "JobStatus",
+    "Prepared",
+    "PreparedFile",
+    "RowRecord",
+    "RunOutcome",
+    "RunSpec",
+    "RunSteps",
+    "iter_records",
+    "write_records",
+]
+
+JobState = Literal["pending", "succeeded", "failed"]
+RunState = Literal["queued", "running", "succeeded", "partial", "failed", "needs_user"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What to run: one pipeline, one period, for one customer's DATEV client.
+
+    ``datev_client`` (e.g. ``"455148-10001"``, consultant and client number) is the
+    partition key: at most one run per DATEV client at a time, and one audit chain.
+    ``period`` is ``YYYY-MM``.
+    """
+
+    pipeline: str
+    customer: str
+    datev_client: str
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFile:
+    """A file written to disk, ready to submit (one EXTF batch or DXSO package)."""
+
+    part: int
+    path: str
+    filename: str
+    sha256: str
+    reference_id: str
+    lines: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Result of extract + map + validate + tie-out.
+
+    ``records_path`` is a JSON-lines file of :class:`RowRecord` (written with
+    :func:`write_records`): one per Looker row, accepted or rejected. Keeping the
+    rows on disk keeps checkpoints small for runs of millions of rows.
+    """
+
+    files: tuple[PreparedFile, ...]
+    records_path: str
+    rows_read: int
+    rows_mapped: int
+    rows_rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class RowRecord:
+    """What became of one Looker row.
+
+    ``booking`` is the booking line it became (``None`` when rejected, then
+    ``rejection`` says why); ``filename`` and ``line`` (1-based data line) say where
+    it went. ``row_key`` is the stable record key used for restatements.
+    """
+
+    row_key: str
+    source: Mapping[str, Any]
+    booking: Mapping[str, Any] | None = None
+    rejection: str | None = None
+    filename: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """DATEV's answer about a job; ``retry_after`` is its wish for the next poll, in s."""
+
+    state: JobState
+    detail: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """How a run ended; handed to the notifier and returned by the workflow."""
+
+    run_id: str
+    spec: RunSpec
+    state: RunState
+    rows_read: int = 0
+    rows_mapped: int = 0
+    rows_rejected: int = 0
+    files: tuple[str, ...] = ()
+    jobs: Mapping[str, str] = field(default_factory=dict)
+    jobs_succeeded: int = 0
+    jobs_failed: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+    replay_of: str | None = None
+
+
+@runtime_checkable
+class RunSteps(Protocol):
+    """The work of a run, supplied by the Looker / mapping / EXTF / DATEV side."""
+
+    async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
+        """Extract, map, validate and tie out; write the files under ``workdir``.
+
+        Deterministic for ``spec``. Raise :class:`~ml_connector.errors.DataError`
+        (or a tie-out failure) to fail the run, :class:`~ml_connector.errors.NeedsUserError`
+        when a person must act.
+        """
+        ...
+
+    async def find_submission(self, spec: RunSpec, file: PreparedFile) -> str | None:
+        """The DATEV job id of an earlier submission of ``file`` that is pending or
+        succeeded, else ``None`` (a failed earlier job counts as not submitted)."""
+        ...
+
+    async def submit(self, spec: RunSpec, file: PreparedFile) -> str:
+        """Submit ``file`` (with its ``Reference-Id``); return the DATEV job id."""
+        ...
+
+    async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
+        """One status request for ``job_id``."""
+        ...
+
+
+def _record_to_json(record: RowRecord) -> str:
+    return canonical_json(
+        {
+            "row_key": record.row_key,
+            "source": dict(record.source),
+            "booking": None if record.booking is None else dict(record.booking),
+            "rejection": record.rejection,
+            "filename": record.filename,
+            "line": record.line,
+        }
+    )
+
+
+def write_records(path: Path, records: Iterable[RowRecord]) -> int:
+    """Write ``records`` as JSON lines to ``path`` (replacing it); returns the count.
+
+    Decimals are written as strings, so amounts keep their exact digits.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(_record_to_json(record) + "\n")
+            count += 1
+    tmp.replace(path)
+    return count
+
+
+def iter_records(path: Path) -> Iterator[RowRecord]:
+    """Stream the records written by :func:`write_records`."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                data = json.loads(line)
+                yield RowRecord(**data)

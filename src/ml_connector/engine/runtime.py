@@ -1,0 +1,419 @@
+"""Launching the engine: DBOS configuration, the run queue, enqueue, replay, recovery.
+
+One :class:`Engine` per process (DBOS is a process-wide singleton). The system
+database is a SQLite file in the data directory by default, or PostgreSQL by URL;
+the ml-connector store (runs, audit trail) is a separate SQLAlchemy engine.
+
+* Queue ``ml-connector-runs`` is partitioned by DATEV client with
+  ``partition_concurrency=1``: at most one run per DATEV client at a time, across
+  all workers sharing the system database.
+* A run's workflow id is ``run:<pipeline>:<period>``; enqueueing it again returns
+  the existing run (DBOS does not allow deduplication ids on partitioned queues,
+  the workflow id does the same job).
+* Dead executors: every worker writes a heartbeat to ``engine_executors``; a live
+  worker hands the pending workflows of executors whose heartbeat is stale back to
+  the queue (DBOS recovers only its own executor's workflows at launch; in
+  multi-host mode without DBOS Conductor nobody else would).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ml_connector.engine import workflow as wf
+from ml_connector.engine.polling import PollPolicy
+from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps
+from ml_connector.errors import ConfigurationError
+from ml_connector.schedule import ScheduleRule, due_runs
+from ml_connector.store import runs as run_store
+from ml_connector.store.db import make_engine, migrate, sqlite_url
+from ml_connector.store.tables import EXECUTORS
+from ml_connector.store.transactions import write_transaction
+
+__all__ = [
+    "QUEUE_NAME",
+    "Engine",
+    "EngineSettings",
+    "ScheduledPipeline",
+    "enqueue_remote",
+    "run_id_for",
+    "run_worker",
+    "system_database_url",
+]
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "ml-connector-runs"
+APP_NAME = "ml-connector"
+
+
+def run_id_for(pipeline: str, period: str) -> str:
+    """The run (and workflow) id of a pipeline's period: one run per (pipeline, period)."""
+    return f"run:{pipeline}:{period}"
+
+
+def system_database_url(data_dir: Path, url: str | None = None) -> str:
+    """``url`` if given, else the SQLite file ``dbos.sqlite3`` in ``data_dir``."""
+    if url:
+        return url
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(data_dir / 'dbos.sqlite3').resolve()}"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How to run the engine in this process."""
+
+    data_dir: Path
+    #: ml-connector store URL; default: the SQLite file in ``data_dir``
+    store_url: str | None = None
+    #: DBOS system database URL; default: ``dbos.sqlite3`` in ``data_dir``
+    system_database_url: str | None = None
+    #: stable id of this worker (multi-process mode); default ``local``
+    executor_id: str | None = None
+    #: how often the queue is polled for runnable runs, seconds
+    queue_polling_interval: float = 1.0
+    #: runs this process executes at once (``None``: no limit besides one per client)
+    worker_concurrency: int | None = None
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    #: seconds between heartbeats; an executor silent for ``dead_after`` is recovered
+    heartbeat_interval: float = 10.0
+    dead_after: float = 60.0
+    #: pin the DBOS application version (default: a hash of the workflow code)
+    application_version: str | None = None
+    #: log level of the durable-execution library
+    log_level: str = "WARNING"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledPipeline:
+    """A pipeline the worker runs on a schedule."""
+
+    pipeline: str
+    customer: str
+    datev_client: str
+    rule: ScheduleRule
+
+
+_active: Engine | None = None
+
+
+class Engine:
+    """The sync engine of this process: launch it, enqueue runs, wait for outcomes."""
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        steps: RunSteps,
+        *,
+        notifier: wf.Notifier | None = None,
+        on_boundary: wf.BoundaryHook | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store: SqlEngine = make_engine(settings.store_url or sqlite_url(settings.data_dir))
+        self.system_database_url = system_database_url(
+            settings.data_dir, settings.system_database_url
+        )
+        self.executor_id = settings.executor_id or "local"
+        self._deps = wf.EngineDeps(
+            store=self.store,
+            steps=steps,
+            workdir=settings.data_dir / "files",
+            notifier=notifier,
+            poll=settings.poll,
+            on_boundary=on_boundary,
+        )
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self._launched = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def launch(self) -> Engine:
+        """Migrate the store, start DBOS (recovering this executor's runs) and the queue."""
+        global _active
+        if _active is not None:
+            raise ConfigurationError("an engine is already running in this process")
+        migrate(self.store)
+        self._beat()
+        wf.install(self._deps)
+        config: DBOSConfig = {
+            "name": APP_NAME,
+            "system_database_url": self.system_database_url,
+            "executor_id": self.executor_id,
+            "log_level": self.settings.log_level,
+        }
+        if self.settings.application_version:
+            config["application_version"] = self.settings.application_version
+        DBOS(config=config)
+        try:
+            DBOS.launch()
+            DBOS.register_queue(
+                QUEUE_NAME,
+                partition_concurrency=1,
+                worker_concurrency=self.settings.worker_concurrency,
+                polling_interval_sec=self.settings.queue_polling_interval,
+                on_conflict="always_update",
+            )
+        except BaseException:
+            DBOS.destroy()
+            wf.install(None)
+            raise
+        _active = self
+        self._launched = True
+        self._heartbeat = threading.Thread(
+            target=self._heartbeat_loop, name="ml-connector-heartbeat", daemon=True
+        )
+        self._heartbeat.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop DBOS and the heartbeat; pending runs resume at the next launch."""
+        global _active
+        if not self._launched:
+            return
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(5)
+        DBOS.destroy()
+        wf.install(None)
+        _active = None
+        self._launched = False
+        self.store.dispose()
+
+    def __enter__(self) -> Engine:
+        return self.launch()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # ------------------------------------------------------------ runs
+
+    def enqueue(self, spec: RunSpec) -> str:
+        """Queue a run of ``spec`` (idempotent per pipeline and period); returns the run id."""
+        run_id = run_id_for(spec.pipeline, spec.period)
+        self._enqueue(wf.RunRequest(run_id=run_id, spec=spec))
+        return run_id
+
+    def _enqueue(self, req: wf.RunRequest) -> None:
+        queue = DBOS.retrieve_queue(QUEUE_NAME)
+        if queue is None:
+            raise ConfigurationError("the run queue is missing; launch the engine first")
+        with (
+            SetWorkflowID(req.run_id),
+            SetEnqueueOptions(queue_partition_key=req.spec.datev_client),
+        ):
+            queue.enqueue(wf.run_workflow, req)
+        with write_transaction(self.store) as conn:  # after: the workflow may have started
+            run_store.ensure_run(
+                conn,
+                run_id=req.run_id,
+                pipeline=req.spec.pipeline,
+                customer=req.spec.customer,
+                datev_client=req.spec.datev_client,
+                period=req.spec.period,
+                replay_of=req.replay_of,
+            )
+
+    def is_known(self, run_id: str) -> bool:
+        """Whether a run with this id was ever enqueued."""
+        return DBOS.get_workflow_status(run_id) is not None
+
+    def fire_schedules(
+        self,
+        schedules: Sequence[ScheduledPipeline],
+        now: datetime,
+        catch_up: timedelta = timedelta(days=3),
+    ) -> list[str]:
+        """Enqueue every scheduled run due at ``now`` that was not enqueued before.
+
+        Returns the new run ids. Idempotent: the run id is per (pipeline, period).
+        """
+        by_name = {s.pipeline: s for s in schedules}
+        started: list[str] = []
+        for name, _fire, period in due_runs(
+            ((s.pipeline, s.rule) for s in schedules), now, catch_up
+        ):
+            if self.is_known(run_id_for(name, period)):
+                continue
+            item = by_name[name]
+            started.append(self.enqueue(RunSpec(name, item.customer, item.datev_client, period)))
+        return started
+
+    def replay(self, run_id: str, *, only_failed: bool = False) -> str:
+        """Run a finished run again under a new id, with the same filenames and record keys.
+
+        With ``only_failed`` the files DATEV accepted in ``run_id`` are left out. DATEV
+        is asked before every submission whether the file arrived already, so even a
+        full replay cannot post a file twice. Returns the new run id.
+        """
+        run = run_store.get_run(self.store, run_id)
+        if run is None:
+            raise ConfigurationError(f"no run {run_id!r}", hint="see 'ml-connector status'")
+        if run.state not in run_store.FINAL_STATES:
+            raise ConfigurationError(
+                f"run {run_id!r} is still {run.state}", hint="replay a run once it has ended"
+            )
+        skip: frozenset[str] = frozenset()
+        if only_failed:
+            skip = frozenset(
+                f.filename
+                for f in run_store.list_files(self.store, run_id)
+                if f.outcome == "succeeded"
+            )
+        original = run.replay_of or run_id
+        number = (
+            sum(
+                1
+                for r in run_store.list_runs(self.store, pipeline=run.pipeline, limit=10_000)
+                if r.replay_of == original
+            )
+            + 1
+        )
+        new_id = f"{original}:replay-{number}"
+        spec = RunSpec(run.pipeline, run.customer, run.datev_client, run.period)
+        self._enqueue(wf.RunRequest(run_id=new_id, spec=spec, replay_of=original, skip_files=skip))
+        return new_id
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunOutcome:
+        """Block until run ``run_id`` ends and return its outcome."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = DBOS.get_workflow_status(run_id)
+            if status is not None and status.status in ("SUCCESS", "ERROR"):
+                result: RunOutcome = DBOS.retrieve_workflow(run_id).get_result()
+                return result
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
+            time.sleep(0.05)
+
+    # ------------------------------------------------------------ executors
+
+    def _beat(self) -> None:
+        now = time.time()
+        table = EXECUTORS
+        values = {
+            "executor_id": self.executor_id,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+        dialect: Any = postgresql if self.store.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.executor_id],
+            set_={"heartbeat_at": now, "hostname": values["hostname"], "pid": values["pid"]},
+        )
+        with write_transaction(self.store) as conn:
+            conn.execute(stmt)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_interval):
+            try:
+                self._beat()
+                if self.store.dialect.name == "postgresql":
+                    self.recover_dead_executors()
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def recover_dead_executors(self, dead_after: float | None = None) -> list[str]:
+        """Hand the pending runs of executors silent for ``dead_after`` s back to the queue.
+
+        Returns the ids of the executors recovered. Safe to call from several workers at
+        once: DBOS re-enqueues a workflow only while it still belongs to the dead executor.
+        """
+        limit = time.time() - (self.settings.dead_after if dead_after is None else dead_after)
+        table = EXECUTORS
+        with self.store.connect() as conn:
+            rows = conn.execute(
+                select(table.c.executor_id, table.c.heartbeat_at, table.c.recovered_at).where(
+                    (table.c.heartbeat_at < limit) & (table.c.executor_id != self.executor_id)
+                )
+            ).all()
+        dead = [
+            r.executor_id for r in rows if r.recovered_at is None or r.recovered_at < r.heartbeat_at
+        ]
+        if not dead:
+            return []
+        DBOS._recover_pending_workflows(dead)
+        with write_transaction(self.store) as conn:
+            conn.execute(
+                update(table).where(table.c.executor_id.in_(dead)).values(recovered_at=time.time())
+            )
+        log.info("recovered pending runs of dead executors %s", dead)
+        return dead
+
+
+def enqueue_remote(system_db_url: str, spec: RunSpec) -> str:
+    """Queue a run from a process that is not a worker (e.g. the CLI); returns the run id.
+
+    The workers sharing ``system_db_url`` pick it up. Record of the run in the store
+    is written by the worker when the run starts.
+    """
+    run_id = run_id_for(spec.pipeline, spec.period)
+    client = DBOSClient(system_database_url=system_db_url)
+    try:
+        client.enqueue(
+            {
+                "workflow_name": wf.WORKFLOW_NAME,
+                "queue_name": QUEUE_NAME,
+                "workflow_id": run_id,
+                "queue_partition_key": spec.datev_client,
+            },
+            wf.RunRequest(run_id=run_id, spec=spec),
+        )
+    finally:
+        client.destroy()
+    return run_id
+
+
+def new_executor_id() -> str:
+    """A fresh executor id: host name plus a random suffix."""
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+def run_worker(
+    settings: EngineSettings,
+    steps: RunSteps,
+    *,
+    schedules: Sequence[ScheduledPipeline] = (),
+    notifier: wf.Notifier | None = None,
+    stop: threading.Event | None = None,
+    tick: float = 30.0,
+    catch_up: timedelta = timedelta(days=3),
+    clock: Callable[[], datetime] | None = None,
+) -> None:
+    """Run a worker until ``stop`` is set: execute queued runs and fire ``schedules``.
+
+    Every ``tick`` seconds the worker enqueues the scheduled runs that are due (missed
+    fires within ``catch_up`` included) and, on PostgreSQL, recovers the runs of dead
+    executors (heartbeat thread). Several workers may run side by side on PostgreSQL.
+    """
+    stop = stop or threading.Event()
+    now = clock or (lambda: datetime.now(UTC))
+    with Engine(settings, steps, notifier=notifier) as engine:
+        while True:
+            try:
+                started = engine.fire_schedules(schedules, now(), catch_up)
+                if started:
+                    log.info("scheduled runs enqueued: %s", ", ".join(started))
+            except Exception:
+                log.exception("firing schedules failed")
+            if stop.wait(tick):
+                return

@@ -1,0 +1,423 @@
+"""The durable run: one DBOS workflow per run, its steps calling the injected :class:`RunSteps`.
+
+Step order: start -> prepare -> record rows -> submit every file -> poll each job
+(durable sleeps in between) -> record each outcome -> finish -> notify. DBOS
+checkpoints every step's result; after a crash the workflow resumes after the last
+completed step. Steps that write the store are idempotent on their own (they look
+for their audit marker inside the same transaction), so a crash after the write but
+before the checkpoint does no harm, and the submit step asks DATEV first whether
+the file arrived already.
+
+The injected dependencies live in a process-wide slot (:func:`install`), set by
+:class:`~ml_connector.engine.runtime.Engine` before DBOS launches; workflow
+arguments stay small and serialisable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from pathlib import Path
+
+from dbos import DBOS
+from dbos._error import (
+    DBOSPatchNondeterminismError,
+    DBOSStepNondeterminismError,
+    DBOSUnexpectedStepError,
+)
+from sqlalchemy import Connection
+from sqlalchemy import Engine as SqlEngine
+
+from ml_connector.engine.polling import PollPolicy, poll_delay
+from ml_connector.engine.ports import (
+    JobStatus,
+    Prepared,
+    PreparedFile,
+    RowRecord,
+    RunOutcome,
+    RunSpec,
+    RunState,
+    RunSteps,
+    iter_records,
+)
+from ml_connector.errors import NeedsUserError, RetriableError
+from ml_connector.store import runs as run_store
+from ml_connector.store.audit import AuditEvent, append_in, has_event
+from ml_connector.store.posted import PostedRecord, record_posted_in
+from ml_connector.store.transactions import utc_now, write_transaction
+
+__all__ = ["WORKFLOW_NAME", "EngineDeps", "RunRequest", "install", "run_workflow"]
+
+log = logging.getLogger(__name__)
+
+WORKFLOW_NAME = "ml_connector.run"
+#: a boundary hook gets names like "prepare", "submitted:1", "submit:1", "poll:1"
+BoundaryHook = Callable[[str], None]
+Notifier = Callable[[RunOutcome], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """Workflow argument: the run's id, what to run, and replay options."""
+
+    run_id: str
+    spec: RunSpec
+    replay_of: str | None = None
+    #: filenames already accepted by DATEV in the replayed run (``--only-failed``)
+    skip_files: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(slots=True)
+class EngineDeps:
+    """What the workflow's steps use; installed once per process."""
+
+    store: SqlEngine
+    steps: RunSteps
+    workdir: Path
+    notifier: Notifier | None = None
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    on_boundary: BoundaryHook | None = None
+
+
+_deps: EngineDeps | None = None
+
+
+def install(deps: EngineDeps | None) -> None:
+    """Set (or clear) the dependencies the steps of this process use."""
+    global _deps
+    _deps = deps
+
+
+def _get() -> EngineDeps:
+    if _deps is None:
+        raise RuntimeError("engine dependencies not installed; start runs through Engine")
+    return _deps
+
+
+def _boundary(name: str) -> None:
+    hook = _get().on_boundary
+    if hook is not None:
+        hook(name)
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _workdir(req: RunRequest) -> Path:
+    """``files/<pipeline>/<period>/<run>``: a replay keeps the original run's files intact."""
+    spec = req.spec
+    return _get().workdir / _safe(spec.pipeline) / spec.period / _safe(req.run_id)
+
+
+# ---------------------------------------------------------------- steps
+
+
+@DBOS.step(name="ml_connector.start")
+async def _start_step(req: RunRequest) -> None:
+    def write() -> None:
+        with write_transaction(_get().store) as conn:
+            run_store.ensure_run(
+                conn,
+                run_id=req.run_id,
+                pipeline=req.spec.pipeline,
+                customer=req.spec.customer,
+                datev_client=req.spec.datev_client,
+                period=req.spec.period,
+                replay_of=req.replay_of,
+            )
+            if not has_event(conn, run_id=req.run_id, kind="run_started"):
+                payload = {
+                    "pipeline": req.spec.pipeline,
+                    "customer": req.spec.customer,
+                    "period": req.spec.period,
+                    "replay_of": req.replay_of,
+                    "skip_files": sorted(req.skip_files),
+                }
+                append_in(
+                    conn, req.spec.datev_client, [AuditEvent("run_started", req.run_id, payload)]
+                )
+            run_store.update_run(conn, req.run_id, state="running", started_at=utc_now())
+
+    await asyncio.to_thread(write)
+    _boundary("start")
+
+
+@DBOS.step(name="ml_connector.prepare")
+async def _prepare_step(req: RunRequest) -> Prepared:
+    workdir = _workdir(req)
+    workdir.mkdir(parents=True, exist_ok=True)
+    prepared = await _get().steps.prepare(req.spec, workdir)
+    _boundary("prepare")
+    return prepared
+
+
+#: rows appended per transaction (SQLite holds its write lock for one chunk at a time)
+ROWS_PER_TRANSACTION = 20_000
+
+
+def _row_event(run_id: str, record: RowRecord) -> AuditEvent:
+    payload = {
+        "source": dict(record.source),
+        "booking": None if record.booking is None else dict(record.booking),
+        "rejection": record.rejection,
+        "line": record.line,
+    }
+    return AuditEvent("row", run_id, payload, row_key=record.row_key, filename=record.filename)
+
+
+def _record_files(conn: Connection, req: RunRequest, prepared: Prepared) -> None:
+    if has_event(conn, run_id=req.run_id, kind="file_written"):
+        return
+    for f in prepared.files:
+        record = run_store.RunFileRecord(
+            req.run_id, f.part, f.path, f.filename, f.sha256, f.reference_id, f.lines
+        )
+        run_store.add_file(conn, record)
+    events = [
+        AuditEvent(
+            "file_written",
+            req.run_id,
+            {
+                "path": f.path,
+                "sha256": f.sha256,
+                "part": f.part,
+                "reference_id": f.reference_id,
+                "lines": f.lines,
+            },
+            filename=f.filename,
+        )
+        for f in prepared.files
+    ]
+    append_in(conn, req.spec.datev_client, events)
+
+
+@DBOS.step(name="ml_connector.record_rows")
+async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
+    """Files, then rows in chunks, each chunk with its marker in the same transaction."""
+    chain = req.spec.datev_client
+    store = _get().store
+
+    def write() -> None:
+        with write_transaction(store) as conn:
+            if has_event(conn, run_id=req.run_id, kind="rows_recorded"):
+                return
+            _record_files(conn, req, prepared)
+        records = iter_records(Path(prepared.records_path))
+        chunk = 0
+        while batch := list(islice(records, ROWS_PER_TRANSACTION)):
+            with write_transaction(store) as conn:
+                marker = str(chunk)
+                if not has_event(conn, run_id=req.run_id, kind="rows_chunk", row_key=marker):
+                    append_in(conn, chain, (_row_event(req.run_id, r) for r in batch))
+                    done = AuditEvent("rows_chunk", req.run_id, {"rows": len(batch)}, marker)
+                    append_in(conn, chain, [done])
+            chunk += 1
+        counts = {
+            "rows_read": prepared.rows_read,
+            "rows_mapped": prepared.rows_mapped,
+            "rows_rejected": prepared.rows_rejected,
+            "files_written": len(prepared.files),
+        }
+        with write_transaction(store) as conn:
+            if not has_event(conn, run_id=req.run_id, kind="rows_recorded"):
+                append_in(conn, chain, [AuditEvent("rows_recorded", req.run_id, counts)])
+                run_store.update_run(conn, req.run_id, **counts)
+
+    await asyncio.to_thread(write)
+    _boundary("record_rows")
+
+
+def _retriable(exc: BaseException) -> bool:
+    return isinstance(exc, RetriableError)
+
+
+@DBOS.step(
+    name="ml_connector.submit",
+    retries_allowed=True,
+    max_attempts=3,
+    interval_seconds=5.0,
+    should_retry=_retriable,
+)
+async def _submit_step(req: RunRequest, file: PreparedFile) -> str:
+    steps = _get().steps
+    earlier = await steps.find_submission(req.spec, file)
+    job_id = earlier if earlier is not None else await steps.submit(req.spec, file)
+    _boundary(f"submitted:{file.part}")
+
+    def write() -> None:
+        with write_transaction(_get().store) as conn:
+            run_store.set_file_job(conn, req.run_id, file.filename, job_id)
+            if not has_event(
+                conn, run_id=req.run_id, kind="file_submitted", filename=file.filename
+            ):
+                payload = {
+                    "datev_job_id": job_id,
+                    "reference_id": file.reference_id,
+                    "found_earlier_submission": earlier is not None,
+                }
+                event = AuditEvent("file_submitted", req.run_id, payload, filename=file.filename)
+                append_in(conn, req.spec.datev_client, [event])
+
+    await asyncio.to_thread(write)
+    _boundary(f"submit:{file.part}")
+    return job_id
+
+
+@DBOS.step(
+    name="ml_connector.poll",
+    retries_allowed=True,
+    max_attempts=3,
+    interval_seconds=5.0,
+    should_retry=_retriable,
+)
+async def _poll_step(req: RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
+    status = await _get().steps.poll(req.spec, file, job_id)
+    _boundary(f"poll:{file.part}")
+    return status
+
+
+@DBOS.step(name="ml_connector.record_outcome")
+async def _outcome_step(
+    req: RunRequest, file: PreparedFile, job_id: str, status: JobStatus, records_path: str
+) -> None:
+    spec = req.spec
+
+    def posted() -> list[PostedRecord]:
+        return [
+            PostedRecord(
+                pipeline=spec.pipeline,
+                datev_client=spec.datev_client,
+                period=spec.period,
+                row_key=r.row_key,
+                booking=r.booking,
+                run_id=req.run_id,
+                filename=file.filename,
+                datev_job_id=job_id,
+            )
+            for r in iter_records(Path(records_path))
+            if r.filename == file.filename and r.booking is not None
+        ]
+
+    def write() -> None:
+        with write_transaction(_get().store) as conn:
+            if has_event(conn, run_id=req.run_id, kind="job_outcome", filename=file.filename):
+                return
+            payload = {"datev_job_id": job_id, "outcome": status.state, "detail": status.detail}
+            event = AuditEvent("job_outcome", req.run_id, payload, filename=file.filename)
+            append_in(conn, spec.datev_client, [event])
+            run_store.set_file_outcome(conn, req.run_id, file.filename, status.state, status.detail)
+            if status.state == "succeeded":
+                record_posted_in(conn, posted())
+
+    await asyncio.to_thread(write)
+    _boundary(f"outcome:{file.part}")
+
+
+@DBOS.step(name="ml_connector.finish")
+async def _finish_step(outcome: RunOutcome) -> None:
+    def write() -> None:
+        with write_transaction(_get().store) as conn:
+            if not has_event(conn, run_id=outcome.run_id, kind="run_finished"):
+                payload = {
+                    "state": outcome.state,
+                    "rows_read": outcome.rows_read,
+                    "rows_mapped": outcome.rows_mapped,
+                    "rows_rejected": outcome.rows_rejected,
+                    "jobs_succeeded": outcome.jobs_succeeded,
+                    "jobs_failed": outcome.jobs_failed,
+                    "error": outcome.error,
+                }
+                event = AuditEvent("run_finished", outcome.run_id, payload)
+                append_in(conn, outcome.spec.datev_client, [event])
+            run_store.update_run(
+                conn,
+                outcome.run_id,
+                state=outcome.state,
+                jobs_succeeded=outcome.jobs_succeeded,
+                jobs_failed=outcome.jobs_failed,
+                error=outcome.error,
+                finished_at=utc_now(),
+            )
+
+    await asyncio.to_thread(write)
+    _boundary("finish")
+
+
+@DBOS.step(name="ml_connector.notify")
+async def _notify_step(outcome: RunOutcome) -> None:
+    notifier = _get().notifier
+    if notifier is None:
+        return
+    try:
+        await notifier(outcome)
+    except Exception:  # a failed notification must not fail the run
+        log.exception("notification for run %s failed", outcome.run_id)
+
+
+# ---------------------------------------------------------------- workflow
+
+_NONDETERMINISM = (
+    DBOSStepNondeterminismError,
+    DBOSUnexpectedStepError,
+    DBOSPatchNondeterminismError,
+)
+
+
+async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
+    policy = _get().poll
+    for attempt in range(1, policy.max_polls + 1):
+        status = await _poll_step(req, file, job_id)
+        if status.state != "pending":
+            return status
+        await DBOS.sleep_async(poll_delay(attempt, policy, status.retry_after))
+    return JobStatus("failed", detail=f"job {job_id} still pending after {policy.max_polls} polls")
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+async def run_workflow(req: RunRequest) -> RunOutcome:
+    """One run of a pipeline for a period, durable step by step."""
+    await _start_step(req)
+    outcome = RunOutcome(run_id=req.run_id, spec=req.spec, state="running", replay_of=req.replay_of)
+    try:
+        prepared = await _prepare_step(req)
+        outcome = replace(
+            outcome,
+            rows_read=prepared.rows_read,
+            rows_mapped=prepared.rows_mapped,
+            rows_rejected=prepared.rows_rejected,
+            files=tuple(f.filename for f in prepared.files),
+        )
+        await _record_rows_step(req, prepared)
+        todo = [f for f in prepared.files if f.filename not in req.skip_files]
+        jobs: dict[str, str] = {}
+        for file in todo:
+            jobs[file.filename] = await _submit_step(req, file)
+        succeeded = failed = 0
+        for file in todo:
+            job_id = jobs[file.filename]
+            status = await _await_job(req, file, job_id)
+            await _outcome_step(req, file, job_id, status, prepared.records_path)
+            if status.state == "succeeded":
+                succeeded += 1
+            else:
+                failed += 1
+        state: RunState = "succeeded" if failed == 0 else ("partial" if succeeded else "failed")
+        outcome = replace(
+            outcome, state=state, jobs=jobs, jobs_succeeded=succeeded, jobs_failed=failed
+        )
+    except _NONDETERMINISM:
+        raise
+    except NeedsUserError as exc:
+        outcome = replace(
+            outcome, state="needs_user", error=str(exc), error_kind=type(exc).__name__
+        )
+    except Exception as exc:
+        outcome = replace(outcome, state="failed", error=str(exc), error_kind=type(exc).__name__)
+    await _finish_step(outcome)
+    if outcome.state in ("failed", "partial", "needs_user"):
+        await _notify_step(outcome)
+    return outcome

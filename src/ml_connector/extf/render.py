@@ -1,0 +1,218 @@
+"""Turning models into EXTF text: the header line, the headings line, booking lines.
+
+:func:`line_renderer` returns the hot-path function ``BookingLine -> str``.  It is
+generated once from the column table (a precompiled formatter per column, no loop
+over the 125 columns at run time): the attributes are fetched in groups with
+:func:`operator.attrgetter`, and a group whose values are all ``None`` (most of the
+125 columns in practice) is replaced by a precomputed constant.  It trusts its input:
+values are assumed to have been validated (:mod:`ml_connector.extf.validate`).
+"""
+
+from __future__ import annotations
+
+import operator
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+
+from ml_connector.extf.columns import COLUMNS, Column, Kind
+from ml_connector.extf.models import BatchHeader, BookingLine
+from ml_connector.extf.spec import COLUMN_HEADINGS
+
+__all__ = [
+    "GROUPS",
+    "header_fields",
+    "header_line",
+    "headings_line",
+    "line_fields",
+    "line_renderer",
+    "quote",
+]
+
+#: column ranges (0-based, end exclusive) fetched together; the first is always rendered
+GROUPS: tuple[tuple[int, int], ...] = ((0, 14), (14, 36), (36, 47), (47, 87), (87, 113), (113, 125))
+
+
+def quote(text: str) -> str:
+    """``text`` in double quotes with inner quotes doubled."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def headings_line() -> str:
+    """Line 2: the 125 headings, unquoted, as DATEV's sample writes them."""
+    return ";".join(COLUMN_HEADINGS)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
+
+
+def header_fields(header: BatchHeader) -> list[str]:
+    """The 31 header fields as written (text fields quoted)."""
+    h = header
+    return [
+        '"EXTF"',
+        "700",
+        "21",
+        '"Buchungsstapel"',
+        "13",
+        _stamp(h.erzeugt_am),
+        "",
+        quote(h.herkunft),
+        quote(h.exportiert_von),
+        '""',
+        str(h.beraternummer),
+        str(h.mandantennummer),
+        h.wj_beginn.strftime("%Y%m%d"),
+        str(h.sachkontenlaenge),
+        h.datum_vom.strftime("%Y%m%d"),
+        h.datum_bis.strftime("%Y%m%d"),
+        quote(unicodedata.normalize("NFC", h.bezeichnung)),
+        quote(h.diktatkuerzel),
+        str(h.buchungstyp),
+        str(h.rechnungslegungszweck),
+        "1" if h.festschreibung else "0",
+        quote(h.wkz),
+        "",
+        '""',
+        "",
+        "",
+        quote(h.skr),
+        "" if h.branchenloesung_id is None else str(h.branchenloesung_id),
+        "",
+        '""',
+        quote(unicodedata.normalize("NFC", h.anwendungsinformation)),
+    ]
+
+
+def header_line(header: BatchHeader) -> str:
+    """Line 1 of the file (without line end)."""
+    return ";".join(header_fields(header))
+
+
+def line_fields(line: BookingLine) -> list[str]:
+    """The 125 fields of ``line`` as written (slow, readable; used for checks and tests)."""
+    out = []
+    for col in COLUMNS:
+        value = getattr(line, col.attr)
+        if value is None:
+            out.append('""' if col.quoted else "")
+        else:
+            text = col.to_text(value)
+            out.append(quote(text) if col.quoted else text)
+    return out
+
+
+# ---- the generated hot path -------------------------------------------------------
+
+_DATE_CACHE_LIMIT = 4096
+
+
+def _amount_slow(col: Column) -> Callable[[Decimal], str]:
+    return col.to_text
+
+
+def _make_date4() -> Callable[[date], str]:
+    cache_: dict[date, str] = {}
+
+    def ttmm(value: date) -> str:
+        text = cache_.get(value)
+        if text is None:
+            if len(cache_) > _DATE_CACHE_LIMIT:
+                cache_.clear()
+            text = cache_[value] = f"{value.day:02d}{value.month:02d}"
+        return text
+
+    return ttmm
+
+
+def _make_date8() -> Callable[[date], str]:
+    cache_: dict[date, str] = {}
+
+    def ttmmjjjj(value: date) -> str:
+        text = cache_.get(value)
+        if text is None:
+            if len(cache_) > _DATE_CACHE_LIMIT:
+                cache_.clear()
+            text = cache_[value] = f"{value.day:02d}{value.month:02d}{value.year:04d}"
+        return text
+
+    return ttmmjjjj
+
+
+def _make_amount2(col: Column) -> Callable[[Decimal], str]:
+    slow = col.to_text
+
+    def amount(value: Decimal) -> str:
+        text = str(value)
+        if text[-3:-2] == ".":
+            return text.replace(".", ",")
+        return slow(value)
+
+    return amount
+
+
+def _expr(col: Column, var: str, env: dict[str, object]) -> str:
+    kind = col.kind
+    if kind is Kind.TEXT:
+        return f"""('""' if {var} is None else '"' + _nfc('NFC', {var}).replace('"', '""') + '"')"""
+    if kind is Kind.FLAG:
+        return f"('' if {var} is None else ('1' if {var} else '0'))"
+    if kind is Kind.TTMM:
+        return f"('' if {var} is None else _d4({var}))"
+    if kind is Kind.DATE8:
+        return f"('' if {var} is None else _d8({var}))"
+    if kind is Kind.INT and not col.pad:
+        return f"('' if {var} is None else str({var}))"
+    name = f"_f{col.pos}"
+    if kind is Kind.AMOUNT and col.min_dec == 2:
+        env[name] = _make_amount2(col)
+    else:
+        env[name] = col.to_text
+    return f"('' if {var} is None else {name}({var}))"
+
+
+def _empty(col: Column) -> str:
+    return '""' if col.quoted else ""
+
+
+@cache
+def line_renderer() -> Callable[[BookingLine], str]:
+    """The compiled ``BookingLine -> str`` function (no line end, values trusted)."""
+    env: dict[str, object] = {
+        "_nfc": unicodedata.normalize,
+        "_d4": _make_date4(),
+        "_d8": _make_date8(),
+    }
+    body = ["def render(line):"]
+    pieces: list[str] = []
+    for g, (start, end) in enumerate(GROUPS):
+        cols = COLUMNS[start:end]
+        names = [f"v{c.pos}" for c in cols]
+        env[f"_g{g}"] = operator.attrgetter(*(c.attr for c in cols))
+        exprs = ", ".join(_expr(c, n, env) for c, n in zip(cols, names, strict=True))
+        if len(cols) == 1:
+            body.append(f"    {names[0]} = _g{g}(line)")
+            pieces.append(exprs)
+            continue
+        if g == 0:
+            body.append(f"    {', '.join(names)}, = _g0(line)")
+            pieces.append(f"';'.join(({exprs},))")
+            continue
+        env[f"_n{g}"] = (None,) * len(cols)
+        env[f"_c{g}"] = ";".join(_empty(c) for c in cols)
+        body.append(f"    t{g} = _g{g}(line)")
+        body.append(f"    if t{g} == _n{g}:")
+        body.append(f"        s{g} = _c{g}")
+        body.append("    else:")
+        body.append(f"        {', '.join(names)}, = t{g}")
+        body.append(f"        s{g} = ';'.join(({exprs},))")
+        pieces.append(f"s{g}")
+    body.append(f"    return ';'.join(({', '.join(pieces)},))")
+    source = "\n".join(body) + "\n"
+    exec(compile(source, "<extf-line-renderer>", "exec"), env)  # noqa: S102 - our own code
+    render = env["render"]
+    assert callable(render)
+    return render

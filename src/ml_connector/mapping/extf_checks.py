@@ -1,0 +1,23 @@
+"""The EXTF line checks the mapper applies to every line it produces.
+
+This is the EXTF validator's :func:`~ml_connector.extf.validate.validate_line` (every
+column rule plus the cross-field rules, and the header's period and Sachkontenlänge when
+a header is given), so a line the mapper returns is a line the writer accepts.
+"""
+
+from __future__ import annotations
+
+from ml_connector.extf.models import BatchHeader, BookingLine
+from ml_connector.extf.validate import validate_line
+
+__all__ = ["line_problems"]
+
+
+def line_problems(line: BookingLine, header: BatchHeader | None, account_length: int) -> list[str]:
+    """Problems of ``line`` (empty when it is valid), each naming the column and the fix."""
+    problems = [f"{p.heading or p.location}: {p.message}" for p in validate_line(line, header)]
+    for attr in ("konto", "gegenkonto"):
+        digits = len(str(getattr(line, attr)))
+        if header is None and digits > account_length + 1:
+            problems.append(f"{attr}: {digits} digits, Sachkontenlänge is {account_length}")
+    return problems

@@ -1,0 +1,115 @@
+"""Fetch a pipeline's rows and control totals from Looker (the mapping package's only I/O).
+
+Credentials come from the connection's credential reference: ``env:PREFIX`` reads
+``PREFIX_CLIENT_ID`` and ``PREFIX_CLIENT_SECRET``; ``ML_CONNECTOR_LOOKER_CLIENT_ID`` /
+``ML_CONNECTOR_LOOKER_CLIENT_SECRET`` are accepted for any connection as an override
+(handy for the demo and dry runs).  ``store:OWNER`` references live in the encrypted
+credential store, which the worker resolves; this module does not open it.
+
+For a period, a saved Look's query is re-run as an inline query with the source's
+``period_field`` filtered to the period, so Looker returns only that period's rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from ml_connector.config.models import LookerConnection, Source
+from ml_connector.errors import ConfigurationError
+from ml_connector.mapping.period import Period
+
+__all__ = [
+    "ENV_LOOKER_CLIENT_ID",
+    "ENV_LOOKER_CLIENT_SECRET",
+    "LookerCredentials",
+    "fetch_source",
+    "resolve_looker_credentials",
+]
+
+ENV_LOOKER_CLIENT_ID = "ML_CONNECTOR_LOOKER_CLIENT_ID"
+ENV_LOOKER_CLIENT_SECRET = "ML_CONNECTOR_LOOKER_CLIENT_SECRET"  # noqa: S105 - a variable name
+
+
+@dataclass(frozen=True, slots=True)
+class LookerCredentials:
+    client_id: str
+    client_secret: SecretStr
+
+
+def resolve_looker_credentials(
+    connection: LookerConnection, environ: Mapping[str, str] | None = None
+) -> LookerCredentials:
+    """The API3 key for ``connection``; a :class:`ConfigurationError` says what to set."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_LOOKER_CLIENT_ID) and env.get(ENV_LOOKER_CLIENT_SECRET):
+        return LookerCredentials(
+            env[ENV_LOOKER_CLIENT_ID], SecretStr(env[ENV_LOOKER_CLIENT_SECRET])
+        )
+    ref = connection.credential_ref
+    if ref.scheme == "env":
+        id_var, secret_var = f"{ref.name}_CLIENT_ID", f"{ref.name}_CLIENT_SECRET"
+        client_id, secret = env.get(id_var), env.get(secret_var)
+        if client_id and secret:
+            return LookerCredentials(client_id, SecretStr(secret))
+        raise ConfigurationError(
+            f"Looker credential {ref} is not set",
+            hint=f"export {id_var} and {secret_var} (the Looker API3 client id and secret)",
+        )
+    raise ConfigurationError(
+        f"Looker credential {ref} lives in the credential store, which the worker reads",
+        hint=f"for this command export {ENV_LOOKER_CLIENT_ID} and {ENV_LOOKER_CLIENT_SECRET}",
+    )
+
+
+async def fetch_source(
+    connection: LookerConnection,
+    source: Source,
+    period: Period | None,
+    *,
+    base_url: str | None = None,
+    credentials: LookerCredentials | None = None,
+    limit: int | None = None,
+) -> list[dict[str, object]]:
+    """Rows of ``source`` (for ``period`` when given), typed by the Looker client."""
+    from ml_connector.looker.client import LookerClient
+    from ml_connector.looker.query import InlineQuery
+
+    creds = credentials or resolve_looker_credentials(connection)
+    async with LookerClient(
+        base_url or connection.base_url,
+        creds.client_id,
+        creds.client_secret,
+        timeout=connection.timeout_seconds,
+        verify=connection.verify_tls,
+    ) as looker:
+        if source.query is not None:
+            spec = source.query_for_period(str(period)) if period else source.query
+            assert spec is not None
+            query = InlineQuery(
+                model=spec.model,
+                view=spec.view,
+                fields=tuple(spec.fields),
+                filters=dict(spec.filters),
+                sorts=tuple(spec.sorts),
+                limit=limit or spec.limit,
+            )
+        else:
+            assert source.look_id is not None
+            look = await looker.look(source.look_id)
+            q = look.get("query") or {}
+            query = InlineQuery(
+                model=str(q.get("model")),
+                view=str(q.get("view")),
+                fields=tuple(q.get("fields") or ()),
+                filters=dict(q.get("filters") or {}),
+                sorts=tuple(q.get("sorts") or ()),
+                limit=limit,
+            )
+        if period is not None and source.period_field:
+            query = query.with_filters({source.period_field: str(period)})
+        result = await looker.run_query(query, allow_truncated=limit is not None)
+        return [dict(row) for row in result.rows]

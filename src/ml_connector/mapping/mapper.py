@@ -1,0 +1,443 @@
+"""Map Looker rows to EXTF booking lines: each row becomes lines or a rejection, never both.
+
+The mapper is pure: it takes rows (``{"view.field": value}`` mappings with Decimal /
+date / str / None values) and returns one :class:`RowOutcome` per row.  A
+:class:`MappedRow` carries lines that passed the EXTF validator's line checks; a
+:class:`Rejection` carries a :class:`RejectReason`, the field, the value and a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from ml_connector.extf.columns import COLUMN_BY_ATTR
+from ml_connector.extf.models import COLUMN_ATTRS, BookingLine
+from ml_connector.mapping.expressions import ExpressionError, LookupMissError
+from ml_connector.mapping.lookups import LookupKind, LookupSet, normalise_key
+from ml_connector.mapping.period import Period
+from ml_connector.mapping.spec import CompiledMapping, FieldRule
+from ml_connector.mapping.text import TextRuleError, clean_text, fit_document_number, fit_free_text
+
+if TYPE_CHECKING:
+    from ml_connector.config.models import DatevClient
+
+__all__ = [
+    "LineChecker",
+    "MappedRow",
+    "RejectReason",
+    "Rejection",
+    "RowMapper",
+    "RowOutcome",
+    "content_digest",
+    "line_digest_text",
+]
+
+_MAX_AMOUNT = Decimal("9999999999.99")
+_CENT = Decimal("0.01")
+
+
+class RejectReason(StrEnum):
+    """Why a row was not mapped; each value is stable (it is stored and reported)."""
+
+    UNMAPPED_ACCOUNT = "unmapped_account"
+    UNMAPPED_COST_CENTER = "unmapped_cost_center"
+    UNMAPPED_TAX_KEY = "unmapped_tax_key"
+    UNMAPPED_VALUE = "unmapped_value"
+    MISSING_DATE = "missing_date"
+    UNPARSABLE_DATE = "unparsable_date"
+    DATE_OUTSIDE_PERIOD = "date_outside_period"
+    MISSING_AMOUNT = "missing_amount"
+    UNPARSABLE_AMOUNT = "unparsable_amount"
+    TOO_MANY_DECIMALS = "too_many_decimals"
+    AMOUNT_TOO_LARGE = "amount_too_large"
+    ZERO_AMOUNT = "zero_amount"
+    TEXT_TOO_LONG = "text_too_long"
+    INVALID_CHARACTERS = "invalid_characters"
+    INVALID_ACCOUNT = "invalid_account"
+    INVALID_VALUE = "invalid_value"
+    MISSING_KEY = "missing_key"
+    DUPLICATE_KEY = "duplicate_key"
+    EXTF_RULE = "extf_rule"
+
+
+_UNMAPPED = {
+    LookupKind.ACCOUNT: RejectReason.UNMAPPED_ACCOUNT,
+    LookupKind.COST_CENTER: RejectReason.UNMAPPED_COST_CENTER,
+    LookupKind.TAX_KEY: RejectReason.UNMAPPED_TAX_KEY,
+    LookupKind.VALUE: RejectReason.UNMAPPED_VALUE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row that cannot be booked, and why."""
+
+    index: int
+    """Position of the row in the extract (0-based)."""
+    row_key: str | None
+    reason: RejectReason
+    field: str | None
+    message: str
+    value: object
+    row: Mapping[str, object]
+
+    def describe(self) -> str:
+        where = f" ({self.field})" if self.field else ""
+        return f"{self.reason.value}{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class MappedRow:
+    """A row and the booking lines it becomes (empty only for a skipped zero amount)."""
+
+    index: int
+    row_key: str
+    period: Period
+    lines: tuple[BookingLine, ...]
+    amount: Decimal
+    """The mapped amount, signed as configured (what ``amount`` evaluated to)."""
+    content_digest: str
+    """Digest of the lines' content; changes when what would be booked changes."""
+    row: Mapping[str, object]
+
+
+RowOutcome = MappedRow | Rejection
+#: returns the problems of one line (empty = valid); the EXTF validator's line checks
+LineChecker = Callable[[BookingLine], Sequence[str]]
+
+
+class _Reject(Exception):  # noqa: N818 - internal control flow, not an error class
+    def __init__(
+        self, reason: RejectReason, field: str | None, message: str, value: object
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.field = field
+        self.message = message
+        self.value = value
+
+
+def _field_types() -> dict[str, str]:
+    return {f.name: str(f.type).replace(" | None", "") for f in fields(BookingLine)}
+
+
+_TYPES = _field_types()
+
+
+def line_digest_text(line: BookingLine) -> str:
+    """Canonical text of a line's content (Generalumkehr excluded), for digests."""
+    values = []
+    for attr in COLUMN_ATTRS:
+        if attr == "generalumkehr":
+            continue
+        value = getattr(line, attr)
+        values.append(None if value is None else str(value))
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_digest(lines: Iterable[BookingLine]) -> str:
+    """SHA-256 (hex, 32 characters) over the lines' content."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line_digest_text(line).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:32]
+
+
+def _key_text(value: object) -> str:
+    return normalise_key(value)
+
+
+def _as_decimal(value: object, field: str, missing: RejectReason, bad: RejectReason) -> Decimal:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _Reject(missing, field, "no amount", value)
+    if isinstance(value, bool):
+        raise _Reject(bad, field, f"{value!r} is not a number", value)
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise _Reject(bad, field, f"{value!r} is not a number", value) from None
+    if not number.is_finite():
+        raise _Reject(bad, field, f"{value!r} is not a finite number", value)
+    return number
+
+
+def _as_date(value: object, field: str) -> date:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _Reject(RejectReason.MISSING_DATE, field, "no date", value)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _Reject(
+        RejectReason.UNPARSABLE_DATE, field, f"{value!r} is not a date (YYYY-MM-DD)", value
+    )
+
+
+class RowMapper:
+    """Applies one compiled mapping for one DATEV client (and optionally one period)."""
+
+    def __init__(
+        self,
+        mapping: CompiledMapping,
+        lookups: LookupSet,
+        client: DatevClient,
+        *,
+        period: Period | None = None,
+        line_checker: LineChecker | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.lookups = lookups
+        self.client = client
+        self.period = period
+        self.line_checker = line_checker or default_line_checker(client, period)
+        self._variables: dict[str, object] = {"period": str(period) if period else None}
+
+    # -- public ---------------------------------------------------------------------------
+
+    def map_rows(self, rows: Iterable[Mapping[str, object]]) -> list[RowOutcome]:
+        """One outcome per row, in order; a repeated row key rejects the later rows."""
+        outcomes: list[RowOutcome] = []
+        seen: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            outcome = self.map_row(row, index)
+            if isinstance(outcome, MappedRow):
+                first = seen.setdefault(outcome.row_key, index)
+                if first != index:
+                    outcome = Rejection(
+                        index=index,
+                        row_key=outcome.row_key,
+                        reason=RejectReason.DUPLICATE_KEY,
+                        field=None,
+                        message=f"row key {outcome.row_key!r} already used by row {first + 1}",
+                        value=outcome.row_key,
+                        row=row,
+                    )
+            outcomes.append(outcome)
+        return outcomes
+
+    def map_row(self, row: Mapping[str, object], index: int = 0) -> RowOutcome:
+        """Lines for ``row`` or the reason it cannot be booked."""
+        row_key: str | None = None
+        try:
+            row_key = self.row_key(row)
+            return self._map(row, index, row_key)
+        except _Reject as exc:
+            return Rejection(
+                index=index,
+                row_key=row_key,
+                reason=exc.reason,
+                field=exc.field,
+                message=exc.message,
+                value=exc.value,
+                row=row,
+            )
+
+    def row_key(self, row: Mapping[str, object]) -> str:
+        """The stable key: the configured key columns, else a digest of the identifying columns."""
+        columns = self.mapping.row_key
+        if columns:
+            values = []
+            for column in columns:
+                value = row.get(column)
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    raise _Reject(RejectReason.MISSING_KEY, column, "key column is empty", value)
+                values.append(_key_text(value))
+            return values[0] if len(values) == 1 else json.dumps(values, ensure_ascii=False)
+        identity = self.mapping.identity_columns or tuple(
+            sorted(c for c in row if c not in self.mapping.amount.columns)
+        )
+        canonical = json.dumps(
+            [[c, None if row.get(c) is None else _key_text(row.get(c))] for c in identity],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+    # -- mapping --------------------------------------------------------------------------
+
+    def _raw(self, rule: FieldRule, row: Mapping[str, object]) -> object:
+        try:
+            return rule.value(row, self.lookups, self._variables)
+        except LookupMissError as exc:
+            kind = self.lookups.kind_of(exc.table) if self.lookups.has_table(exc.table) else None
+            reason = _UNMAPPED.get(kind or LookupKind.VALUE, RejectReason.UNMAPPED_VALUE)
+            raise _Reject(reason, rule.target, str(exc), exc.key) from None
+        except ExpressionError as exc:
+            raise _Reject(RejectReason.INVALID_VALUE, rule.target, str(exc), None) from None
+
+    def _amount(self, row: Mapping[str, object]) -> Decimal:
+        value = self._raw(self.mapping.amount, row)
+        number = _as_decimal(
+            value, "amount", RejectReason.MISSING_AMOUNT, RejectReason.UNPARSABLE_AMOUNT
+        )
+        if abs(number) > _MAX_AMOUNT:
+            raise _Reject(
+                RejectReason.AMOUNT_TOO_LARGE, "amount", f"{number} exceeds 10 digits", value
+            )
+        if number != number.quantize(_CENT):
+            raise _Reject(
+                RejectReason.TOO_MANY_DECIMALS,
+                "amount",
+                f"{number} has more than 2 decimals",
+                value,
+            )
+        return number.quantize(_CENT)
+
+    def _map(self, row: Mapping[str, object], index: int, row_key: str) -> MappedRow:
+        amount = self._amount(row)
+        values: dict[str, object] = {}
+        for name, rule in self.mapping.fields.items():
+            values[name] = self._coerce(name, self._raw(rule, row))
+        belegdatum = values.get("belegdatum")
+        if belegdatum is None:
+            raise _Reject(RejectReason.MISSING_DATE, "belegdatum", "no date", None)
+        assert isinstance(belegdatum, date)
+        if self.period is not None and not self.period.contains(belegdatum):
+            raise _Reject(
+                RejectReason.DATE_OUTSIDE_PERIOD,
+                "belegdatum",
+                f"{belegdatum.isoformat()} is outside the batch period {self.period}",
+                belegdatum,
+            )
+        row_period = Period.of(belegdatum)
+        if amount == 0:
+            if self.mapping.zero_amounts == "reject":
+                raise _Reject(RejectReason.ZERO_AMOUNT, "amount", "amount is 0.00", amount)
+            return MappedRow(index, row_key, row_period, (), amount, content_digest(()), row)
+        for name in ("konto", "gegenkonto"):
+            if values.get(name) is None:
+                raise _Reject(RejectReason.UNMAPPED_ACCOUNT, name, "no account", None)
+        if values.get("festschreibung") is None:
+            values["festschreibung"] = self.client.festschreibung
+        debit = amount > 0 if self.mapping.sign == "debit_positive" else amount < 0
+        if self.mapping.amount_account == "gegenkonto":
+            debit = not debit
+        line = BookingLine(umsatz=abs(amount), soll_haben="S" if debit else "H", **values)  # type: ignore[arg-type]
+        problems = list(self.line_checker(line))
+        if problems:
+            raise _Reject(RejectReason.EXTF_RULE, None, "; ".join(problems), None)
+        return MappedRow(index, row_key, row_period, (line,), amount, content_digest((line,)), row)
+
+    def _coerce(self, name: str, value: object) -> object:
+        if value is None or (
+            isinstance(value, str) and not value.strip() and name != "buchungstext"
+        ):
+            return None
+        kind = _TYPES[name]
+        if name in ("konto", "gegenkonto") or (kind == "int" and "konto" in name):
+            return self._account(name, value)
+        if kind == "int":
+            number = _as_decimal(
+                value, name, RejectReason.INVALID_VALUE, RejectReason.INVALID_VALUE
+            )
+            if number != number.to_integral_value():
+                raise _Reject(
+                    RejectReason.INVALID_VALUE, name, f"{value!r} is not a whole number", value
+                )
+            return int(number)
+        if kind == "Decimal":
+            return _as_decimal(value, name, RejectReason.INVALID_VALUE, RejectReason.INVALID_VALUE)
+        if kind == "date":
+            return _as_date(value, name)
+        if kind == "bool":
+            text = str(value).strip().lower()
+            if value is True or text in ("1", "true", "yes", "g"):
+                return True
+            if value is False or text in ("0", "false", "no"):
+                return False
+            raise _Reject(RejectReason.INVALID_VALUE, name, f"{value!r} is not 0/1", value)
+        return self._text(name, value)
+
+    def _text(self, name: str, value: object) -> str | None:
+        rules = self.mapping.text
+        max_length = COLUMN_BY_ATTR[name].max_length
+        try:
+            if name in ("belegfeld_1", "belegfeld_2"):
+                text = fit_document_number(
+                    value,
+                    max_length,
+                    charset=rules.belegfeld_charset,
+                    overflow=rules.belegfeld_overflow,
+                )
+            elif name == "buchungstext":
+                text = fit_free_text(value, max_length, rules.buchungstext_overflow)
+            else:
+                text = clean_text(value)
+                if len(text) > max_length:
+                    raise TextRuleError(
+                        f"{len(text)} characters, at most {max_length} allowed", reason="too_long"
+                    )
+        except TextRuleError as exc:
+            reason = (
+                RejectReason.TEXT_TOO_LONG
+                if exc.reason == "too_long"
+                else RejectReason.INVALID_CHARACTERS
+            )
+            raise _Reject(reason, name, str(exc), value) from None
+        return text or None
+
+    def _account(self, name: str, value: object) -> int:
+        text = clean_text(value)
+        if isinstance(value, Decimal | int) and not isinstance(value, bool):
+            text = format(Decimal(value).normalize(), "f") if value == int(value) else text
+        length = self.client.account_length
+        if not text.isdigit() or not text.isascii():
+            raise _Reject(
+                RejectReason.INVALID_ACCOUNT, name, f"{value!r} is not an account number", value
+            )
+        if len(text) > length + 1 or int(text) == 0:
+            raise _Reject(
+                RejectReason.INVALID_ACCOUNT,
+                name,
+                f"{text} does not fit Sachkontenlänge {length} "
+                f"(general ledger up to {length} digits, personal accounts {length + 1})",
+                value,
+            )
+        return int(text)
+
+
+def default_line_checker(client: DatevClient, period: Period | None = None) -> LineChecker:
+    """The EXTF validator's line checks, against the batch header of ``period`` if given."""
+    from ml_connector.extf.models import BatchHeader
+    from ml_connector.mapping.extf_checks import line_problems
+
+    header = None
+    if period is not None:
+        header = BatchHeader(
+            beraternummer=client.consultant_number,
+            mandantennummer=client.client_number,
+            wj_beginn=period.fiscal_year_start(client.fiscal_year_start_month),
+            sachkontenlaenge=client.account_length,
+            datum_vom=period.start,
+            datum_bis=period.end,
+            festschreibung=client.festschreibung,
+            skr=client.skr,
+            erzeugt_am=datetime(period.year, period.month, 1),
+        )
+
+    def check(line: BookingLine) -> Sequence[str]:
+        return line_problems(line, header, client.account_length)
+
+    return check

@@ -1,0 +1,211 @@
+"""Tie-out: the mapped bookings against Looker's own control totals, before anything is sent.
+
+Per group (e.g. period and GL account) the amounts and row counts of the extract must
+equal the totals Looker reports for the same data, within the pipeline's tolerance.
+Booked rows and held (rejected) rows are both counted, so a held row explains its share
+of the total instead of breaking the tie-out; a row lost, duplicated or changed between
+the detail extract and the totals does break it.
+
+The booked side is computed from the booking lines themselves (signed Umsatz) unless
+``detail_amount`` names a column, which is needed when the mapping changes amounts
+(e.g. grossing up net revenue for a tax key).  For a balanced extract the signed
+amounts must also sum to zero (debit == credit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from ml_connector.mapping.lookups import normalise_key
+from ml_connector.mapping.mapper import MappedRow, Rejection, RowOutcome
+
+if TYPE_CHECKING:
+    from ml_connector.config.models import TieOut
+    from ml_connector.extf.models import BookingLine
+    from ml_connector.mapping.spec import CompiledMapping
+
+__all__ = ["TieOutGroup", "TieOutReport", "signed_line_amount", "tie_out"]
+
+_ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True, slots=True)
+class TieOutGroup:
+    """One group's comparison; ``ok`` when amount and count agree within tolerance."""
+
+    key: tuple[str, ...]
+    looker_amount: Decimal | None
+    looker_count: int | None
+    booked_amount: Decimal
+    booked_count: int
+    held_amount: Decimal
+    held_count: int
+    ok: bool
+    problem: str | None = None
+
+    @property
+    def difference(self) -> Decimal:
+        """Looker total minus what the extract accounts for (booked + held)."""
+        return (self.looker_amount or _ZERO) - self.booked_amount - self.held_amount
+
+
+@dataclass(frozen=True, slots=True)
+class TieOutReport:
+    """The whole tie-out; ``ok`` is False if any check failed (the run must stop)."""
+
+    ok: bool
+    totals_checked: bool
+    balanced_checked: bool
+    debit_total: Decimal
+    credit_total: Decimal
+    groups: tuple[TieOutGroup, ...] = ()
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed_groups(self) -> tuple[TieOutGroup, ...]:
+        return tuple(g for g in self.groups if not g.ok)
+
+
+def signed_line_amount(line: BookingLine, mapping: CompiledMapping) -> Decimal:
+    """The line's amount with the sign convention of the mapping's ``amount``."""
+    debit = line.soll_haben == "S"
+    if mapping.amount_account == "gegenkonto":
+        debit = not debit
+    positive = debit if mapping.sign == "debit_positive" else not debit
+    amount = line.umsatz if positive else -line.umsatz
+    return -amount if line.generalumkehr else amount
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        return None
+
+
+def _row_amount(outcome: RowOutcome, settings: TieOut, mapping: CompiledMapping) -> Decimal | None:
+    if settings.detail_amount is not None:
+        return _decimal(outcome.row.get(settings.detail_amount))
+    if isinstance(outcome, MappedRow):
+        return sum((signed_line_amount(line, mapping) for line in outcome.lines), _ZERO)
+    return None
+
+
+def tie_out(
+    outcomes: Sequence[RowOutcome],
+    totals: Iterable[Mapping[str, object]] | None,
+    settings: TieOut,
+    mapping: CompiledMapping,
+) -> TieOutReport:
+    """Compare ``outcomes`` (all rows of one period) with the Looker ``totals`` rows."""
+    problems: list[str] = []
+    tolerance = settings.tolerance
+    debit = credit = _ZERO
+    for outcome in outcomes:
+        if isinstance(outcome, MappedRow):
+            amount = _row_amount(outcome, settings, mapping) or _ZERO
+            if amount > 0:
+                debit += amount
+            else:
+                credit -= amount
+    if settings.balanced and abs(debit - credit) > tolerance:
+        problems.append(
+            f"extract is not balanced: debit {debit} != credit {credit} "
+            f"(difference {debit - credit}, tolerance {tolerance})"
+        )
+    groups: list[TieOutGroup] = []
+    totals_checked = totals is not None and bool(settings.group_by) and settings.amount is not None
+    if totals_checked:
+        assert totals is not None
+        groups = _compare_groups(outcomes, totals, settings, mapping, problems)
+    return TieOutReport(
+        ok=not problems,
+        totals_checked=totals_checked,
+        balanced_checked=settings.balanced,
+        debit_total=debit,
+        credit_total=credit,
+        groups=tuple(groups),
+        problems=tuple(problems),
+    )
+
+
+@dataclass(slots=True)
+class _Sum:
+    amount: Decimal = _ZERO
+    count: int = 0
+
+
+def _compare_groups(
+    outcomes: Sequence[RowOutcome],
+    totals: Iterable[Mapping[str, object]],
+    settings: TieOut,
+    mapping: CompiledMapping,
+    problems: list[str],
+) -> list[TieOutGroup]:
+    amount_column = settings.amount
+    assert amount_column is not None
+    columns = settings.group_by
+
+    def key_of(row: Mapping[str, object]) -> tuple[str, ...]:
+        return tuple("" if row.get(c) is None else normalise_key(row.get(c)) for c in columns)
+
+    booked: dict[tuple[str, ...], _Sum] = {}
+    held: dict[tuple[str, ...], _Sum] = {}
+    for outcome in outcomes:
+        target = booked if isinstance(outcome, MappedRow) else held
+        entry = target.setdefault(key_of(outcome.row), _Sum())
+        amount = _row_amount(outcome, settings, mapping)
+        if amount is None and isinstance(outcome, Rejection):
+            problems.append(
+                f"row {outcome.index + 1} ({outcome.row_key}): held row has no usable amount; "
+                "set tie_out.detail_amount so held rows can be accounted for"
+            )
+        entry.amount += amount or _ZERO
+        entry.count += 1
+    looker: dict[tuple[str, ...], _Sum] = {}
+    counted = settings.count is not None
+    for row in totals:
+        entry = looker.setdefault(key_of(row), _Sum())
+        entry.amount += _decimal(row.get(amount_column)) or _ZERO
+        if settings.count is not None:
+            entry.count += int(_decimal(row.get(settings.count)) or 0)
+    groups = []
+    for key in sorted(set(booked) | set(held) | set(looker)):
+        b, h = booked.get(key, _Sum()), held.get(key, _Sum())
+        total = looker.get(key)
+        label = "/".join(key)
+        problem = None
+        if total is None:
+            problem = f"{label}: rows in the extract but no Looker total"
+        else:
+            diff = total.amount - b.amount - h.amount
+            if abs(diff) > settings.tolerance:
+                problem = (
+                    f"{label}: Looker total {total.amount}, extract {b.amount + h.amount} "
+                    f"(difference {diff})"
+                )
+            elif counted and total.count != b.count + h.count:
+                problem = (
+                    f"{label}: Looker counts {total.count} rows, extract has {b.count + h.count}"
+                )
+        if problem:
+            problems.append(problem)
+        groups.append(
+            TieOutGroup(
+                key=key,
+                looker_amount=total.amount if total else None,
+                looker_count=total.count if total and counted else None,
+                booked_amount=b.amount,
+                booked_count=b.count,
+                held_amount=h.amount,
+                held_count=h.count,
+                ok=problem is None,
+                problem=problem,
+            )
+        )
+    return groups

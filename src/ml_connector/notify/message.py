@@ -1,0 +1,92 @@
+"""The content of a notification, built from a run's outcome."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ml_connector.engine.ports import RunOutcome
+from ml_connector.notify.config import EventKind
+
+__all__ = ["Notification", "notification_for"]
+
+_TITLES: dict[str, str] = {
+    "failure": "run failed",
+    "partial": "run partly failed",
+    "reconsent": "DATEV access must be granted again",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What a webhook receives as JSON and an e-mail says in words."""
+
+    event: EventKind
+    customer: str
+    pipeline: str
+    period: str
+    datev_client: str
+    run_id: str
+    state: str
+    rows_read: int
+    rows_rejected: int
+    jobs_succeeded: int
+    jobs_failed: int
+    error: str | None
+    action: str
+
+    @property
+    def title(self) -> str:
+        """One-line subject."""
+        return f"{_TITLES[self.event]}: {self.pipeline} {self.period} ({self.customer})"
+
+    def as_json(self) -> dict[str, Any]:
+        """The webhook body."""
+        return {"type": f"ml-connector.run.{self.event}", **asdict(self)}
+
+    def as_text(self) -> str:
+        """The e-mail body."""
+        lines = [
+            self.title,
+            "",
+            f"Run:           {self.run_id}",
+            f"DATEV client:  {self.datev_client}",
+            f"State:         {self.state}",
+            f"Rows read:     {self.rows_read} ({self.rows_rejected} rejected)",
+            f"DATEV jobs:    {self.jobs_succeeded} accepted, {self.jobs_failed} failed",
+        ]
+        if self.error:
+            lines.append(f"Error:         {self.error}")
+        lines += ["", f"What to do: {self.action}"]
+        return "\n".join(lines) + "\n"
+
+
+def notification_for(outcome: RunOutcome) -> Notification | None:
+    """The notification an outcome calls for, or None (a successful run)."""
+    if outcome.state == "partial":
+        event: EventKind = "partial"
+        action = "check the rejected files, then 'ml-connector replay RUN --only-failed'"
+    elif outcome.state == "needs_user" and outcome.error_kind == "ReconsentRequiredError":
+        event = "reconsent"
+        action = "log in to DATEV again ('ml-connector datev login'), then replay the run"
+    elif outcome.state in ("failed", "needs_user"):
+        event = "failure"
+        action = "read the error, fix the cause, then 'ml-connector replay RUN'"
+    else:
+        return None
+    spec = outcome.spec
+    return Notification(
+        event=event,
+        customer=spec.customer,
+        pipeline=spec.pipeline,
+        period=spec.period,
+        datev_client=spec.datev_client,
+        run_id=outcome.run_id,
+        state=outcome.state,
+        rows_read=outcome.rows_read,
+        rows_rejected=outcome.rows_rejected,
+        jobs_succeeded=outcome.jobs_succeeded,
+        jobs_failed=outcome.jobs_failed,
+        error=outcome.error,
+        action=action,
+    )

@@ -1,0 +1,288 @@
+"""The audit trail: append-only events, hash-chained per DATEV client.
+
+Every event stores ``seq`` (1, 2, 3, ... within its chain), ``prev_hash`` (the
+previous event's ``row_hash``, 64 zeros for the first) and
+``row_hash = SHA-256(prev_hash || canonical JSON of the event)``, where the event is
+the object ``{chain, seq, recorded_at, run_id, kind, row_key, filename, payload}``
+with ``payload`` as its stored canonical JSON text. Changing, inserting or removing
+any event breaks the chain at that point; :func:`verify` recomputes every chain and
+names the first broken link. The chain head (``audit_chain_heads``) also detects a
+cut-off tail.
+
+Appends to one chain are serialised: PostgreSQL locks the chain's head row
+(``SELECT ... FOR UPDATE``), SQLite writes under ``BEGIN IMMEDIATE``. The database
+refuses UPDATE and DELETE on ``audit_events`` (triggers installed by the migration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ml_connector.store.canonical import canonical_json, sha256_hex
+from ml_connector.store.tables import AUDIT_EVENTS, CHAIN_HEADS
+from ml_connector.store.transactions import utc_now, write_transaction
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "ChainReport",
+    "StoredEvent",
+    "append_events",
+    "append_in",
+    "chains",
+    "event_hash",
+    "has_event",
+    "iter_events",
+    "verify",
+]
+
+#: ``prev_hash`` of the first event of every chain
+GENESIS_HASH = "0" * 64
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """An event to append; ``payload`` must be JSON-serialisable (Decimal allowed)."""
+
+    kind: str
+    run_id: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    row_key: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored, with its position in the chain and its hashes."""
+
+    id: int
+    chain: str
+    seq: int
+    recorded_at: str
+    run_id: str
+    kind: str
+    row_key: str | None
+    filename: str | None
+    payload: str
+    prev_hash: str
+    row_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Result of verifying one chain; ``ok`` False names the first broken link."""
+
+    chain: str
+    events: int
+    head_seq: int | None
+    head_hash: str | None
+    ok: bool
+    broken_seq: int | None = None
+    broken_event_id: int | None = None
+    reason: str | None = None
+
+
+def event_hash(
+    prev_hash: str,
+    *,
+    chain: str,
+    seq: int,
+    recorded_at: str,
+    run_id: str,
+    kind: str,
+    row_key: str | None,
+    filename: str | None,
+    payload: str,
+) -> str:
+    """``row_hash`` of an event: SHA-256 over ``prev_hash`` and the event's canonical JSON."""
+    body = canonical_json(
+        {
+            "chain": chain,
+            "seq": seq,
+            "recorded_at": recorded_at,
+            "run_id": run_id,
+            "kind": kind,
+            "row_key": row_key,
+            "filename": filename,
+            "payload": payload,
+        }
+    )
+    return sha256_hex(prev_hash + body)
+
+
+def _lock_head(conn: Connection, chain: str) -> tuple[int, str]:
+    table = CHAIN_HEADS
+    values = {"chain": chain, "seq": 0, "head_hash": GENESIS_HASH}
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(table).values(values).on_conflict_do_nothing())
+        query = select(table.c.seq, table.c.head_hash).where(table.c.chain == chain)
+        row = conn.execute(query.with_for_update()).one()
+    else:
+        conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
+        row = conn.execute(
+            select(table.c.seq, table.c.head_hash).where(table.c.chain == chain)
+        ).one()
+    return int(row.seq), str(row.head_hash)
+
+
+def append_in(conn: Connection, chain: str, events: Iterable[AuditEvent]) -> int:
+    """Append ``events`` to ``chain`` inside the caller's write transaction.
+
+    Returns the chain's last sequence number afterwards. Use
+    :func:`~ml_connector.store.transactions.write_transaction` to open the transaction.
+    """
+    seq, prev = _lock_head(conn, chain)
+    table = AUDIT_EVENTS
+    batch: list[dict[str, Any]] = []
+    for event in events:
+        seq += 1
+        recorded_at = utc_now()
+        payload = canonical_json(dict(event.payload))
+        row_hash = event_hash(
+            prev,
+            chain=chain,
+            seq=seq,
+            recorded_at=recorded_at,
+            run_id=event.run_id,
+            kind=event.kind,
+            row_key=event.row_key,
+            filename=event.filename,
+            payload=payload,
+        )
+        batch.append(
+            {
+                "chain": chain,
+                "seq": seq,
+                "recorded_at": recorded_at,
+                "run_id": event.run_id,
+                "kind": event.kind,
+                "row_key": event.row_key,
+                "filename": event.filename,
+                "payload": payload,
+                "prev_hash": prev,
+                "row_hash": row_hash,
+            }
+        )
+        prev = row_hash
+        if len(batch) >= _BATCH:
+            conn.execute(insert(table), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(table), batch)
+    heads = CHAIN_HEADS
+    conn.execute(update(heads).where(heads.c.chain == chain).values(seq=seq, head_hash=prev))
+    return seq
+
+
+def append_events(engine: Engine, chain: str, events: Iterable[AuditEvent]) -> int:
+    """Append ``events`` to ``chain`` in one transaction; returns the last sequence number."""
+    with write_transaction(engine) as conn:
+        return append_in(conn, chain, events)
+
+
+def has_event(
+    conn: Connection,
+    *,
+    run_id: str,
+    kind: str,
+    filename: str | None = None,
+    row_key: str | None = None,
+) -> bool:
+    """Whether an event of ``kind`` for ``run_id`` (and ``filename``, ``row_key``) exists."""
+    table = AUDIT_EVENTS
+    cond = and_(table.c.run_id == run_id, table.c.kind == kind)
+    if filename is not None:
+        cond = and_(cond, table.c.filename == filename)
+    if row_key is not None:
+        cond = and_(cond, table.c.row_key == row_key)
+    return conn.execute(select(table.c.id).where(cond).limit(1)).first() is not None
+
+
+def chains(engine: Engine) -> list[str]:
+    """Every chain that has events or a head, sorted."""
+    events = AUDIT_EVENTS
+    heads = CHAIN_HEADS
+    with engine.connect() as conn:
+        names = set(conn.execute(select(events.c.chain).distinct()).scalars())
+        names |= set(conn.execute(select(heads.c.chain)).scalars())
+    return sorted(names)
+
+
+def iter_events(
+    engine: Engine, *, chain: str | None = None, run_id: str | None = None
+) -> Generator[StoredEvent, None, None]:
+    """Stored events in chain order (by chain, then seq), streamed."""
+    table = AUDIT_EVENTS
+    query = select(table).order_by(table.c.chain, table.c.seq)
+    if chain is not None:
+        query = query.where(table.c.chain == chain)
+    if run_id is not None:
+        query = query.where(table.c.run_id == run_id)
+    with (
+        engine.connect() as conn,
+        conn.execution_options(yield_per=_BATCH).execute(query) as result,
+    ):
+        for row in result:
+            yield StoredEvent(**row._asdict())
+
+
+def _verify_chain(engine: Engine, chain: str) -> ChainReport:
+    heads = CHAIN_HEADS
+    with engine.connect() as conn:
+        head = conn.execute(
+            select(heads.c.seq, heads.c.head_hash).where(heads.c.chain == chain)
+        ).first()
+    head_seq = None if head is None else int(head.seq)
+    head_hash = None if head is None else str(head.head_hash)
+    prev = GENESIS_HASH
+    count = 0
+
+    def broken(event: StoredEvent | None, seq: int, reason: str) -> ChainReport:
+        return ChainReport(
+            chain=chain,
+            events=count,
+            head_seq=head_seq,
+            head_hash=head_hash,
+            ok=False,
+            broken_seq=seq,
+            broken_event_id=None if event is None else event.id,
+            reason=reason,
+        )
+
+    with closing(iter_events(engine, chain=chain)) as stream:
+        for event in stream:
+            count += 1
+            if event.seq != count:
+                return broken(event, event.seq, f"expected seq {count}, found {event.seq}")
+            if event.prev_hash != prev:
+                return broken(event, event.seq, "prev_hash does not match the previous event")
+            expected = event_hash(
+                prev,
+                chain=event.chain,
+                seq=event.seq,
+                recorded_at=event.recorded_at,
+                run_id=event.run_id,
+                kind=event.kind,
+                row_key=event.row_key,
+                filename=event.filename,
+                payload=event.payload,
+            )
+            if event.row_hash != expected:
+                return broken(event, event.seq, "content does not match row_hash")
+            prev = event.row_hash
+    if head is not None and (head_seq != count or head_hash != prev):
+        return broken(None, count + 1, f"chain head says seq {head_seq}, events end at seq {count}")
+    return ChainReport(chain=chain, events=count, head_seq=head_seq, head_hash=head_hash, ok=True)
+
+
+def verify(engine: Engine, *, chain: str | None = None) -> list[ChainReport]:
+    """Recompute every chain (or one) and report the first broken link of each."""
+    names = [chain] if chain is not None else chains(engine)
+    return [_verify_chain(engine, name) for name in names]

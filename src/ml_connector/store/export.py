@@ -1,0 +1,154 @@
+"""Export the audit trail for the tax advisor, as CSV or JSON.
+
+One line per Looker row: run, DATEV client, its source values and the booking line
+it became (or why it was rejected), the file and line it went into, and the DATEV
+job and its outcome, plus the event's sequence number and hash so every line can be
+traced back to the chain. The JSON export also carries every raw event with its
+hashes and the chain heads, which is enough to re-verify the chain elsewhere
+(GoBD: the original content stays determinable).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from sqlalchemy import Engine, select
+
+from ml_connector.store.audit import iter_events, verify
+from ml_connector.store.tables import AUDIT_EVENTS
+
+__all__ = ["ROW_COLUMNS", "export_trail", "iter_row_view"]
+
+ROW_COLUMNS = (
+    "run_id",
+    "datev_client",
+    "seq",
+    "recorded_at",
+    "row_key",
+    "source",
+    "booking",
+    "rejection",
+    "filename",
+    "line",
+    "datev_job_id",
+    "job_outcome",
+    "row_hash",
+)
+
+
+def _jobs(
+    engine: Engine, chain: str | None, run_id: str | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    table = AUDIT_EVENTS
+    query = (
+        select(table.c.run_id, table.c.filename, table.c.kind, table.c.payload)
+        .where(table.c.kind.in_(("file_submitted", "job_outcome")))
+        .order_by(table.c.chain, table.c.seq)
+    )
+    if chain is not None:
+        query = query.where(table.c.chain == chain)
+    if run_id is not None:
+        query = query.where(table.c.run_id == run_id)
+    jobs: dict[tuple[str, str], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            entry = jobs.setdefault((row.run_id, row.filename), {})
+            payload = json.loads(row.payload)
+            entry["datev_job_id"] = payload.get("datev_job_id", entry.get("datev_job_id"))
+            if row.kind == "job_outcome":
+                entry["job_outcome"] = payload.get("outcome")
+    return jobs
+
+
+def iter_row_view(
+    engine: Engine, *, chain: str | None = None, run_id: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """One dict per Looker row (``row`` event), joined with its file's DATEV job."""
+    jobs = _jobs(engine, chain, run_id)
+    for event in iter_events(engine, chain=chain, run_id=run_id):
+        if event.kind != "row":
+            continue
+        payload = json.loads(event.payload)
+        job = jobs.get((event.run_id, event.filename or ""), {})
+        yield {
+            "run_id": event.run_id,
+            "datev_client": event.chain,
+            "seq": event.seq,
+            "recorded_at": event.recorded_at,
+            "row_key": event.row_key,
+            "source": payload.get("source"),
+            "booking": payload.get("booking"),
+            "rejection": payload.get("rejection"),
+            "filename": event.filename,
+            "line": payload.get("line"),
+            "datev_job_id": job.get("datev_job_id"),
+            "job_outcome": job.get("job_outcome"),
+            "row_hash": event.row_hash,
+        }
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "" if value is None else value
+
+
+def _write_csv(engine: Engine, out: TextIO, chain: str | None, run_id: str | None) -> int:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ROW_COLUMNS)
+    count = 0
+    for row in iter_row_view(engine, chain=chain, run_id=run_id):
+        writer.writerow([_csv_cell(row[c]) for c in ROW_COLUMNS])
+        count += 1
+    return count
+
+
+def _write_json(engine: Engine, out: TextIO, chain: str | None, run_id: str | None) -> int:
+    reports = verify(engine, chain=chain)
+    heads = [
+        {"chain": r.chain, "seq": r.head_seq, "head_hash": r.head_hash, "verified": r.ok}
+        for r in reports
+    ]
+    out.write('{"format":"ml-connector-audit/1","chains":')
+    out.write(json.dumps(heads, ensure_ascii=False))
+    out.write(',"rows":[')
+    count = 0
+    for row in iter_row_view(engine, chain=chain, run_id=run_id):
+        out.write(("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False))
+        count += 1
+    out.write('],"events":[')
+    for index, event in enumerate(iter_events(engine, chain=chain, run_id=run_id)):
+        raw = {
+            "chain": event.chain,
+            "seq": event.seq,
+            "recorded_at": event.recorded_at,
+            "run_id": event.run_id,
+            "kind": event.kind,
+            "row_key": event.row_key,
+            "filename": event.filename,
+            "payload": event.payload,
+            "prev_hash": event.prev_hash,
+            "row_hash": event.row_hash,
+        }
+        out.write(("," if index else "") + "\n" + json.dumps(raw, ensure_ascii=False))
+    out.write("]}\n")
+    return count
+
+
+def export_trail(
+    engine: Engine,
+    out: Path,
+    *,
+    fmt: Literal["csv", "json"],
+    chain: str | None = None,
+    run_id: str | None = None,
+) -> int:
+    """Write the trail (optionally one chain or run) to ``out``; returns the row count."""
+    writer = _write_csv if fmt == "csv" else _write_json
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        return writer(engine, handle, chain, run_id)

@@ -1,0 +1,122 @@
+"""What was posted to DATEV, per record key: the memory behind restatements.
+
+Append-only (the database refuses UPDATE and DELETE): every posting of a record key
+adds a row with the content digest and the booking line; the newest row per key is
+the current state. A restated period compares its new records against
+:func:`latest` to post only what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from ml_connector.store.canonical import canonical_json, sha256_hex
+from ml_connector.store.tables import POSTED_RECORDS
+from ml_connector.store.transactions import utc_now, write_transaction
+
+__all__ = [
+    "PostedRecord",
+    "PostedState",
+    "content_digest",
+    "latest",
+    "record_posted",
+    "record_posted_in",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PostedRecord:
+    """One record key's posted booking line."""
+
+    pipeline: str
+    datev_client: str
+    period: str
+    row_key: str
+    booking: Mapping[str, Any]
+    run_id: str
+    filename: str | None = None
+    datev_job_id: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """Content digest of the booking line (SHA-256 of its canonical JSON)."""
+        return content_digest(self.booking)
+
+
+def content_digest(booking: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a booking line."""
+    return sha256_hex(canonical_json(dict(booking)))
+
+
+def record_posted_in(conn: Connection, records: Iterable[PostedRecord]) -> int:
+    """Append ``records`` inside the caller's transaction; returns how many."""
+    table = POSTED_RECORDS
+    now = utc_now()
+    rows = [
+        {
+            "pipeline": r.pipeline,
+            "datev_client": r.datev_client,
+            "period": r.period,
+            "row_key": r.row_key,
+            "digest": r.digest,
+            "payload": canonical_json(dict(r.booking)),
+            "run_id": r.run_id,
+            "filename": r.filename,
+            "datev_job_id": r.datev_job_id,
+            "recorded_at": now,
+        }
+        for r in records
+    ]
+    if rows:
+        conn.execute(insert(table), rows)
+    return len(rows)
+
+
+def record_posted(engine: Engine, records: Iterable[PostedRecord]) -> int:
+    """Append ``records`` in one transaction; returns how many."""
+    with write_transaction(engine) as conn:
+        return record_posted_in(conn, records)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedState:
+    """The newest posting of one record key."""
+
+    row_key: str
+    digest: str
+    booking: str
+    run_id: str
+    recorded_at: str
+
+
+def latest(
+    engine: Engine, *, pipeline: str, datev_client: str, period: str
+) -> dict[str, PostedState]:
+    """Newest posting per record key of one (pipeline, DATEV client, period)."""
+    table = POSTED_RECORDS
+    scope = (
+        (table.c.pipeline == pipeline)
+        & (table.c.datev_client == datev_client)
+        & (table.c.period == period)
+    )
+    newest = (
+        select(func.max(table.c.id).label("id")).where(scope).group_by(table.c.row_key).subquery()
+    )
+    query = select(
+        table.c.row_key, table.c.digest, table.c.payload, table.c.run_id, table.c.recorded_at
+    ).join(newest, newest.c.id == table.c.id)
+    with engine.connect() as conn:
+        return {
+            row.row_key: PostedState(
+                row_key=row.row_key,
+                digest=row.digest,
+                booking=row.payload,
+                run_id=row.run_id,
+                recorded_at=row.recorded_at,
+            )
+            for row in conn.execute(query)
+        }

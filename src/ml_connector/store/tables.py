@@ -1,0 +1,148 @@
+"""Tables of the sync engine: runs, their files, the audit trail and the posted records.
+
+``audit_events`` and ``posted_records`` are append-only: the migration installs
+triggers that abort every UPDATE and DELETE on them (SQLite and PostgreSQL).
+``runs``, ``run_files``, ``audit_chain_heads`` and ``engine_executors`` hold
+operational state and are updated in place.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ml_connector.store.db import Base
+
+__all__ = [
+    "AUDIT_EVENTS",
+    "CHAIN_HEADS",
+    "EXECUTORS",
+    "POSTED_RECORDS",
+    "RUNS",
+    "RUN_FILES",
+    "AuditChainHeadRow",
+    "AuditEventRow",
+    "ExecutorRow",
+    "PostedRecordRow",
+    "RunFileRow",
+    "RunRow",
+]
+
+
+class RunRow(Base):
+    """One run: a pipeline for one period, for one customer's DATEV client."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200), index=True)
+    customer: Mapped[str] = mapped_column(String(200), index=True)
+    datev_client: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(20))
+    replay_of: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_mapped: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    files_written: Mapped[int] = mapped_column(Integer, default=0)
+    jobs_succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    jobs_failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[str | None] = mapped_column(String(40))
+    finished_at: Mapped[str | None] = mapped_column(String(40))
+
+
+class RunFileRow(Base):
+    """One file written by a run, and what DATEV did with it."""
+
+    __tablename__ = "run_files"
+    __table_args__ = (UniqueConstraint("run_id", "filename", name="uq_run_files_run_filename"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    part: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    reference_id: Mapped[str] = mapped_column(String(100))
+    lines: Mapped[int] = mapped_column(Integer)
+    datev_job_id: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEventRow(Base):
+    """One append-only, hash-chained audit event (one chain per DATEV client)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),
+        Index("ix_audit_events_run_kind", "run_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(100))
+    seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[str] = mapped_column(String(40))
+    run_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    row_key: Mapped[str | None] = mapped_column(String(255))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHeadRow(Base):
+    """Last sequence number and hash of one chain; the row appends lock."""
+
+    __tablename__ = "audit_chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+
+
+class PostedRecordRow(Base):
+    """What was posted to DATEV for one record key (append-only; newest row wins)."""
+
+    __tablename__ = "posted_records"
+    __table_args__ = (
+        Index("ix_posted_records_key", "pipeline", "datev_client", "period", "row_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    datev_client: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(20))
+    row_key: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    datev_job_id: Mapped[str | None] = mapped_column(String(100))
+    recorded_at: Mapped[str] = mapped_column(String(40))
+
+
+class ExecutorRow(Base):
+    """A worker process and its last heartbeat (dead-executor recovery)."""
+
+    __tablename__ = "engine_executors"
+
+    executor_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column()
+    heartbeat_at: Mapped[float] = mapped_column()
+    recovered_at: Mapped[float | None] = mapped_column()
+
+
+RUNS = cast(Table, RunRow.__table__)
+RUN_FILES = cast(Table, RunFileRow.__table__)
+AUDIT_EVENTS = cast(Table, AuditEventRow.__table__)
+CHAIN_HEADS = cast(Table, AuditChainHeadRow.__table__)
+POSTED_RECORDS = cast(Table, PostedRecordRow.__table__)
+EXECUTORS = cast(Table, ExecutorRow.__table__)

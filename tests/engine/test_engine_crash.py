@@ -1,0 +1,88 @@
+"""A worker SIGKILLed at any step boundary resumes without losing or doubling anything."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from engine_fakes import FakeDatev
+from sqlalchemy import func, select
+
+from ml_connector.store.audit import verify
+from ml_connector.store.db import make_engine, sqlite_url
+from ml_connector.store.runs import get_run, list_files
+from ml_connector.store.tables import AuditEventRow, PostedRecordRow
+
+SCRIPT = Path(__file__).with_name("engine_worker_main.py")
+BOUNDARIES = [
+    "start",
+    "prepare",
+    "record_rows",
+    "submitted:1",  # DATEV has the file, the job id is stored nowhere yet
+    "submit:1",
+    "submitted:2",
+    "poll:1",
+    "outcome:1",
+    "finish",
+]
+
+
+def _worker(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(data_dir), "2026-10", *extra],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("kill_at", BOUNDARIES)
+def test_killed_worker_resumes_without_loss_or_duplicates(tmp_path: Path, kill_at: str) -> None:
+    killed = _worker(tmp_path, kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = _worker(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert result["state"] == "succeeded"
+
+    ledger = FakeDatev(tmp_path / "datev.sqlite3").ledger()
+    assert [(ref, state) for _, ref, state in ledger] == [
+        ("100-1:gl:2026-10:1", "succeeded"),
+        ("100-1:gl:2026-10:2", "succeeded"),
+    ]
+    store = make_engine(sqlite_url(tmp_path))
+    try:
+        run = get_run(store, "run:gl:2026-10")
+        assert run is not None
+        assert (run.state, run.rows_read, run.rows_rejected, run.jobs_succeeded) == (
+            "succeeded",
+            7,
+            1,
+            2,
+        )
+        assert [f.datev_job_id for f in list_files(store, run.id)] == ["job-1", "job-2"]
+        events = AuditEventRow.__table__
+        with store.connect() as conn:
+            kinds = dict(
+                conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)).all()
+            )
+            posted = conn.execute(select(func.count()).select_from(PostedRecordRow)).scalar_one()
+        assert kinds == {
+            "run_started": 1,
+            "file_written": 2,
+            "row": 7,
+            "rows_chunk": 1,
+            "rows_recorded": 1,
+            "file_submitted": 2,
+            "job_outcome": 2,
+            "run_finished": 1,
+        }
+        assert posted == 6
+        assert all(r.ok for r in verify(store))
+    finally:
+        store.dispose()

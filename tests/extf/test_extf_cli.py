@@ -1,0 +1,141 @@
+"""``ml-connector extf validate|render`` and the interim ``ml-connector demo``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from extf_helpers import MUSTER, valid_file
+
+from ml_connector.cli import main
+from ml_connector.extf.reader import read_file
+from ml_connector.extf.samples import sample_lines, sample_rows
+
+
+def test_validate_exit_codes_and_report(tmp_path: Path) -> None:
+    good = tmp_path / "EXTF_good.csv"
+    good.write_bytes(valid_file())
+    runner = CliRunner()
+    ok = runner.invoke(main, ["extf", "validate", str(good)])
+    assert ok.exit_code == 0, ok.output
+    assert "valid (21 bookings)" in ok.output
+    bad = runner.invoke(main, ["extf", "validate", str(good), str(MUSTER)])
+    assert bad.exit_code == 1
+    assert "line 5, column 1 'Umsatz (ohne Soll/Haben-Kz)'" in bad.output
+    assert "fix:" in bad.output
+
+
+def test_validate_json_report(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["extf", "validate", "--json", "--no-filename-check", str(MUSTER)]
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["valid"] is False
+    problems = report["files"][0]["problems"]
+    assert {"rule": "row.value", "line": 5, "column": 1} in [
+        {k: p[k] for k in ("rule", "line", "column")} for p in problems
+    ]
+
+
+def test_validate_checks_expected_client_id(tmp_path: Path) -> None:
+    good = tmp_path / "EXTF_good.csv"
+    good.write_bytes(valid_file())
+    result = CliRunner().invoke(main, ["extf", "validate", "--client-id", "29098-1", str(good)])
+    assert result.exit_code == 1
+    assert "column 12 'Mandantennummer'" in result.output
+
+
+def test_render_from_jsonl(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sample_rows()), "utf-8"
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        [
+            "extf",
+            "render",
+            str(rows),
+            "--out",
+            str(out),
+            "--client-id",
+            "29098-55003",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-31",
+            "--created-at",
+            "2024-04-02T09:30:00",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    paths = [Path(p) for p in result.output.split()]
+    assert len(paths) == 1
+    assert paths[0].parent == out
+    assert read_file(paths[0]).lines == sample_lines()
+
+
+def test_render_from_csv_with_derived_period(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.csv"
+    headings = sorted({key for row in sample_rows() for key in row})
+    with rows.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=headings, delimiter=";")
+        writer.writeheader()
+        writer.writerows(sample_rows())
+    result = CliRunner().invoke(
+        main,
+        [
+            "extf",
+            "render",
+            str(rows),
+            "--out",
+            str(tmp_path / "o"),
+            "--client-id",
+            "29098-55003",
+            "--encoding",
+            "cp1252",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.output)
+    parsed = read_file(written[0]["path"])
+    assert parsed.header.datum_vom.isoformat() == "2024-03-01"
+    assert parsed.header.datum_bis.isoformat() == "2024-03-29"
+    assert parsed.encoding == "cp1252"
+    assert parsed.lines == sample_lines()
+
+
+def test_render_reports_bad_row_with_location(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    bad = dict(sample_rows()[0], **{"Belegfeld 1": "RE 1"})
+    rows.write_text(json.dumps(sample_rows()[1]) + "\n" + json.dumps(bad) + "\n", "utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["extf", "render", str(rows), "--out", str(tmp_path / "o"), "--client-id", "29098-55003"],
+    )
+    assert result.exit_code == 1
+    assert "column 11 'Belegfeld 1'" in result.output
+    assert not any((tmp_path / "o").glob("EXTF_*"))
+
+
+def test_demo_renders_and_validates_sample_batch(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["valid"] is True
+    assert summary["bookings"] == 21
+    assert Path(summary["files"][0]["path"]).is_file()
+    text = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path / "t")])
+    assert text.exit_code == 0
+    assert "all files valid" in text.output
+
+
+def test_demo_default_workdir_is_under_the_data_dir(data_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["workdir"].startswith(str(data_dir / "demo"))

@@ -1,0 +1,161 @@
+"""Helpers for the mapping tests: demo rows and totals, a small test configuration."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from string import Template
+
+from ml_connector.config import LoadedConfig
+
+DEMO_CSV = (
+    Path(__file__).resolve().parents[2]
+    / "src/ml_connector/emulators/looker/demo_data/gl_monthly.csv"
+)
+
+
+def load_demo_rows() -> list[dict[str, object]]:
+    """The demo dataset as Looker rows (``view.field`` keys, Decimal, date, None)."""
+    rows: list[dict[str, object]] = []
+    with DEMO_CSV.open(encoding="utf-8", newline="") as handle:
+        for record in csv.DictReader(handle):
+            row: dict[str, object] = {
+                f"gl_monthly.{k}": (v if v != "" else None) for k, v in record.items()
+            }
+            row["gl_monthly.amount_eur"] = Decimal(str(row["gl_monthly.amount_eur"]))
+            row["gl_monthly.booking_date"] = date.fromisoformat(str(row["gl_monthly.booking_date"]))
+            rows.append(row)
+    return rows
+
+
+def totals_of(rows: list[Mapping[str, object]]) -> list[dict[str, object]]:
+    """What Look 2 (totals per month and account) returns for ``rows``."""
+    sums: dict[tuple[str, str], list[object]] = {}
+    for row in rows:
+        key = (str(row["gl_monthly.period_month"]), str(row["gl_monthly.gl_account_number"]))
+        entry = sums.setdefault(key, [Decimal("0.00"), 0])
+        entry[0] = Decimal(str(entry[0])) + Decimal(str(row["gl_monthly.amount_eur"]))
+        entry[1] = int(str(entry[1])) + 1
+    return [
+        {
+            "gl_monthly.period_month": p,
+            "gl_monthly.gl_account_number": a,
+            "gl_monthly.total_amount_eur": s,
+            "gl_monthly.row_count": n,
+        }
+        for (p, a), (s, n) in sorted(sums.items())
+    ]
+
+
+BASE_TOML = """
+version = 1
+[customers.acme]
+name = "ACME GmbH"
+[customers.acme.looker]
+base_url = "https://acme.cloud.looker.com"
+credential = "env:ACME_LOOKER"
+[customers.acme.datev]
+consultant_number = 29098
+client_number = 55003
+chart_of_accounts = "SKR03"
+account_length = 4
+
+[lookups.accounts]
+kind = "account"
+values = { "REV-100" = "8200", "OPS-300" = "4210", "BIG-1" = "123456" }
+[lookups.tax_keys]
+kind = "tax_key"
+values = { domestic_19 = "3", none = "" }
+[lookups.cost_centers]
+kind = "cost_center"
+values = { "Beratung" = "100" }
+[lookups.labels]
+values = { a = "A" }
+
+[pipelines.p]
+customer = "acme"
+reject_policy = "$reject_policy"
+restatement = "$restatement"
+[pipelines.p.source]
+look_id = 1
+period_field = "v.period"
+[pipelines.p.mapping]
+row_key = $row_key
+amount = "v.amount"
+sign = "$sign"
+amount_account = "$amount_account"
+zero_amounts = "$zero_amounts"
+[pipelines.p.mapping.text]
+buchungstext_overflow = "$text_overflow"
+belegfeld_charset = "$belegfeld_charset"
+[pipelines.p.mapping.fields]
+konto = 1590
+gegenkonto = { lookup = "accounts", key = "v.account" }
+bu_schluessel = { lookup = "tax_keys", key = "coalesce(v.revenue_type, 'none')" }
+belegdatum = "v.date"
+belegfeld_1 = { template = "{v.doc}" }
+buchungstext = { template = "{v.text}" }
+kost1 = "'' if is_null(v.department) else lookup('cost_centers', v.department)"
+$extra_fields
+[pipelines.p.tie_out]
+balanced = $balanced
+group_by = ["v.period", "v.account"]
+amount = "t.total"
+count = "t.count"
+$detail_amount
+"""
+
+DEFAULTS: dict[str, str] = {
+    "reject_policy": "hold_rejected",
+    "restatement": "corrections",
+    "row_key": '["v.id"]',
+    "sign": "debit_positive",
+    "amount_account": "konto",
+    "zero_amounts": "skip",
+    "text_overflow": "truncate",
+    "belegfeld_charset": "sanitise",
+    "extra_fields": "",
+    "balanced": "false",
+    "detail_amount": "",
+}
+
+
+def make_config(tmp_path: Path, **settings: str) -> LoadedConfig:
+    """The test pipeline ``p`` with ``settings`` replacing the defaults above."""
+    from ml_connector.config import parse_config
+
+    text = Template(BASE_TOML).substitute({**DEFAULTS, **settings})
+    return parse_config(text, path=tmp_path / "ml-connector.toml")
+
+
+def make_row(**values: object) -> dict[str, object]:
+    """A row of view ``v`` with sensible values; keyword ``x`` sets ``v.x``."""
+    row: dict[str, object] = {
+        "v.id": "r1",
+        "v.period": "2026-10",
+        "v.date": date(2026, 10, 31),
+        "v.account": "OPS-300",
+        "v.revenue_type": None,
+        "v.department": "Beratung",
+        "v.doc": "RE-1",
+        "v.text": "Miete Oktober",
+        "v.amount": Decimal("100.00"),
+    }
+    row.update({f"v.{k}": v for k, v in values.items()})
+    return row
+
+
+def v_totals(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """What a totals query per period and account returns for rows of view ``v``."""
+    out: dict[tuple[object, object], dict[str, object]] = {}
+    for row in rows:
+        key = (row["v.period"], row["v.account"])
+        entry = out.setdefault(
+            key, {"v.period": key[0], "v.account": key[1], "t.total": Decimal(0), "t.count": 0}
+        )
+        entry["t.total"] = Decimal(str(entry["t.total"])) + Decimal(str(row["v.amount"]))
+        entry["t.count"] = int(str(entry["t.count"])) + 1
+    return list(out.values())

@@ -1,0 +1,147 @@
+"""Tie-out against Looker totals, balance checks, and restatement planning."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+from mapping_helpers import make_config, make_row, v_totals
+
+from ml_connector.config import LoadedConfig
+from ml_connector.mapping.mapper import MappedRow, RowMapper, RowOutcome
+from ml_connector.mapping.period import Period
+from ml_connector.mapping.restatement import ChangeKind, PostedRecord, plan_restatement
+from ml_connector.mapping.tieout import tie_out
+
+
+def outcomes_of(config: LoadedConfig, rows: list[dict[str, object]]) -> list[RowOutcome]:
+    mapper = RowMapper(
+        config.mapping("p"), config.lookups, config.customer_of("p").datev, period=Period(2026, 10)
+    )
+    return list(mapper.map_rows(rows))
+
+
+ROWS = [
+    make_row(id="a", account="OPS-300", amount=Decimal("100.00")),
+    make_row(id="b", account="OPS-300", amount=Decimal("50.00")),
+    make_row(id="c", account="REV-100", amount=Decimal("-150.00")),
+]
+
+
+def test_rows_that_match_their_totals_tie_out(tmp_path: Path) -> None:
+    config = make_config(tmp_path, balanced="true")
+    report = tie_out(
+        outcomes_of(config, ROWS), v_totals(ROWS), config.pipeline("p").tie_out, config.mapping("p")
+    )
+    assert report.ok, report.problems
+    assert report.debit_total == report.credit_total == Decimal("150.00")
+    assert {g.key for g in report.groups} == {("2026-10", "OPS-300"), ("2026-10", "REV-100")}
+
+
+def test_a_missing_row_and_a_wrong_count_fail(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    settings, mapping = config.pipeline("p").tie_out, config.mapping("p")
+    report = tie_out(outcomes_of(config, ROWS[:2]), v_totals(ROWS), settings, mapping)
+    assert not report.ok
+    assert any("REV-100" in p for p in report.problems)
+    doubled = v_totals(ROWS)
+    doubled[0]["t.count"] = 3
+    report = tie_out(outcomes_of(config, ROWS), doubled, settings, mapping)
+    assert not report.ok
+    assert "counts 3 rows" in report.problems[0]
+
+
+def test_unbalanced_extract_fails_when_declared_balanced(tmp_path: Path) -> None:
+    config = make_config(tmp_path, balanced="true")
+    report = tie_out(
+        outcomes_of(config, ROWS[:2]), None, config.pipeline("p").tie_out, config.mapping("p")
+    )
+    assert not report.ok
+    assert "not balanced" in report.problems[0]
+    assert not report.totals_checked
+
+
+def test_held_rows_account_for_their_share_with_a_detail_amount(tmp_path: Path) -> None:
+    config = make_config(tmp_path, detail_amount='detail_amount = "v.amount"')
+    rows = [*ROWS, make_row(id="d", account="OPS-399", amount=Decimal("7.00"))]
+    report = tie_out(
+        outcomes_of(config, rows), v_totals(rows), config.pipeline("p").tie_out, config.mapping("p")
+    )
+    assert report.ok, report.problems
+    held = next(g for g in report.groups if g.key == ("2026-10", "OPS-399"))
+    assert (held.held_count, held.held_amount) == (1, Decimal("7.00"))
+
+
+def test_a_changed_booking_line_breaks_the_tie_out(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    outcomes = outcomes_of(config, ROWS)
+    first = outcomes[0]
+    assert isinstance(first, MappedRow)
+    bad_line = dataclasses.replace(first.lines[0], umsatz=first.lines[0].umsatz + Decimal("0.01"))
+    outcomes[0] = dataclasses.replace(first, lines=(bad_line,))
+    report = tie_out(outcomes, v_totals(ROWS), config.pipeline("p").tie_out, config.mapping("p"))
+    assert not report.ok
+
+
+def _mapped(config: LoadedConfig, rows: list[dict[str, object]]) -> list[MappedRow]:
+    return [o for o in outcomes_of(config, rows) if isinstance(o, MappedRow)]
+
+
+def _posted(rows: list[MappedRow]) -> list[PostedRecord]:
+    return [PostedRecord(r.row_key, r.content_digest, r.lines) for r in rows]
+
+
+def test_unchanged_rerun_posts_nothing(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    first = _mapped(config, ROWS)
+    plan = plan_restatement(first, _posted(first), mode="corrections")
+    assert plan.lines == ()
+    assert plan.count(ChangeKind.UNCHANGED) == 3
+
+
+def test_changed_row_gets_one_reversal_and_one_new_booking(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    before = _mapped(config, ROWS)
+    after = _mapped(config, [make_row(id="a", amount=Decimal("120.00")), *ROWS[1:]])
+    plan = plan_restatement(after, _posted(before), mode="corrections")
+    (change,) = [c for c in plan.changes if c.kind is ChangeKind.CHANGED]
+    (reversal,) = change.reversal
+    (booking,) = change.booking
+    assert reversal.generalumkehr is True
+    assert reversal.umsatz == Decimal("100.00")
+    assert reversal.buchungstext is not None
+    assert reversal.buchungstext.startswith("Storno ")
+    assert booking.umsatz == Decimal("120.00")
+    assert plan.lines == (reversal, booking)
+    assert [r.row_key for r in plan.records_to_store] == ["a"]
+
+
+def test_gone_row_is_reversed_and_retired(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    before = _mapped(config, ROWS)
+    plan = plan_restatement(before[:2], _posted(before), mode="corrections")
+    (gone,) = [c for c in plan.changes if c.kind is ChangeKind.GONE]
+    assert gone.row_key == "c"
+    assert len(plan.lines) == 1
+    assert plan.lines[0].generalumkehr is True
+    assert plan.keys_to_retire == ("c",)
+
+
+def test_held_row_is_not_mistaken_for_gone(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    before = _mapped(config, ROWS)
+    plan = plan_restatement(before[:2], _posted(before), mode="corrections", held_keys={"c"})
+    assert plan.lines == ()
+    assert plan.count(ChangeKind.HELD) == 1
+
+
+def test_append_only_posts_only_new_keys(tmp_path: Path) -> None:
+    config = make_config(tmp_path, restatement="append_only")
+    before = _mapped(config, ROWS[:2])
+    rows = [make_row(id="a", amount=Decimal("1.00")), ROWS[2]]
+    plan = plan_restatement(_mapped(config, rows), _posted(before), mode="append_only")
+    assert [line.umsatz for line in plan.lines] == [Decimal("150.00")]
+    assert plan.count(ChangeKind.CHANGED, applied=False) == 1
+    assert plan.count(ChangeKind.GONE, applied=False) == 1
+    assert plan.keys_to_retire == ()
