@@ -7,7 +7,7 @@ extracts every row partitioned by ``rows.bucket`` (4,000 rows each, below the
 
 - rows/s, API calls, peak memory growth (RSS) for a 20 % pass and the full pass;
 - the floor measured in the same run: ``calls x latency / concurrency`` plus the
-  time the client needs to parse the bytes (one page parsed, scaled to N rows);
+  time the client spent parsing and typing the result bytes during this run;
 - the ratio elapsed / floor (target <= 1.5) and the memory ratio full / 20 % (flat: ~1).
 
 Usage: ``.venv/bin/python benchmarks/looker_extract.py [--rows N] [--latency-ms 20]
@@ -49,6 +49,13 @@ def rss() -> int:
         return int(fh.read().split()[1]) * PAGE_SIZE
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        parts = fh.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_emulator(rows: int, latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [
@@ -82,25 +89,30 @@ def start_emulator(rows: int, latency_ms: float) -> tuple[subprocess.Popen[bytes
 
 
 async def extract(
-    client: LookerClient, filters: dict[str, str]
+    client: LookerClient, filters: dict[str, str], per_row: bool
 ) -> tuple[int, float, int, dict[str, Any]]:
     query = InlineQuery("bench", "rows", fields=FIELDS, filters=filters)
     base = rss()
     peak = base
     calls_before = client.stats.calls
+    parse_before = client.stats.parse_seconds
     start = time.perf_counter()
     cpu = time.process_time()
-    extraction = client.extract(
-        query, partition_by=["rows.bucket"], count_measure="rows.row_count"
-    )
+    extraction = client.extract(query, partition_by=["rows.bucket"], count_measure="rows.row_count")
     n = 0
-    async for _row in extraction:
-        n += 1
-        if n % 4000 == 0:
+    if per_row:
+        async for _row in extraction:
+            n += 1
+            if n % 4000 == 0:
+                peak = max(peak, rss())
+    else:
+        async for batch in extraction.batches():
+            n += len(batch)
             peak = max(peak, rss())
     elapsed = time.perf_counter() - start
     summary = extraction.summary()
     summary["cpu"] = time.process_time() - cpu
+    summary["parse"] = client.stats.parse_seconds - parse_before
     summary["calls"] = client.stats.calls - calls_before
     return n, elapsed, peak - base, summary
 
@@ -125,14 +137,14 @@ async def parse_seconds_per_row(url: str, client: LookerClient) -> float:
     content = resp.content
     typer = RowTyper(list(FIELDS), await client.field_types("bench", "rows"))
     best = float("inf")
-    for _ in range(5):
+    for _ in range(10):
         t = time.perf_counter()
         rows = parse_rows(content, typer)
         best = min(best, time.perf_counter() - t)
     return best / len(rows)
 
 
-async def main(rows: int, latency_ms: float, concurrency: int) -> None:
+async def main(rows: int, latency_ms: float, concurrency: int, per_row: bool) -> None:
     proc, url = start_emulator(rows, latency_ms)
     try:
         async with LookerClient(
@@ -142,29 +154,38 @@ async def main(rows: int, latency_ms: float, concurrency: int) -> None:
             buckets = max(1, (rows + 3999) // 4000)
             small = max(1, buckets // 5)
             n_small, t_small, mem_small, _ = await extract(
-                client, {"rows.bucket": ",".join(str(b) for b in range(small))}
+                client, {"rows.bucket": ",".join(str(b) for b in range(small))}, per_row
             )
-            n, elapsed, mem_full, summary = await extract(client, {})
-            per_row = await parse_seconds_per_row(url, client)
+            server_before = cpu_seconds(proc.pid)
+            n, elapsed, mem_full, summary = await extract(client, {}, per_row)
+            server_cpu = cpu_seconds(proc.pid) - server_before
+            parse_per_row = await parse_seconds_per_row(url, client)
     finally:
         proc.terminate()
         proc.wait(10)
-    assert summary["complete"] and n == rows, summary
+    if not (summary["complete"] and n == rows):
+        raise SystemExit(f"incomplete extract: {summary}")
     calls = summary["calls"]
     latency_floor = calls * (latency_ms / 1000) / concurrency
-    parse_floor = per_row * n
+    parse_floor = summary["parse"]
     floor = latency_floor + parse_floor
     mib = 1024 * 1024
+    mode = "single rows" if per_row else "batches (one list per partition)"
+    print(f"consumed as           {mode}")
     print(f"rows extracted        {n:>12,}  (complete: {summary['complete']})")
     print(f"partitions            {summary['partitions']:>12,}")
     print(f"API calls             {calls:>12,}  (incl. count + plan)")
     print(f"elapsed               {elapsed:>12.2f} s")
     print(f"rows/s                {n / elapsed:>12,.0f}")
     print(f"client CPU            {summary['cpu']:>12.2f} s")
+    print(f"emulator CPU          {server_cpu:>12.2f} s  (separate process)")
+    print(f"load average          {os.getloadavg()[0]:>12.2f}  ({os.cpu_count()} CPUs)")
     print(
         f"floor                 {floor:>12.2f} s  = calls x {latency_ms:g} ms / {concurrency}"
-        f" ({latency_floor:.2f} s) + parse ({parse_floor:.2f} s, {per_row * 1e6:.2f} us/row)"
+        f" ({latency_floor:.2f} s) + parse ({parse_floor:.2f} s, {parse_floor / n * 1e6:.2f}"
+        " us/row, timed inside this run)"
     )
+    print(f"  (one page parsed alone: {parse_per_row * 1e6:.2f} us/row)")
     print(f"ratio elapsed/floor   {elapsed / floor:>12.2f}  (target <= 1.5)")
     print(f"peak RSS growth       {mem_full / mib:>12.1f} MiB for {n:,} rows")
     print(f"peak RSS growth       {mem_small / mib:>12.1f} MiB for {n_small:,} rows (20 %)")
@@ -176,5 +197,10 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--per-row",
+        action="store_true",
+        help="consume single rows (async for row in extraction) instead of batches",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.rows, args.latency_ms, args.concurrency))
+    asyncio.run(main(args.rows, args.latency_ms, args.concurrency, args.per_row))

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from click.testing import CliRunner
-from datev_auth_helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, browse_to_callback
+from datev_auth_support import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, browse_to_callback
 
 import ml_connector
 from ml_connector.cli import main
@@ -85,6 +85,7 @@ def test_login_status_logout(
     assert status.exit_code == 0, status.output
     assert "acme: connected" in status.output
     assert "confidential" in status.output
+    assert "user:          Demo Berater" in status.output
 
     idp.revoke_all_tokens()
     logout = runner.invoke(main, ["datev", "logout", "acme"])

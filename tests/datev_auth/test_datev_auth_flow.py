@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from datev_auth_helpers import (
+from datev_auth_support import (
     CONFIDENTIAL_CLIENT,
     CONFIDENTIAL_SECRET,
     PUBLIC_CLIENT,
@@ -80,7 +80,7 @@ def test_s256_matches_the_rfc7636_appendix_b_example() -> None:
 
 def test_scope_for_adds_openid_and_offline_access_without_duplicates() -> None:
     assert scope_for(["extf-files", "clients"]) == (
-        "openid offline_access datev:accounting:clients datev:accounting:extf-files-import"
+        "openid profile offline_access datev:accounting:clients datev:accounting:extf-files-import"
     )
     with pytest.raises(ConfigurationError):
         scope_for(["payroll"])

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from datev_auth_helpers import (
+from datev_auth_support import (
     CONFIDENTIAL_CLIENT,
     CONFIDENTIAL_SECRET,
     PUBLIC_CLIENT,
@@ -348,7 +348,7 @@ def test_mint_tokens_gives_api_tests_a_valid_grant() -> None:
     assert grant.scopes == frozenset({"datev:accounting:clients"})
 
 
-def test_browser_helper_drives_the_consent_form_over_http(idp_server: object) -> None:
+def test_scripted_browser_drives_the_consent_form_over_http(idp_server: object) -> None:
     from ml_connector.emulators._server import ServerHandle
 
     assert isinstance(idp_server, ServerHandle)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from datev_auth_helpers import (
+from datev_auth_support import (
     CONFIDENTIAL_CLIENT,
     CONFIDENTIAL_SECRET,
     PUBLIC_CLIENT,
@@ -28,6 +28,7 @@ from ml_connector.datev.oauth import (
     OAuthClient,
     ProviderEndpoints,
     TokenManager,
+    TokenSet,
     discover,
 )
 from ml_connector.datev.oauth.connection_store import credential_owner
@@ -265,3 +266,31 @@ async def test_tokens_and_client_secret_are_encrypted_at_rest(
     for secret in secrets:
         assert secret not in dump
         assert secret not in repr(info)
+
+
+def test_open_connection_store_uses_the_configured_keys(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ml_connector.credentials import generate_key
+    from ml_connector.datev.oauth import open_connection_store
+
+    key = generate_key()
+    monkeypatch.setenv("ML_CONNECTOR_SECRET_KEYS", key)
+    store = open_connection_store(engine, tmp_path)
+    store.credentials.put("o", "k", SecretStr("v"))
+    assert not (tmp_path / "secret.key").exists()
+    monkeypatch.setenv("ML_CONNECTOR_SECRET_KEYS", generate_key() + "," + key)
+    assert (
+        open_connection_store(engine, tmp_path).credentials.get("o", "k").get_secret_value() == "v"
+    )
+
+
+async def test_login_records_who_gave_consent(
+    endpoints: ProviderEndpoints, connections: ConnectionStore, http: httpx.AsyncClient
+) -> None:
+    from ml_connector.datev.oauth.login import consenting_user
+
+    info = await log_in(endpoints, OAuthClient(PUBLIC_CLIENT), connections, http)
+    token = connections.credentials.get(credential_owner("acme"), "access_token")
+    tokens = TokenSet(access_token=token, expires_at=info.access_expires_at or 0)
+    assert await consenting_user(tokens, endpoints, http) == "Demo Berater (emulator-user-demo)"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from datev_auth_helpers import REDIRECT_URI, SCOPE, browse_to_callback, log_in
+from datev_auth_support import REDIRECT_URI, SCOPE, browse_to_callback, log_in
 from pydantic import SecretStr
 
 from ml_connector.datev.oauth import (

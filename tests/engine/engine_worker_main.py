@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from engine_fakes import FakeDatev, FakeSteps
 
+from ml_connector.engine import workflow
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunSpec
 from ml_connector.engine.runtime import Engine, EngineSettings
@@ -30,6 +31,8 @@ def main() -> None:
     sys_url = sys.argv[4] if len(sys.argv) > 4 else None
     store_url = sys.argv[5] if len(sys.argv) > 5 else None
     executor = sys.argv[6] if len(sys.argv) > 6 else None
+
+    workflow.ROWS_PER_TRANSACTION = 3  # 7 rows: three chunks, so a kill can fall between them
 
     def boundary(name: str) -> None:
         if name == kill_at:

@@ -21,6 +21,7 @@ SCRIPT = Path(__file__).with_name("engine_worker_main.py")
 BOUNDARIES = [
     "start",
     "prepare",
+    "rows_chunk:1",  # two of three row chunks recorded
     "record_rows",
     "submitted:1",  # DATEV has the file, the job id is stored nowhere yet
     "submit:1",
@@ -76,7 +77,7 @@ def test_killed_worker_resumes_without_loss_or_duplicates(tmp_path: Path, kill_a
             "run_started": 1,
             "file_written": 2,
             "row": 7,
-            "rows_chunk": 1,
+            "rows_chunk": 3,
             "rows_recorded": 1,
             "file_submitted": 2,
             "job_outcome": 2,

@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 from engine_fakes import FakeDatev, FakeSteps
 
 from ml_connector.engine.polling import PollPolicy
-from ml_connector.engine.runtime import Engine, EngineSettings, ScheduledPipeline, run_worker
+from ml_connector.engine.ports import RunSpec, ScheduledPipeline
+from ml_connector.engine.runtime import (
+    Engine,
+    EngineSettings,
+    enqueue_remote,
+    run_worker,
+)
 from ml_connector.schedule import parse_rule
 from ml_connector.store.db import make_engine as make_store
 from ml_connector.store.db import sqlite_url
@@ -64,3 +70,15 @@ def test_run_worker_executes_scheduled_runs_until_stopped(tmp_path: Path) -> Non
     assert not worker.is_alive()
     assert sorted(r.id for r in list_runs(store)) == ["run:fs:2026-11", "run:gl:2026-11"]
     store.dispose()
+
+
+def test_a_run_enqueued_from_another_process_is_executed_by_the_worker(
+    make_engine: Callable[..., Engine], datev: FakeDatev
+) -> None:
+    engine = make_engine(FakeSteps(datev))
+    spec = RunSpec("gl", "acme", "100-1", "2026-09")
+    run_id = enqueue_remote(engine.system_database_url, spec)
+    assert run_id == "run:gl:2026-09"
+    assert enqueue_remote(engine.system_database_url, spec) == run_id  # idempotent
+    assert engine.wait(run_id, timeout=60).state == "succeeded"
+    assert len(datev.ledger()) == 2

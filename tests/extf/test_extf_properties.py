@@ -6,6 +6,7 @@ import unicodedata
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,3 +160,49 @@ def test_write_read_roundtrip_cp1252(lines: list[BookingLine], text: str) -> Non
     lines = [b for b in lines if validate_batch(H, [b], encoding="cp1252").valid]
     data = render_bytes(H, lines, encoding="cp1252")
     assert read_bytes(data).lines == lines
+
+
+BAD_VALUES: list[tuple[str, object]] = [
+    ("umsatz", Decimal("0.00")),
+    ("umsatz", Decimal("1.001")),
+    ("umsatz", Decimal("-1.00")),
+    ("umsatz", Decimal("12345678901.00")),
+    ("soll_haben", "s"),
+    ("konto", 123456),
+    ("konto", 0),
+    ("gegenkonto", None),
+    ("bu_schluessel", "12345"),
+    ("belegdatum", date(2024, 4, 1)),
+    ("belegfeld_1", "A B"),
+    ("belegfeld_2", "1234567890123"),
+    ("buchungstext", "x" * 61),
+    ("buchungstext", "a\u2028b"),
+    ("kost1", "a-b"),
+    ("kurs", Decimal("0")),
+    ("wkz_basis_umsatz", "EUR"),
+    ("beleginfo_art_3", "Art"),
+    ("leistungsdatum", date(2024, 3, 5)),
+    ("faelligkeit", date(1999, 1, 1)),
+    ("festschreibung", 1),
+    ("kost_menge", Decimal("1.12345")),
+    ("beteiligtennummer", 12345),
+    ("eu_land_ustid", "de123"),
+]
+
+
+@pytest.mark.parametrize("bad", [None, *BAD_VALUES], ids=lambda b: "valid" if b is None else b[0])
+@settings(max_examples=15, deadline=None)
+@given(booking=bookings())
+def test_checked_renderer_agrees_with_the_validator(
+    booking: BookingLine, bad: tuple[str, object] | None
+) -> None:
+    from ml_connector.extf.render import checked_line_renderer
+    from ml_connector.extf.validate import validate_line
+
+    if bad is not None:
+        setattr(booking, bad[0], bad[1])
+    problems = validate_line(booking, H)
+    text = checked_line_renderer()(booking, H.sachkontenlaenge + 1, H.datum_vom, H.datum_bis, None)
+    assert (text is None) == bool(problems), problems
+    if text is not None:
+        assert text == ";".join(line_fields(booking))

@@ -51,7 +51,7 @@ class FakeClock:
 
 @pytest.fixture(scope="session")
 def looker_spec() -> OpenAPI:
-    """The official spec, loaded once per session (spec self-validation skipped)."""
+    """The official spec, loaded once per test run (its self-validation skipped)."""
     spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
     spec["servers"] = [{"url": "/api/4.0"}]
     return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))

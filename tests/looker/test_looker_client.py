@@ -414,3 +414,14 @@ def test_default_retry_policy_is_shared() -> None:
     client = LookerClient("https://acme.de", CLIENT_ID, SECRET)
     assert client.policy == RetryPolicy()
     asyncio.run(client.close())
+
+
+async def test_query_task_results_survive_one_401(
+    make_app: MakeApp, make_client: MakeClient
+) -> None:
+    faults = Faults(endpoints={"query_task_results": EndpointFaults(unauthorized_next=1)})
+    app = make_app(faults=faults)
+    async with make_client(app) as client:
+        rows = [r async for r in client.stream_query_task(q("line_id"), limit=2000)]
+    assert len(rows) == 1549
+    assert client.stats.relogins_on_401 == 1

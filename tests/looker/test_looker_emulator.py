@@ -389,3 +389,60 @@ async def test_error_rate_one_always_fails(http: Callable[..., httpx.AsyncClient
     async with http(faults=faults) as c:
         r = await c.post(f"{API}/login", data={"client_id": CLIENT_ID, "client_secret": SECRET})
         assert r.status_code == 503
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ["rows.row_id", "rows.period_month", "rows.cost_center", "rows.amount_eur"],
+        ["rows.row_id"],
+        ["rows.description", "rows.row_id", "rows.bucket"],
+    ],
+)
+@pytest.mark.parametrize("filters", [{}, {"rows.bucket": "2"}, {"rows.bucket": "3,1"}])
+@pytest.mark.parametrize("sorts", [[], ["rows.row_id"]])
+def test_generated_fast_paths_answer_like_the_generic_engine(
+    fields: list[str], filters: dict[str, str], sorts: list[str]
+) -> None:
+    from ml_connector.emulators.looker.dataset import bench_explore
+    from ml_connector.emulators.looker.engine import QuerySpec, execute, take
+    from ml_connector.emulators.looker.render import render
+
+    explore = bench_explore(10_123)
+    source = explore.source
+    spec = QuerySpec.from_body(
+        {"model": "bench", "view": "rows", "fields": fields, "filters": filters, "sorts": sorts}
+    )
+    # the generic engine over the same rows, with every shortcut of the source disabled
+    result = execute(explore, spec)
+    generic_rows = list(take(result.rows, 5000))
+    plain = explore.__class__(explore.model, explore.name, explore.label, explore.fields, source)
+    plain.source = type("Plain", (), {"scan": source.scan, "natural_order": None})()  # type: ignore[assignment]
+    expected = b"".join(
+        render("json", result.fields, iter(list(take(execute(plain, spec).rows, 5000))), "x")
+    )
+    assert b"".join(render("json", result.fields, iter(generic_rows), "x")) == expected
+    fast = source.fast_json(spec.fields, dict(spec.filters), spec.sorts, 5000)  # type: ignore[union-attr]
+    assert fast is None or fast == expected
+    counts = QuerySpec.from_body(
+        {
+            "model": "bench",
+            "view": "rows",
+            "fields": ["rows.bucket", "rows.row_count"],
+            "filters": filters,
+            "sorts": ["rows.bucket"],
+        }
+    )
+    assert list(execute(explore, counts).rows) == list(execute(plain, counts).rows)
+
+
+def test_sandbox_command_help_documents_defaults() -> None:
+    from click.testing import CliRunner
+
+    from ml_connector.cli import main
+
+    result = CliRunner().invoke(main, ["sandbox", "looker", "--help"])
+    assert result.exit_code == 0
+    flat = "".join(result.output.split())  # help text is wrapped
+    for text in ("--port", "19999", "--client-id", "demo-client-id", "--data", "--latency-ms"):
+        assert text in flat

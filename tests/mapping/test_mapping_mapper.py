@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from mapping_helpers import make_config, make_row
+from mapping_support import make_config, make_row
 
 from ml_connector.config import LoadedConfig
 from ml_connector.mapping.mapper import MappedRow, Rejection, RejectReason, RowMapper
 from ml_connector.mapping.period import Period
+from ml_connector.mapping.spec import FieldRule
 
 OCTOBER = Period(2026, 10)
 
@@ -174,3 +176,35 @@ def test_without_a_period_any_date_is_accepted(config: LoadedConfig) -> None:
     outcome = mapper(config, period=None).map_row(make_row(date=date(2025, 1, 15)))
     assert isinstance(outcome, MappedRow)
     assert outcome.period == Period(2025, 1)
+
+
+def with_constant_gegenkonto(config: LoadedConfig, value: object) -> RowMapper:
+    mapping = config.mapping("p")
+    rule = FieldRule(target="gegenkonto", kind="constant", constant=value)
+    patched = dataclasses.replace(mapping, fields={**mapping.fields, "gegenkonto": rule})
+    return RowMapper(patched, config.lookups, config.customer_of("p").datev)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(Decimal("4210"), 4210), (Decimal("4.21E+3"), 4210), (4210, 4210), (" 4210 ", 4210)],
+)
+def test_accounts_from_numbers_or_text(config: LoadedConfig, value: object, expected: int) -> None:
+    outcome = with_constant_gegenkonto(config, value).map_row(make_row())
+    assert isinstance(outcome, MappedRow), outcome
+    assert outcome.lines[0].gegenkonto == expected
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), Decimal("42.5"), "12a"])
+def test_non_account_values_are_rejected(config: LoadedConfig, value: object) -> None:
+    outcome = with_constant_gegenkonto(config, value).map_row(make_row())
+    assert isinstance(outcome, Rejection)
+    assert outcome.reason is RejectReason.INVALID_ACCOUNT
+
+
+def test_a_key_taken_by_a_rejected_row_is_not_reused(config: LoadedConfig) -> None:
+    outcomes = mapper(config).map_rows([make_row(account="OPS-399"), make_row()])
+    assert [o.reason for o in outcomes if isinstance(o, Rejection)] == [
+        RejectReason.UNMAPPED_ACCOUNT,
+        RejectReason.DUPLICATE_KEY,
+    ]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mapping_helpers import totals_of
+from mapping_support import totals_of
 
 from ml_connector.cli import main
-from ml_connector.config import LoadedConfig
+from ml_connector.config import LoadedConfig, load_config
 from ml_connector.examples import demo_config_path
 from ml_connector.extf.validate import validate_file
 from ml_connector.mapping.mapper import RejectReason
@@ -86,7 +86,7 @@ def test_missing_totals_block_a_pipeline_that_configures_them(
 
 @pytest.fixture(scope="module")
 def rows_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from mapping_helpers import load_demo_rows
+    from mapping_support import load_demo_rows
 
     rows = load_demo_rows()
     directory = tmp_path_factory.mktemp("rows")
@@ -98,7 +98,7 @@ def rows_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_rows_file_round_trips_exact_types(rows_files: tuple[Path, Path]) -> None:
-    from mapping_helpers import load_demo_rows
+    from mapping_support import load_demo_rows
 
     assert read_rows(rows_files[0]) == load_demo_rows()
 
@@ -253,3 +253,31 @@ def test_missing_looker_credentials_say_what_to_export(monkeypatch: pytest.Monke
     result = CliRunner().invoke(main, ["mapping", "preview", "gl-monthly", "--config", DEMO])
     assert result.exit_code == 1
     assert "ML_CONNECTOR_LOOKER_CLIENT_ID" in result.output
+
+
+def test_partitioned_extract_from_the_emulator(looker_emulator: str, tmp_path: Path) -> None:
+    import asyncio
+
+    from pydantic import SecretStr
+
+    from ml_connector.config.models import Source
+    from ml_connector.emulators.looker import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from ml_connector.mapping.fetch import LookerCredentials, fetch_source
+    from ml_connector.mapping.period import Period
+
+    config = load_config(demo_config_path())
+    source = Source(
+        look_id="1",
+        period_field="gl_monthly.period_month",
+        partition_by=["gl_monthly.gl_account_number"],
+        count_measure="gl_monthly.row_count",
+    )
+    creds = LookerCredentials(DEFAULT_CLIENT_ID, SecretStr(DEFAULT_CLIENT_SECRET))
+    connection = config.customer_of("gl-monthly").looker
+    rows = asyncio.run(
+        fetch_source(
+            connection, source, Period(2025, 6), base_url=looker_emulator, credentials=creds
+        )
+    )
+    assert len(rows) == 64
+    assert len({r["gl_monthly.line_id"] for r in rows}) == 64

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from mapping_helpers import make_config, make_row, totals_of, v_totals
+from mapping_support import make_config, make_row, totals_of, v_totals
 
 from ml_connector.config import LoadedConfig
 from ml_connector.extf.models import BatchHeader

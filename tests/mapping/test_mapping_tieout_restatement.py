@@ -6,7 +6,7 @@ import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
-from mapping_helpers import make_config, make_row, v_totals
+from mapping_support import make_config, make_row, v_totals
 
 from ml_connector.config import LoadedConfig
 from ml_connector.mapping.mapper import MappedRow, RowMapper, RowOutcome
@@ -145,3 +145,44 @@ def test_append_only_posts_only_new_keys(tmp_path: Path) -> None:
     assert plan.count(ChangeKind.CHANGED, applied=False) == 1
     assert plan.count(ChangeKind.GONE, applied=False) == 1
     assert plan.keys_to_retire == ()
+
+
+def test_posted_records_round_trip_through_json(
+    demo_config: LoadedConfig, demo_rows: list[dict[str, object]]
+) -> None:
+    import json
+
+    from mapping_support import totals_of
+
+    from ml_connector.mapping.pipeline import prepare_run
+
+    run = prepare_run(demo_config, "gl-monthly", "2025-06", demo_rows, totals=totals_of(demo_rows))
+    records = _posted(list(run.mapped))
+    restored = [PostedRecord.from_json(json.loads(json.dumps(r.to_json()))) for r in records]
+    assert restored == records
+    plan = plan_restatement(list(run.mapped), restored, mode="corrections")
+    assert plan.lines == ()
+
+
+def test_successive_runs_against_a_ledger(tmp_path: Path) -> None:
+    from ml_connector.mapping.restatement import InMemoryLedger
+
+    config = make_config(tmp_path)
+    ledger = InMemoryLedger()
+    period = Period(2026, 10)
+    runs = [
+        ROWS,  # first run: three new bookings
+        ROWS,  # unchanged: nothing
+        [make_row(id="a", amount=Decimal("90.00")), *ROWS[1:]],  # a restated
+        [make_row(id="a", amount=Decimal("90.00")), ROWS[1]],  # c gone
+        [make_row(id="a", amount=Decimal("90.00")), ROWS[1]],  # settled
+    ]
+    posted_lines = []
+    for rows in runs:
+        plan = plan_restatement(
+            _mapped(config, rows), ledger.posted("p", period), mode="corrections"
+        )
+        ledger.apply("p", period, plan)
+        posted_lines.append(len(plan.lines))
+    assert posted_lines == [3, 0, 2, 1, 0]
+    assert sorted(r.row_key for r in ledger.posted("p", period)) == ["a", "b"]

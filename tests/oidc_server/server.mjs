@@ -10,7 +10,7 @@ const redirectUri = process.env.OP_REDIRECT_URI ?? 'http://127.0.0.1:8765/callba
 const accessTtl = Number(process.env.OP_AT_TTL ?? 900);
 const refreshTtl = Number(process.env.OP_RT_TTL ?? 11 * 3600);
 const apiScopes = ['datev:accounting:clients', 'datev:accounting:extf-files-import'];
-const allScopes = ['openid', 'offline_access', ...apiScopes];
+const allScopes = ['openid', 'profile', 'offline_access', ...apiScopes];
 
 function client(id, secret) {
   return {
@@ -28,6 +28,7 @@ function client(id, secret) {
 const configuration = {
   clients: [client('mlc-public'), client('mlc-confidential', 'test-only-client-secret')],
   scopes: allScopes,
+  claims: { openid: ['sub'], profile: ['name', 'given_name', 'family_name'] },
   pkce: { required: () => true },
   clockTolerance: 0,
   ttl: {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -41,3 +42,32 @@ def test_schedule_list_rejects_a_bad_rule() -> None:
     assert result.exit_code != 0
     assert "pipeline gl" in result.output
     assert "between 1 and 15" in result.output
+
+
+def test_schedule_list_reads_the_configuration() -> None:
+    import ml_connector
+
+    demo = Path(ml_connector.__file__).parent / "examples" / "demo" / "ml-connector.toml"
+    result = CliRunner().invoke(
+        main,
+        [
+            "schedule",
+            "list",
+            "--config",
+            str(demo),
+            "-n",
+            "1",
+            "--after",
+            "2026-11-27T10:00:00Z",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [
+        {
+            "pipeline": "gl-monthly",
+            "rule": "cron 0 6 3 * * tz=Europe/Berlin",
+            "fire": "2026-12-03T06:00:00+01:00",
+            "period": "2026-11",
+        }
+    ]

@@ -50,6 +50,7 @@ def test_parse_and_print_round_trip() -> None:
     cron = parse_rule("cron 0 6 * * 1-5 tz=UTC period=current")
     assert cron == CronRule("0 6 * * 1-5", "UTC", "current")
     assert parse_rule(str(cron)) == cron
+    assert parse_rule("0 6 3 * *") == CronRule("0 6 3 * *", "Europe/Berlin", "previous")
 
 
 @pytest.mark.parametrize(

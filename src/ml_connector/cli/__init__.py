@@ -10,6 +10,7 @@ import click
 
 from ml_connector import __version__
 from ml_connector.cli.audit import audit
+from ml_connector.cli.credentials import credentials
 from ml_connector.cli.datev import datev
 from ml_connector.cli.demo import demo
 from ml_connector.cli.extf import extf
@@ -33,5 +34,5 @@ def main() -> None:
 
 for _command in (demo, extf, mapping, run, ping, datev, sandbox, schedule, worker, status):
     main.add_command(_command)
-for _command in (replay, audit):
+for _command in (replay, audit, credentials):
     main.add_command(_command)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ml_connector.cli._store import STORE_HELP as _STORE_HELP
+
 if TYPE_CHECKING:
     import httpx
 
@@ -16,7 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["datev"]
 
 _API_CHOICES = ("clients", "extf-files", "dxso-jobs", "documents")
-_STORE_HELP = "database URL of the ml-connector store (default: SQLite in the data directory)"
 
 
 @click.group(name="datev")
@@ -25,24 +26,9 @@ def datev() -> None:
 
 
 def _open_store(store_url: str | None) -> ConnectionStore:
-    from ml_connector.credentials import CredentialStore, SecretCipher, load_keys
-    from ml_connector.credentials.keys import KEY_FILE_NAME
-    from ml_connector.datev.oauth.connection_store import ConnectionStore
-    from ml_connector.paths import default_data_dir
-    from ml_connector.store.db import make_engine, migrate, sqlite_url
+    from ml_connector.cli._store import open_cli_connection_store
 
-    data_dir = default_data_dir()
-    had_key_file = (data_dir / KEY_FILE_NAME).exists()
-    keys = load_keys(data_dir)
-    if keys.source.startswith("key file") and not had_key_file:
-        click.echo(
-            f"No encryption key configured: created {data_dir / KEY_FILE_NAME} (mode 0600). "
-            "Set ML_CONNECTOR_SECRET_KEYS for production use.",
-            err=True,
-        )
-    engine = make_engine(store_url or sqlite_url(data_dir))
-    migrate(engine)
-    return ConnectionStore(engine, CredentialStore(engine, SecretCipher(keys)))
+    return open_cli_connection_store(store_url)
 
 
 def _secret_from_reference(reference: str, store: ConnectionStore) -> Any:
@@ -284,7 +270,9 @@ def status(connection: str | None, store_url: str | None) -> None:
             click.echo(f"  user:          {info.subject or 'unknown'}")
             click.echo(f"  scope:         {info.scope}")
             click.echo(f"  logged in:     {_when(info.connected_at)}")
-            click.echo(f"  last refresh:  {_when(info.refreshed_at)}")
+            click.echo(
+                f"  last refresh:  {_when(info.refreshed_at) if info.refreshed_at else 'never'}"
+            )
             click.echo(f"  access token:  valid until {_when(info.access_expires_at)}")
             click.echo(f"  refresh token: valid until {_when(info.refresh_expires_at)}")
             click.echo("  manage grants: https://apps.datev.de/tokrevui")

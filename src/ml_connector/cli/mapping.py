@@ -119,11 +119,8 @@ def check(config_path: Path | None) -> None:
         table.add_column(heading)
     for name, pipeline in sorted(config.model.pipelines.items()):
         datev = config.model.customers[pipeline.customer].datev
-        source = (
-            f"Look {pipeline.source.look_id}"
-            if pipeline.source.look_id
-            else f"query {pipeline.source.query.model}/{pipeline.source.query.view}"  # type: ignore[union-attr]
-        )
+        query = pipeline.source.query
+        source = f"query {query.model}/{query.view}" if query else f"Look {pipeline.source.look_id}"
         table.add_row(
             name,
             pipeline.customer,

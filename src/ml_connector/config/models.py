@@ -170,17 +170,26 @@ class Source(_Model):
 
     ``period_field`` names the column holding the period (``YYYY-MM`` text or a date);
     rows of other periods are left out before mapping.  In an inline query a filter
-    value of ``"{period}"`` is replaced with the run's period.
+    value of ``"{period}"`` is replaced with the run's period.  ``partition_by`` with
+    ``count_measure`` fetches results larger than Looker's row cap in disjoint slices.
     """
 
     look_id: Annotated[str | None, BeforeValidator(_look_id)] = None
     query: QuerySource | None = None
     period_field: str | None = None
+    partition_by: list[str] = Field(
+        default_factory=list, description="fields to split extracts above the row cap by"
+    )
+    count_measure: str | None = Field(
+        default=None, description="a count measure of the view, needed with partition_by"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Source:
         if (self.look_id is None) == (self.query is None):
             raise ValueError("give exactly one of look_id or [query]")
+        if bool(self.partition_by) != (self.count_measure is not None):
+            raise ValueError("partition_by and count_measure go together")
         return self
 
     def query_for_period(self, period: str) -> QuerySource | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ml_connector.schedule.rules import ScheduleRule
 from ml_connector.store.canonical import canonical_json
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "RunOutcome",
     "RunSpec",
     "RunSteps",
+    "ScheduledPipeline",
     "iter_records",
     "write_records",
 ]
@@ -129,6 +131,16 @@ class RunOutcome:
     error: str | None = None
     error_kind: str | None = None
     replay_of: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledPipeline:
+    """A pipeline the worker runs on a schedule (see :mod:`ml_connector.schedule`)."""
+
+    pipeline: str
+    customer: str
+    datev_client: str
+    rule: ScheduleRule
 
 
 @runtime_checkable

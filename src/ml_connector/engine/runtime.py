@@ -37,9 +37,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ml_connector.engine import workflow as wf
 from ml_connector.engine.polling import PollPolicy
-from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps
+from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
-from ml_connector.schedule import ScheduleRule, due_runs
+from ml_connector.schedule import due_runs
 from ml_connector.store import runs as run_store
 from ml_connector.store.db import make_engine, migrate, sqlite_url
 from ml_connector.store.tables import EXECUTORS
@@ -84,7 +84,9 @@ class EngineSettings:
     store_url: str | None = None
     #: DBOS system database URL; default: ``dbos.sqlite3`` in ``data_dir``
     system_database_url: str | None = None
-    #: stable id of this worker (multi-process mode); default ``local``
+    #: stable, unique id of this worker; default ``local`` on SQLite, and on PostgreSQL a
+    #: fresh ``<host>-<random>`` per process (its runs are then resumed by dead-executor
+    #: recovery after a crash instead of by the restarted process)
     executor_id: str | None = None
     #: how often the queue is polled for runnable runs, seconds
     queue_polling_interval: float = 1.0
@@ -98,16 +100,6 @@ class EngineSettings:
     application_version: str | None = None
     #: log level of the durable-execution library
     log_level: str = "WARNING"
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledPipeline:
-    """A pipeline the worker runs on a schedule."""
-
-    pipeline: str
-    customer: str
-    datev_client: str
-    rule: ScheduleRule
 
 
 _active: Engine | None = None
@@ -129,7 +121,10 @@ class Engine:
         self.system_database_url = system_database_url(
             settings.data_dir, settings.system_database_url
         )
-        self.executor_id = settings.executor_id or "local"
+        shared = not self.system_database_url.startswith("sqlite")
+        # on a shared database two workers must never share an id: DBOS would let each
+        # resume the other's running workflows at launch
+        self.executor_id = settings.executor_id or (new_executor_id() if shared else "local")
         self._deps = wf.EngineDeps(
             store=self.store,
             steps=steps,

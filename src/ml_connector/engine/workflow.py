@@ -195,6 +195,10 @@ def _record_files(conn: Connection, req: RunRequest, prepared: Prepared) -> None
     append_in(conn, req.spec.datev_client, events)
 
 
+def _rows_per_transaction() -> int:
+    return ROWS_PER_TRANSACTION
+
+
 @DBOS.step(name="ml_connector.record_rows")
 async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
     """Files, then rows in chunks, each chunk with its marker in the same transaction."""
@@ -208,13 +212,14 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
             _record_files(conn, req, prepared)
         records = iter_records(Path(prepared.records_path))
         chunk = 0
-        while batch := list(islice(records, ROWS_PER_TRANSACTION)):
+        while batch := list(islice(records, _rows_per_transaction())):
             with write_transaction(store) as conn:
                 marker = str(chunk)
                 if not has_event(conn, run_id=req.run_id, kind="rows_chunk", row_key=marker):
                     append_in(conn, chain, (_row_event(req.run_id, r) for r in batch))
                     done = AuditEvent("rows_chunk", req.run_id, {"rows": len(batch)}, marker)
                     append_in(conn, chain, [done])
+            _boundary(f"rows_chunk:{chunk}")
             chunk += 1
         counts = {
             "rows_read": prepared.rows_read,

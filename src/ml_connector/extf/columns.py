@@ -102,7 +102,7 @@ class Column:
                 raise FieldError(f"integer expected, got {type(value).__name__}", "pass an int")
             return str(value).zfill(self.pad) if self.pad and value >= 0 else str(value)
         if kind is Kind.FLAG:
-            if value is True or value is False or value in (0, 1):
+            if value is True or value is False:
                 return "1" if value else "0"
             raise FieldError(f"0/1 flag expected, got {value!r}", "pass True or False")
         if not isinstance(value, date):

@@ -216,3 +216,151 @@ def line_renderer() -> Callable[[BookingLine], str]:
     render = env["render"]
     assert callable(render)
     return render
+
+
+# ---- the generated hot path with checks -------------------------------------------
+
+#: ``(line, max_account_digits, datum_vom, datum_bis, automatic_accounts) -> text | None``
+CheckedRenderer = Callable[[BookingLine, int, date, date, "frozenset[int] | None"], "str | None"]
+
+
+def _field_statements(col: Column, var: str, out: str, env: dict[str, object]) -> list[str]:
+    """Statements that set ``out`` to the field text of ``var`` or ``return None``."""
+    kind, pos = col.kind, col.pos
+    env[f"_p{pos}"] = col.pattern.fullmatch
+    generic = col.pattern.pattern == f".{{0,{col.max_length}}}"
+    if kind is Kind.TEXT:
+        lines = [
+            f"if type({var}) is not str: return None",
+            f"x = {var} if {var}.isascii() else _nfc('NFC', {var})",
+            f"if len(x) > {col.max_length}: return None",
+            "if not x.isprintable() and _ctrl(x): return None",
+        ]
+        if not generic:
+            lines.append(f"if _p{pos}(x) is None: return None")
+        lines.append(f"""{out} = '"' + x.replace('"', '""') + '"'""")
+        empty = "'\"\"'"
+    elif kind is Kind.AMOUNT and col.min_dec == 2:
+        lines = [
+            f"if type({var}) is not _Decimal: return None",
+            f"x = str({var})",
+            "if x[-3:-2] != '.': return None",
+            f"{out} = x.replace('.', ',')",
+            f"if _p{pos}({out}) is None: return None",
+        ]
+        if col.positive:
+            lines.append(f"if {out} == '0,00': return None")
+        empty = "''"
+    elif kind is Kind.INT and not col.pad:
+        lines = [
+            f"if type({var}) is not int: return None",
+            f"{out} = str({var})",
+            f"if _p{pos}({out}) is None: return None",
+        ]
+        empty = "''"
+    elif kind is Kind.FLAG:
+        lines = [
+            f"if {var} is True: {out} = '1'",
+            f"elif {var} is False: {out} = '0'",
+            "else: return None",
+        ]
+        empty = "''"
+    elif kind is Kind.TTMM:
+        lines = [f"if type({var}) is not _date: return None", f"{out} = _d4({var})"]
+        empty = "''"
+    elif kind is Kind.DATE8:
+        lines = [
+            f"if type({var}) is not _date or not 2000 <= {var}.year <= 2099: return None",
+            f"{out} = _d8({var})",
+        ]
+        empty = "''"
+    else:
+        env[f"_f{pos}"] = col.to_text
+        env[f"_c{pos}"] = col.check
+        lines = [
+            "try:",
+            f"    {out} = _f{pos}({var})",
+            "except _FieldError:",
+            "    return None",
+            f"if _c{pos}({out}) is not None: return None",
+        ]
+        empty = "''"
+    return [f"if {var} is None: {out} = {empty}", "else:", *("    " + s for s in lines)]
+
+
+def _cross_statements(cols: tuple[Column, ...]) -> list[str]:
+    """Rules spanning several fields, for the columns of one group."""
+    present = {c.pos for c in cols}
+    out: list[str] = []
+    if {1, 2, 4, 5, 6, 7, 8, 9, 10} <= present:
+        out += [
+            "if v1 is None or v2 is None or v7 is None or v8 is None or v10 is None: return None",
+            "if len(f7) > maxacc or len(f8) > maxacc: return None",
+            "if not vom <= v10 <= bis: return None",
+            "if am is not None and v9 and v9 != '40' and not (len(v9) == 2 and v9[0] == '2')"
+            " and (v7 in am or v8 in am): return None",
+            "p4 = v4 is not None",
+            "if p4 != (v5 is not None) or p4 != bool(v6): return None",
+        ]
+    for col in cols:
+        partner = col.pos + 1
+        if col.attr.startswith(("beleginfo_art_", "zusatzinformation_art_")) and partner in present:
+            out.append(f"if (not v{col.pos}) != (not v{partner}): return None")
+    if {115, 116} <= present:
+        out.append("if v115 is not None and v116 is None: return None")
+    return out
+
+
+@cache
+def checked_line_renderer() -> CheckedRenderer:
+    """Renderer that also applies every per-line rule; ``None`` means "a rule failed".
+
+    Used by the validating writer: one pass formats and checks each field (no second
+    formatting for validation).  When it returns ``None`` the caller asks
+    :func:`ml_connector.extf.validate.validate_line` for the detailed problems.
+    """
+    from ml_connector.extf.columns import CONTROL_CHARS, FieldError
+
+    env: dict[str, object] = {
+        "_nfc": unicodedata.normalize,
+        "_d4": _make_date4(),
+        "_d8": _make_date8(),
+        "_ctrl": CONTROL_CHARS.search,
+        "_Decimal": Decimal,
+        "_date": date,
+        "_FieldError": FieldError,
+    }
+    if GROUPS[0] != (0, 14):  # pragma: no cover - the cross checks rely on it
+        raise RuntimeError("the first group must hold columns 1-14")
+    body = ["def render(line, maxacc, vom, bis, am):"]
+    pieces: list[str] = []
+    for g, (start, end) in enumerate(GROUPS):
+        cols = COLUMNS[start:end]
+        names = [f"v{c.pos}" for c in cols]
+        env[f"_g{g}"] = operator.attrgetter(*(c.attr for c in cols))
+        stmts: list[str] = []
+        for col, name in zip(cols, names, strict=True):
+            stmts += _field_statements(col, name, f"f{col.pos}", env)
+        stmts += _cross_statements(cols)
+        joined = f"';'.join(({', '.join(f'f{c.pos}' for c in cols)},))"
+        if g == 0:
+            body.append(f"    {', '.join(names)}, = _g0(line)")
+            body += ["    " + s for s in stmts]
+            body.append(f"    s0 = {joined}")
+        else:
+            env[f"_n{g}"] = (None,) * len(cols)
+            env[f"_e{g}"] = ";".join(_empty(c) for c in cols)
+            body.append(f"    t{g} = _g{g}(line)")
+            body.append(f"    if t{g} == _n{g}:")
+            body.append(f"        s{g} = _e{g}")
+            body.append("    else:")
+            body.append(f"        {', '.join(names)}, = t{g}")
+            body += ["        " + s for s in stmts]
+            body.append(f"        s{g} = {joined}")
+        pieces.append(f"s{g}")
+    body.append(f"    return ';'.join(({', '.join(pieces)},))")
+    source = "\n".join(body) + "\n"
+    exec(compile(source, "<extf-checked-line-renderer>", "exec"), env)  # noqa: S102
+    render = env["render"]
+    assert callable(render)
+    return render

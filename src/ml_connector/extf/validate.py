@@ -15,9 +15,11 @@ from __future__ import annotations
 import operator
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -395,44 +397,49 @@ def _problem(rule: str, col: Column, line: int, value: object, message: str, hin
     )
 
 
-_C = {c.attr: c for c in COLUMNS}
 #: stands for a field that is present but could not be read (already reported)
 INVALID = object()
-_PAIRS = [(f"beleginfo_art_{i}", f"beleginfo_inhalt_{i}") for i in range(1, 9)] + [
-    (f"zusatzinformation_art_{i}", f"zusatzinformation_inhalt_{i}") for i in range(1, 21)
+_I = {attr: index for index, attr in enumerate(COLUMN_ATTRS)}
+_PAIRS = [(_I[f"beleginfo_art_{i}"], _I[f"beleginfo_inhalt_{i}"]) for i in range(1, 9)] + [
+    (_I[f"zusatzinformation_art_{i}"], _I[f"zusatzinformation_inhalt_{i}"]) for i in range(1, 21)
 ]
-_FX = ("kurs", "basis_umsatz", "wkz_basis_umsatz")
+_PAIR_SPANS = ((20, 36, (None,) * 16), (47, 87, (None,) * 40))
+_REQUIRED = tuple(_I[a] for a in REQUIRED_ATTRS)
+_FX = (_I["kurs"], _I["basis_umsatz"], _I["wkz_basis_umsatz"])
+_KONTO, _GEGENKONTO, _BU, _BELEGDATUM = (
+    _I["konto"],
+    _I["gegenkonto"],
+    _I["bu_schluessel"],
+    _I["belegdatum"],
+)
+_LEISTUNG, _ZUORD = _I["leistungsdatum"], _I["datum_zuord_steuerperiode"]
 _AM_KEYS_ALLOWED = frozenset({"40"})
 
 
 def _cross_checks(
-    get: Callable[[str], object],
+    v: Sequence[object],
     line: int,
     header: BatchHeader | None,
     automatic_accounts: Collection[int] | None,
     out: list[Problem],
 ) -> None:
-    """Rules that involve more than one field (or the header)."""
-    for attr in REQUIRED_ATTRS:
-        if get(attr) is None:
+    """Rules that involve more than one field (or the header); ``v`` holds the 125 values."""
+    for index in _REQUIRED:
+        if v[index] is None:
+            col = COLUMNS[index]
             out.append(
                 _problem(
-                    "row.required",
-                    _C[attr],
-                    line,
-                    None,
-                    "is required but empty",
-                    f"fill {_C[attr].heading}",
+                    "row.required", col, line, None, "is required but empty", f"fill {col.heading}"
                 )
             )
     if header is not None:
-        _account_length(get, line, header, out)
-        booked = get("belegdatum")
+        _account_length(v, line, header, out)
+        booked = v[_BELEGDATUM]
         if isinstance(booked, date) and not header.datum_vom <= booked <= header.datum_bis:
             out.append(
                 _problem(
                     "row.belegdatum_period",
-                    _C["belegdatum"],
+                    COLUMNS[_BELEGDATUM],
                     line,
                     f"{booked:%d%m}",
                     f"Belegdatum {booked:%d.%m.%Y} is outside the batch period "
@@ -440,71 +447,125 @@ def _cross_checks(
                     "put the booking into the batch of its period",
                 )
             )
-    key = get("bu_schluessel")
+    key = v[_BU]
     if automatic_accounts and isinstance(key, str) and key and key not in _AM_KEYS_ALLOWED:
         is_gu_key = len(key) == 2 and key.startswith("2")
-        for attr in ("konto", "gegenkonto"):
-            if get(attr) in automatic_accounts and not is_gu_key:
+        for index in (_KONTO, _GEGENKONTO):
+            if v[index] in automatic_accounts and not is_gu_key:
                 out.append(
                     _problem(
                         "row.bu_automatic",
-                        _C["bu_schluessel"],
+                        COLUMNS[_BU],
                         line,
                         key,
-                        f"tax key on automatic account {get(attr)} ({_C[attr].heading})",
+                        f"tax key on automatic account {v[index]} ({COLUMNS[index].heading})",
                         "leave BU-Schlüssel empty on automatic accounts (40 cancels the automatic)",
                     )
                 )
                 break
-    for art, inhalt in _PAIRS:
-        a, b = get(art), get(inhalt)
-        if (a is None or a == "") != (b is None or b == ""):
-            empty = inhalt if a else art
-            out.append(
-                _problem(
-                    "row.pair",
-                    _C[empty],
-                    line,
-                    None,
-                    f"{_C[art].heading} and {_C[inhalt].heading} must be filled together",
-                    f"fill {_C[empty].heading} or clear its partner",
+    if any(tuple(v[start:end]) != nones for start, end, nones in _PAIR_SPANS):
+        for art, inhalt in _PAIRS:
+            a, b = v[art], v[inhalt]
+            if (a is None or a == "") != (b is None or b == ""):
+                empty = COLUMNS[inhalt if a else art]
+                out.append(
+                    _problem(
+                        "row.pair",
+                        empty,
+                        line,
+                        None,
+                        f"{COLUMNS[art].heading} and {COLUMNS[inhalt].heading} "
+                        "must be filled together",
+                        f"fill {empty.heading} or clear its partner",
+                    )
                 )
-            )
-    if get("leistungsdatum") is not None and get("datum_zuord_steuerperiode") is None:
+    if v[_LEISTUNG] is not None and v[_ZUORD] is None:
         out.append(
             _problem(
                 "row.leistungsdatum",
-                _C["datum_zuord_steuerperiode"],
+                COLUMNS[_ZUORD],
                 line,
                 None,
                 "Leistungsdatum is set but Datum Zuord. Steuerperiode is empty",
                 "set Datum Zuord. Steuerperiode whenever Leistungsdatum is set",
             )
         )
-    fx = [get(a) not in (None, "") for a in _FX]
+    fx = [v[i] not in (None, "") for i in _FX]
     if any(fx) and not all(fx):
-        empty_attr = _FX[fx.index(False)]
+        empty_col = COLUMNS[_FX[fx.index(False)]]
         out.append(
             _problem(
                 "row.fx",
-                _C[empty_attr],
+                empty_col,
                 line,
                 None,
                 "Kurs, Basis-Umsatz and WKZ Basis-Umsatz must be filled together",
-                f"fill {_C[empty_attr].heading} (foreign-currency booking) or clear all three",
+                f"fill {empty_col.heading} (foreign-currency booking) or clear all three",
             )
         )
 
 
-_GET_GROUPS = [
-    (
-        start,
-        operator.attrgetter(*COLUMN_ATTRS[start:end]),
-        (None,) * (end - start),
-        COLUMNS[start:end],
-    )
-    for start, end in GROUPS
-]
+_ALL = operator.attrgetter(*COLUMN_ATTRS)
+_SPANS = [(start, end, (None,) * (end - start)) for start, end in GROUPS]
+
+
+def _fast_ok(col: Column) -> Callable[[object], bool]:
+    """A cheap test that passes only values ``to_text`` + ``check`` would accept."""
+    pattern, kind, max_length = col.pattern, col.kind, col.max_length
+    generic_text = pattern.pattern == f".{{0,{max_length}}}"
+
+    if kind is Kind.TEXT:
+        control = CONTROL_CHARS.search
+        nfc = unicodedata.normalize
+
+        def text_ok(value: object) -> bool:
+            if type(value) is not str:
+                return False
+            if not value.isprintable() and control(value):
+                return False
+            if not value.isascii():
+                value = nfc("NFC", value)
+            if len(value) > max_length:
+                return False
+            return generic_text or pattern.fullmatch(value) is not None
+
+        return text_ok
+    if kind is Kind.AMOUNT and col.min_dec == 2:
+        positive = col.positive
+
+        def amount_ok(value: object) -> bool:
+            if type(value) is not Decimal:
+                return False
+            text = str(value)
+            if text[-3:-2] != ".":
+                return False
+            text = text.replace(".", ",")
+            return pattern.fullmatch(text) is not None and (not positive or text != "0,00")
+
+        return amount_ok
+    if kind is Kind.INT and not col.pad:
+
+        def int_ok(value: object) -> bool:
+            return type(value) is int and pattern.fullmatch(str(value)) is not None
+
+        return int_ok
+    if kind is Kind.FLAG:
+        return lambda value: value is True or value is False
+    if kind is Kind.TTMM:
+        return lambda value: type(value) is date
+    if kind is Kind.DATE8:
+        return lambda value: type(value) is date and 2000 <= value.year <= 2099
+
+    def slow_ok(value: object) -> bool:
+        try:
+            return col.check(col.to_text(value)) is None
+        except FieldError:
+            return False
+
+    return slow_ok
+
+
+_FAST_OK = tuple(_fast_ok(col) for col in COLUMNS)
 
 
 def validate_line(
@@ -522,26 +583,34 @@ def validate_line(
     """
     out: list[Problem] = []
     cp1252 = encoding == "cp1252"
-    for _start, getter, nones, cols in _GET_GROUPS:
-        values = getter(line)
-        if values == nones:
+    values = _ALL(line)
+    for start, end, nones in _SPANS:
+        if values[start:end] == nones:
             continue
-        for col, value in zip(cols, values, strict=True):
+        for index in range(start, end):
+            value = values[index]
             if value is None:
                 continue
-            try:
-                text = col.to_text(value)
-            except FieldError as err:
-                out.append(_col_problem(col, line_number, repr(value), err, "row.type"))
+            if _FAST_OK[index](value):
+                if cp1252 and type(value) is str and not value.isascii():
+                    _check_cp1252(COLUMNS[index], line_number, value, out)
                 continue
-            err2 = col.check(text)
-            if err2 is not None:
-                rule = "row.control_char" if "control character" in err2.message else "row.value"
-                out.append(_col_problem(col, line_number, text, err2, rule))
-            elif cp1252 and col.kind is Kind.TEXT and not text.isascii():
-                _check_cp1252(col, line_number, text, out)
-    _cross_checks(lambda a: getattr(line, a), line_number, header, automatic_accounts, out)
+            _field_problem(COLUMNS[index], value, line_number, out)
+    _cross_checks(values, line_number, header, automatic_accounts, out)
     return out
+
+
+def _field_problem(col: Column, value: object, line: int, out: list[Problem]) -> None:
+    """The detailed problem of a value the fast test refused."""
+    try:
+        text = col.to_text(value)
+    except FieldError as err:
+        out.append(_col_problem(col, line, repr(value), err, "row.type"))
+        return
+    err2 = col.check(text)
+    if err2 is not None:
+        rule = "row.control_char" if "control character" in err2.message else "row.value"
+        out.append(_col_problem(col, line, text, err2, rule))
 
 
 def _check_cp1252(col: Column, line: int, text: str, out: list[Problem]) -> None:
@@ -810,9 +879,10 @@ def validate_bytes(
             continue
         out.clear()
         values = check_row_fields(fields, quoted, number, header, out)
-        _cross_checks(values.get, number, None, automatic_accounts, out)
+        row = [values.get(attr) for attr in COLUMN_ATTRS]
+        _cross_checks(row, number, None, automatic_accounts, out)
         if header is not None:
-            _account_length(values.get, number, header, out)
+            _account_length(row, number, header, out)
         report.extend(out)
     report.bookings = max(len(lines) - 2, 0)
     if report.bookings > MAX_BOOKINGS:
@@ -827,17 +897,17 @@ def validate_bytes(
 
 
 def _account_length(
-    get: Callable[[str], object], line: int, header: BatchHeader, out: list[Problem]
+    v: Sequence[object], line: int, header: BatchHeader, out: list[Problem]
 ) -> None:
     """Sachkonto at most Sachkontenlänge digits, Personenkonto exactly one more."""
     skl = header.sachkontenlaenge
-    for attr in ("konto", "gegenkonto"):
-        account = get(attr)
+    for index in (_KONTO, _GEGENKONTO):
+        account = v[index]
         if isinstance(account, int) and len(str(account)) > skl + 1:
             out.append(
                 _problem(
                     "row.account_length",
-                    _C[attr],
+                    COLUMNS[index],
                     line,
                     account,
                     f"{len(str(account))} digits; with Sachkontenlänge {skl} a Sachkonto has "

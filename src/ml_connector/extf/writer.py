@@ -27,7 +27,12 @@ from typing import BinaryIO
 
 from ml_connector.extf.columns import COLUMNS
 from ml_connector.extf.models import BatchHeader, BookingLine
-from ml_connector.extf.render import header_line, headings_line, line_renderer
+from ml_connector.extf.render import (
+    checked_line_renderer,
+    header_line,
+    headings_line,
+    line_renderer,
+)
 from ml_connector.extf.spec import HEADER_FIELD_NAMES
 from ml_connector.extf.validate import (
     MAX_BOOKINGS,
@@ -74,6 +79,13 @@ class BatchWriter:
         self._out = out
         self._codec = "utf-8" if encoding == "utf-8-sig" else "cp1252"
         self._render = line_renderer()
+        self._checked = checked_line_renderer()
+        self._checked_args = (
+            header.sachkontenlaenge + 1,
+            header.datum_vom,
+            header.datum_bis,
+            frozenset(automatic_accounts) if automatic_accounts else None,
+        )
         self._buffer: list[str] = []
         self._buffer_chars = 0
         self._chunk_lines = chunk_lines
@@ -90,8 +102,16 @@ class BatchWriter:
 
     def render(self, line: BookingLine) -> str:
         """The text of ``line`` as the next booking line (validated unless disabled)."""
-        number = self.bookings + 3
+        return self._render_one(line, self.bookings + 3)
+
+    def _render_one(self, line: BookingLine, number: int) -> str:
         if self.validate:
+            try:
+                text = self._checked(line, *self._checked_args)
+            except Exception:  # a value of the wrong type: let the validator name it
+                text = None
+            if text is not None:
+                return text
             problems = validate_line(
                 line,
                 self.header,
@@ -125,6 +145,58 @@ class BatchWriter:
     def write(self, line: BookingLine) -> None:
         """Render and queue one booking line."""
         self.append(self.render(line))
+
+    def write_all(self, lines: Iterable[BookingLine], *, max_bookings: int | None = None) -> None:
+        """Render, check and write every line of ``lines`` (the streaming hot loop).
+
+        The loop renders in chunks of ``chunk_lines``; a line the one-pass renderer
+        cannot take (a rule failed or a value has the wrong type) goes through
+        :meth:`render`, which raises the located :class:`InvalidBatchError`.
+        """
+        limit = max_bookings if max_bookings is not None else -1
+        buffer, chunk, slow = self._buffer, self._chunk_lines, self._render_one
+        number = self.bookings + 2
+        if self.validate:
+            checked, (maxacc, vom, bis, am) = self._checked, self._checked_args
+            for line in lines:
+                number += 1
+                if number == limit + 3:
+                    self._too_many(limit)
+                try:
+                    text = checked(line, maxacc, vom, bis, am)
+                except Exception:
+                    text = None
+                buffer.append(slow(line, number) if text is None else text)
+                if len(buffer) >= chunk:
+                    self.bookings = number - 2
+                    self.flush()
+        else:
+            render = self._render
+            for line in lines:
+                number += 1
+                if number == limit + 3:
+                    self._too_many(limit)
+                try:
+                    buffer.append(render(line))
+                except Exception:
+                    buffer.append(slow(line, number))
+                if len(buffer) >= chunk:
+                    self.bookings = number - 2
+                    self.flush()
+        self.bookings = number - 2
+        self.flush()
+
+    def _too_many(self, limit: int) -> None:
+        raise InvalidBatchError(
+            [
+                Problem(
+                    "file.rows",
+                    f"more than {limit} bookings for one file",
+                    "split the batch (ml_connector.extf.split.write_split)",
+                    limit + 3,
+                )
+            ]
+        )
 
     def encoded_size(self, text: str) -> int:
         """Bytes ``text`` plus line end will take in the file."""
@@ -220,20 +292,7 @@ def write_batch(
         automatic_accounts=automatic_accounts,
         expected_client_id=expected_client_id,
     )
-    render, append = writer.render, writer.append
-    for line in lines:
-        if max_bookings is not None and writer.bookings >= max_bookings:
-            raise InvalidBatchError(
-                [
-                    Problem(
-                        "file.rows",
-                        f"more than {max_bookings} bookings for one file",
-                        "split the batch (ml_connector.extf.split.write_split)",
-                        writer.bookings + 3,
-                    )
-                ]
-            )
-        append(render(line))
+    writer.write_all(lines, max_bookings=max_bookings)
     writer.flush()
     return writer.bookings
 

@@ -71,6 +71,9 @@ class CallStats:
     calls: int = 0
     logins: int = 0
     relogins_on_401: int = 0
+    #: rows parsed from result bodies and the time spent parsing and typing them
+    rows_parsed: int = 0
+    parse_seconds: float = 0.0
     by_operation: dict[str, int] = field(default_factory=dict)
 
 
@@ -261,7 +264,7 @@ class LookerClient:
                 value=server_message(resp, self._redact()),
             ) from None
 
-    # -- session ---------------------------------------------------------------------
+    # -- login and logout ------------------------------------------------------------
 
     async def login(self) -> None:
         """Log in now (otherwise the first call does)."""
@@ -391,10 +394,14 @@ class LookerClient:
                 f"Looker {operation} answered an HTML page where JSON was expected",
                 hint="check the base URL points at the Looker API (not a login or proxy page)",
             )
+        start = time.perf_counter()
         try:
-            return parse_rows(resp.content, typer)
+            rows = parse_rows(resp.content, typer)
         except ValueError:
             raise DataError(f"Looker {operation} answered invalid JSON") from None
+        self.stats.parse_seconds += time.perf_counter() - start
+        self.stats.rows_parsed += len(rows)
+        return rows
 
     def _check_truncation(self, result: QueryResult, allow: bool) -> None:
         if result.truncated and not allow:
@@ -471,6 +478,7 @@ class LookerClient:
 
     async def _stream_results(self, task_id: str, typer: RowTyper) -> AsyncIterator[Row]:
         url = f"{self.api}/query_tasks/{task_id}/results"
+        relogged = False
         async for delay in self.poll.intervals():
             token = await self._tokens.get()
             self._count("query_task_results")
@@ -480,10 +488,13 @@ class LookerClient:
                 if resp.status_code == 202:
                     await asyncio.sleep(delay)
                     continue
+                if resp.status_code == 401 and not relogged:
+                    self._tokens.invalidate(token)
+                    relogged = True
+                    self.stats.relogins_on_401 += 1
+                    continue
                 if resp.status_code != 200:
                     await resp.aread()
-                    if resp.status_code == 401:
-                        self._tokens.invalidate(token)
                     raise classify(resp, "query_task_results", self._redact())
                 if "html" in resp.headers.get("content-type", ""):
                     raise ConfigurationError(

@@ -17,8 +17,9 @@ So the rows yielded are complete and duplicate-free exactly when ``report.comple
 is true at the end: the partitions are disjoint, cover all ``N`` rows, and each
 delivered exactly its count. Any mismatch raises :class:`DataError` (the data
 changed during the extract, or a filter did not match as planned) rather than
-dropping a row. Up to ``max_concurrency`` partitions are fetched at once; rows come
-out in plan order, and only those partitions are held in memory.
+dropping a row. Up to ``max_concurrency`` partitions are fetched at once and as
+many more wait their turn; rows come out in plan order, and only those partitions
+(at most ``2 x max_concurrency x row_cap`` rows) are held in memory.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Extraction:
     ) -> None:
         if not partition_by:
             raise ConfigurationError("extract needs at least one partition_by field")
-        if count_measure in query.fields or any(f in partition_by for f in [count_measure]):
+        if count_measure in query.fields or count_measure in partition_by:
             raise ConfigurationError("count_measure must be a count measure outside the fields")
         self.client = client
         self.query = query
@@ -91,11 +92,24 @@ class Extraction:
         self.allow_query_task = allow_query_task
         self.report = ExtractReport()
         self._iter: AsyncIterator[Row] | None = None
+        self._started = False
 
     def __aiter__(self) -> AsyncIterator[Row]:
         if self._iter is None:
-            self._iter = self._run()
+            self._iter = self._rows()
         return self._iter
+
+    def batches(self) -> AsyncIterator[list[Row]]:
+        """The same rows, one list per partition (cheaper per row than single rows)."""
+        if self._started:
+            raise RuntimeError("an Extraction can be iterated only once")
+        self._started = True
+        return self._run()
+
+    async def _rows(self) -> AsyncIterator[Row]:
+        async for batch in self.batches():
+            for row in batch:
+                yield row
 
     async def _count(self, filters: dict[str, str], fields: list[str]) -> list[Row]:
         q = InlineQuery(
@@ -161,7 +175,7 @@ class Extraction:
                 "round-trip; run the extract again",
             )
 
-    async def _run(self) -> AsyncIterator[Row]:
+    async def _run(self) -> AsyncIterator[list[Row]]:
         client = self.client
         report = self.report
         calls_before = client.stats.calls
@@ -181,7 +195,9 @@ class Extraction:
         pending = iter(plan)
 
         def refill() -> None:
-            while len(window) < client.max_concurrency:
+            # twice the pool: the next pages are in flight while the head one is consumed;
+            # the client's semaphore still bounds concurrent calls to max_concurrency
+            while len(window) < 2 * client.max_concurrency:
                 part = next(pending, None)
                 if part is None:
                     return
@@ -198,17 +214,24 @@ class Extraction:
                     got = 0
                     report.query_tasks += 1
                     q = self.query.with_filters(dict(part.filters))
+                    batch: list[Row] = []
                     async for row in client.stream_query_task(q, limit=-1):
-                        got += 1
-                        report.rows += 1
-                        yield row
+                        batch.append(row)
+                        if len(batch) >= client.row_cap:
+                            got += len(batch)
+                            report.rows += len(batch)
+                            yield batch
+                            batch = []
+                    got += len(batch)
+                    report.rows += len(batch)
+                    if batch:
+                        yield batch
                     self._verify(part, got, False)
                 else:
                     rows = await task
                     refill()
                     report.rows += len(rows)
-                    for row in rows:
-                        yield row
+                    yield rows
                     del rows
                 refill()
             report.finished = True

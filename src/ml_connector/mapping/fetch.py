@@ -8,6 +8,9 @@ credential store, which the worker resolves; this module does not open it.
 
 For a period, a saved Look's query is re-run as an inline query with the source's
 ``period_field`` filtered to the period, so Looker returns only that period's rows.
+A result that reaches Looker's row cap is an error (never silently truncated) unless
+the source names ``partition_by`` and ``count_measure``: then the Looker client's
+partitioned extract fetches every row exactly once.
 """
 
 from __future__ import annotations
@@ -111,5 +114,10 @@ async def fetch_source(
             )
         if period is not None and source.period_field:
             query = query.with_filters({source.period_field: str(period)})
+        if source.partition_by and source.count_measure and limit is None:
+            extraction = looker.extract(
+                query, partition_by=source.partition_by, count_measure=source.count_measure
+            )
+            return [dict(row) async for row in extraction]
         result = await looker.run_query(query, allow_truncated=limit is not None)
         return [dict(row) for row in result.rows]

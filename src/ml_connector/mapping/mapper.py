@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ml_connector.config.models import DatevClient
 
 __all__ = [
+    "FIELD_TYPES",
     "LineChecker",
     "MappedRow",
     "RejectReason",
@@ -128,7 +129,8 @@ def _field_types() -> dict[str, str]:
     return {f.name: str(f.type).replace(" | None", "") for f in fields(BookingLine)}
 
 
-_TYPES = _field_types()
+#: BookingLine attribute -> its type without ``None`` (``"int"``, ``"Decimal"``, ``"date"``, ...)
+FIELD_TYPES = _field_types()
 
 
 def line_digest_text(line: BookingLine) -> str:
@@ -222,9 +224,9 @@ class RowMapper:
         seen: dict[str, int] = {}
         for index, row in enumerate(rows):
             outcome = self.map_row(row, index)
-            if isinstance(outcome, MappedRow):
+            if outcome.row_key is not None:
                 first = seen.setdefault(outcome.row_key, index)
-                if first != index:
+                if first != index and isinstance(outcome, MappedRow):
                     outcome = Rejection(
                         index=index,
                         row_key=outcome.row_key,
@@ -345,7 +347,7 @@ class RowMapper:
             isinstance(value, str) and not value.strip() and name != "buchungstext"
         ):
             return None
-        kind = _TYPES[name]
+        kind = FIELD_TYPES[name]
         if name in ("konto", "gegenkonto") or (kind == "int" and "konto" in name):
             return self._account(name, value)
         if kind == "int":
@@ -401,7 +403,9 @@ class RowMapper:
     def _account(self, name: str, value: object) -> int:
         text = clean_text(value)
         if isinstance(value, Decimal | int) and not isinstance(value, bool):
-            text = format(Decimal(value).normalize(), "f") if value == int(value) else text
+            number = Decimal(value)
+            if number.is_finite() and number == number.to_integral_value():
+                text = str(int(number))
         length = self.client.account_length
         if not text.isdigit() or not text.isascii():
             raise _Reject(

@@ -18,21 +18,26 @@ same transaction that records a successful submission.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from ml_connector.extf.models import BookingLine
-from ml_connector.mapping.mapper import MappedRow
+from ml_connector.extf.models import COLUMN_ATTRS, BookingLine
+from ml_connector.mapping.mapper import FIELD_TYPES, MappedRow
 from ml_connector.mapping.period import Period
 
 __all__ = [
     "ChangeKind",
+    "InMemoryLedger",
     "PlannedChange",
     "PostedLedger",
     "PostedRecord",
     "RestatementPlan",
+    "line_from_json",
+    "line_to_json",
     "plan_restatement",
     "reversal_of",
 ]
@@ -48,11 +53,82 @@ class PostedRecord:
     content_digest: str
     lines: tuple[BookingLine, ...]
 
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready form (only the filled columns; money as exact text, dates ISO)."""
+        return {
+            "row_key": self.row_key,
+            "content_digest": self.content_digest,
+            "lines": [line_to_json(line) for line in self.lines],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> PostedRecord:
+        """Inverse of :meth:`to_json`."""
+        lines = data.get("lines")
+        if not isinstance(lines, list):
+            raise ValueError("a posted record needs a list of lines")
+        return cls(
+            row_key=str(data["row_key"]),
+            content_digest=str(data["content_digest"]),
+            lines=tuple(line_from_json(item) for item in lines),
+        )
+
+
+def line_to_json(line: BookingLine) -> dict[str, object]:
+    """The filled columns of ``line`` as JSON values (Decimal as text, dates ISO)."""
+    out: dict[str, object] = {}
+    for attr in COLUMN_ATTRS:
+        value = getattr(line, attr)
+        if value is None:
+            continue
+        if isinstance(value, Decimal):
+            out[attr] = str(value)
+        elif isinstance(value, date):
+            out[attr] = value.isoformat()
+        else:
+            out[attr] = value
+    return out
+
+
+def line_from_json(data: object) -> BookingLine:
+    """Inverse of :func:`line_to_json`."""
+    if not isinstance(data, Mapping):
+        raise ValueError("a booking line must be a JSON object")
+    values: dict[str, object] = {}
+    for attr, value in data.items():
+        kind = FIELD_TYPES.get(str(attr))
+        if kind is None:
+            raise ValueError(f"{attr!r} is not a booking column")
+        if value is not None and kind == "Decimal":
+            value = Decimal(str(value))
+        elif value is not None and kind == "date":
+            value = date.fromisoformat(str(value))
+        values[str(attr)] = value
+    return BookingLine(**values)  # type: ignore[arg-type]
+
 
 class PostedLedger(Protocol):
     """Where posted records live (the engine keeps them in SQL)."""
 
     def posted(self, pipeline: str, period: Period) -> Iterable[PostedRecord]: ...
+
+
+class InMemoryLedger:
+    """A :class:`PostedLedger` in memory (tests, demos); the worker keeps it in SQL."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], dict[str, PostedRecord]] = {}
+
+    def posted(self, pipeline: str, period: Period) -> list[PostedRecord]:
+        return list(self._records.get((pipeline, str(period)), {}).values())
+
+    def apply(self, pipeline: str, period: Period, plan: RestatementPlan) -> None:
+        """Record what a successfully submitted ``plan`` posted."""
+        records = self._records.setdefault((pipeline, str(period)), {})
+        for record in plan.records_to_store:
+            records[record.row_key] = record
+        for key in plan.keys_to_retire:
+            records.pop(key, None)
 
 
 class ChangeKind(StrEnum):

@@ -5,7 +5,8 @@ Two kinds of rule::
     cron <minute> <hour> <day> <month> <weekday> [tz=<zone>] [period=previous|current]
     workday <n> [after month-end] at <HH:MM> [tz=<zone>] [holidays=<CC>[-<STATE>]]
 
-Examples::
+A bare five-field cron expression (``0 6 3 * *``) means ``cron 0 6 3 * *`` with the
+defaults. Examples::
 
     cron 0 6 3 * * tz=Europe/Berlin
     workday 3 after month-end at 06:00 tz=Europe/Berlin holidays=DE-BY
@@ -147,6 +148,9 @@ def parse_rule(text: str) -> ScheduleRule:
         return CloseCalendarRule(
             n, hour, minute, _zone(opts.get("tz", DEFAULT_TZ), text), country, subdiv
         )
+    if len(tokens) == 5 and croniter.is_valid(text.strip()):
+        return parse_rule("cron " + text)  # a bare cron expression
     raise ConfigurationError(
-        f"unknown schedule rule {text!r}", hint="rules start with 'cron' or 'workday'"
+        f"unknown schedule rule {text!r}",
+        hint="rules start with 'cron' or 'workday', or are a five-field cron expression",
     )

@@ -16,7 +16,11 @@ from ml_connector.datev.oauth.client import (
     TokenEndpointClient,
     TokenSet,
 )
-from ml_connector.datev.oauth.connection_store import ConnectionInfo, ConnectionStore
+from ml_connector.datev.oauth.connection_store import (
+    ConnectionInfo,
+    ConnectionStore,
+    open_connection_store,
+)
 from ml_connector.datev.oauth.endpoints import (
     DATEV_PRODUCTION,
     DATEV_SANDBOX,
@@ -50,6 +54,7 @@ __all__ = [
     "begin_authorization",
     "complete_authorization",
     "discover",
+    "open_connection_store",
     "resolve_endpoints",
     "scope_for",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from pydantic import SecretStr
@@ -33,6 +34,8 @@ __all__ = [
     "LockedConnection",
     "connections_table",
     "credential_owner",
+    "open_connection_store",
+    "relogin_hint",
 ]
 
 STATUS_CONNECTED = "connected"
@@ -63,6 +66,14 @@ connections_table = sa.Table(
     sa.Column("refresh_expires_at", sa.Float, nullable=True),
     sa.Column("generation", sa.Integer, nullable=False),
 )
+
+
+def relogin_hint(name: str) -> str:
+    """How to give consent again for connection ``name``."""
+    return (
+        f"log in again: `ml-connector datev login --customer {name}` "
+        f"(or `--connection {name}` with the same client options)"
+    )
 
 
 def credential_owner(name: str) -> str:
@@ -98,7 +109,7 @@ class ConnectionInfo:
         return ReconsentRequiredError(
             f"DATEV connection {self.name!r} needs consent again"
             + (f": {self.status_detail}" if self.status_detail else ""),
-            hint=f"run `ml-connector datev login --connection {self.name}`",
+            hint=relogin_hint(self.name),
         )
 
 
@@ -311,3 +322,14 @@ class ConnectionStore:
                 sa.delete(connections_table).where(connections_table.c.name == name)
             ).rowcount
         return bool(deleted)
+
+
+def open_connection_store(engine: Engine, data_dir: Path | None = None) -> ConnectionStore:
+    """A connection store on ``engine`` with the configured credential keys.
+
+    Keys come from :func:`ml_connector.credentials.load_keys` (environment, keyring,
+    or the data directory's key file); the database must be migrated.
+    """
+    from ml_connector.credentials import open_credential_store
+
+    return ConnectionStore(engine, open_credential_store(engine, data_dir))

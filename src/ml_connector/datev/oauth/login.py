@@ -8,13 +8,18 @@ from dataclasses import dataclass
 
 import httpx
 
-from ml_connector.datev.oauth.client import OAuthClient, TokenEndpointClient, id_token_claims
+from ml_connector.datev.oauth.client import (
+    OAuthClient,
+    TokenEndpointClient,
+    TokenSet,
+    id_token_claims,
+)
 from ml_connector.datev.oauth.connection_store import ConnectionInfo, ConnectionStore
 from ml_connector.datev.oauth.endpoints import ProviderEndpoints
 from ml_connector.datev.oauth.flow import begin_authorization, complete_authorization
 from ml_connector.datev.oauth.loopback import LoopbackReceiver
 
-__all__ = ["LoginRequest", "login_with_loopback", "logout"]
+__all__ = ["LoginRequest", "consenting_user", "login_with_loopback", "logout"]
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,7 @@ async def login_with_loopback(
         params = await receiver.wait(wait_seconds)
     token_client = TokenEndpointClient(request.endpoints, request.client, http)
     tokens = await complete_authorization(params, pending, token_client)
-    subject = None
-    if tokens.id_token is not None:
-        sub = id_token_claims(tokens.id_token).get("sub")
-        subject = str(sub) if sub is not None else None
+    subject = await consenting_user(tokens, request.endpoints, http)
     return store.save_login(
         request.connection,
         endpoints=request.endpoints,
@@ -67,6 +69,36 @@ async def login_with_loopback(
         subject=subject,
         clock=time.time(),
     )
+
+
+async def consenting_user(
+    tokens: TokenSet, endpoints: ProviderEndpoints, http: httpx.AsyncClient
+) -> str | None:
+    """Who gave consent: the userinfo ``name`` (scope ``profile``), else the ``sub``.
+
+    DATEV's rules ask integrations to show the person who issued the token. Best
+    effort: a failing userinfo call falls back to the ID token's subject.
+    """
+    sub: str | None = None
+    if tokens.id_token is not None:
+        claim = id_token_claims(tokens.id_token).get("sub")
+        sub = str(claim) if claim is not None else None
+    if endpoints.userinfo_endpoint:
+        headers = {
+            "Authorization": f"Bearer {tokens.access_token.get_secret_value()}",
+            "Accept": "application/json",
+        }
+        try:
+            response = await http.get(endpoints.userinfo_endpoint, headers=headers)
+            info = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            info = {}
+        if isinstance(info, dict):
+            name = info.get("name")
+            sub = sub or (str(info["sub"]) if info.get("sub") else None)
+            if name:
+                return f"{name} ({sub})" if sub else str(name)
+    return sub
 
 
 async def logout(store: ConnectionStore, name: str, http: httpx.AsyncClient) -> list[str]:

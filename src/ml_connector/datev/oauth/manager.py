@@ -29,6 +29,7 @@ from ml_connector.datev.oauth.connection_store import (
     REFRESH_TOKEN,
     ConnectionStore,
     LockedConnection,
+    relogin_hint,
 )
 from ml_connector.errors import ReconsentRequiredError
 
@@ -88,7 +89,7 @@ class TokenManager:
             if loaded is None:
                 raise ReconsentRequiredError(
                     f"no DATEV connection named {self.name!r} is stored",
-                    hint=f"run `ml-connector datev login --connection {self.name}`",
+                    hint=relogin_hint(self.name),
                 )
             info, token = loaded
             if info.reconsent_required:
@@ -120,7 +121,7 @@ class TokenManager:
             log.warning("DATEV connection %r needs consent again: %s", self.name, outcome.detail)
             raise ReconsentRequiredError(
                 f"DATEV connection {self.name!r} needs consent again: {outcome.detail}",
-                hint=f"run `ml-connector datev login --connection {self.name}`",
+                hint=relogin_hint(self.name),
             )
         return outcome
 
@@ -129,7 +130,7 @@ class TokenManager:
         if info is None:
             raise ReconsentRequiredError(
                 f"the DATEV connection {self.name!r} was removed",
-                hint=f"run `ml-connector datev login --connection {self.name}`",
+                hint=relogin_hint(self.name),
             )
         if info.reconsent_required:
             raise info.reconsent_error()

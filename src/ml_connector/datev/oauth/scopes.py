@@ -8,8 +8,9 @@ from ml_connector.errors import ConfigurationError
 
 __all__ = ["API_SCOPES", "BASE_SCOPES", "scope_for"]
 
-#: always requested: OpenID Connect, and a long-lived refresh token for scheduled runs
-BASE_SCOPES: tuple[str, ...] = ("openid", "offline_access")
+#: always requested: OpenID Connect, the user's name (shown as who gave consent), and
+#: a long-lived refresh token for scheduled runs
+BASE_SCOPES: tuple[str, ...] = ("openid", "profile", "offline_access")
 
 API_SCOPES: dict[str, tuple[str, ...]] = {
     "clients": ("datev:accounting:clients",),

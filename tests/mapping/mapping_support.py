@@ -1,4 +1,4 @@
-"""Helpers for the mapping tests: demo rows and totals, a small test configuration."""
+"""Support for the mapping tests: demo rows and totals, a small test configuration."""
 
 from __future__ import annotations
 

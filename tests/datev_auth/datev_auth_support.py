@@ -1,4 +1,4 @@
-"""Shared helpers for the DATEV login tests: a scripted browser and a logged-in connection."""
+"""Shared code for the DATEV login tests: a scripted browser and a logged-in connection."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ml_connector.datev.oauth import (
 PUBLIC_CLIENT = "mlc-public"
 CONFIDENTIAL_CLIENT = "mlc-confidential"
 CONFIDENTIAL_SECRET = "emulator-client-secret-for-tests"
-SCOPE = "openid offline_access datev:accounting:clients datev:accounting:extf-files-import"
+SCOPE = "openid profile offline_access datev:accounting:clients datev:accounting:extf-files-import"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 _FORM = re.compile(r"<form[^>]*action=\"?'?([^\"' >]+)", re.IGNORECASE)

@@ -1,0 +1,42 @@
+"""Opening the store and the credential store the way every command does."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ml_connector.credentials import CredentialStore
+    from ml_connector.datev.oauth.connection_store import ConnectionStore
+
+__all__ = ["STORE_HELP", "open_cli_connection_store", "open_cli_credential_store"]
+
+STORE_HELP = "database URL of the ml-connector store (default: SQLite in the data directory)"
+
+
+def open_cli_credential_store(store_url: str | None) -> CredentialStore:
+    """The migrated store's credential store; says so on stderr when a key file is created."""
+    from ml_connector.credentials import CredentialStore, SecretCipher, load_keys
+    from ml_connector.credentials.keys import KEY_FILE_NAME
+    from ml_connector.paths import default_data_dir
+    from ml_connector.store.open import open_store
+
+    data_dir = default_data_dir()
+    had_key_file = (data_dir / KEY_FILE_NAME).exists()
+    keys = load_keys(data_dir)
+    if keys.source.startswith("key file") and not had_key_file:
+        click.echo(
+            f"No encryption key configured: created {data_dir / KEY_FILE_NAME} (mode 0600). "
+            "Set ML_CONNECTOR_SECRET_KEYS for production use.",
+            err=True,
+        )
+    return CredentialStore(open_store(store_url), SecretCipher(keys))
+
+
+def open_cli_connection_store(store_url: str | None) -> ConnectionStore:
+    """The DATEV OAuth connection store on top of :func:`open_cli_credential_store`."""
+    from ml_connector.datev.oauth.connection_store import ConnectionStore
+
+    credentials = open_cli_credential_store(store_url)
+    return ConnectionStore(credentials.engine, credentials)

@@ -1,0 +1,59 @@
+"""``ml-connector credentials``: store, list and re-encrypt secrets at rest."""
+
+from __future__ import annotations
+
+import click
+
+from ml_connector.cli._store import STORE_HELP
+
+__all__ = ["credentials"]
+
+
+@click.group(name="credentials")
+def credentials() -> None:
+    """Manage the encrypted credentials (Looker API3 secrets, DATEV tokens and secrets)."""
+
+
+@credentials.command(name="set")
+@click.argument("owner")
+@click.argument("kind")
+@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
+def set_secret(owner: str, kind: str, store_url: str | None) -> None:
+    """Store a secret for OWNER/KIND (asked for without echo, or read from stdin)."""
+    from pydantic import SecretStr
+
+    from ml_connector.cli._store import open_cli_credential_store
+
+    value = click.prompt(f"Secret for {owner}/{kind}", hide_input=True).strip()
+    if not value:
+        raise click.UsageError("an empty secret was given; nothing stored")
+    open_cli_credential_store(store_url).put(owner, kind, SecretStr(value))
+    click.echo(f"Stored {owner}/{kind} (encrypted).")
+
+
+@credentials.command(name="list")
+@click.argument("owner")
+@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
+def list_kinds(owner: str, store_url: str | None) -> None:
+    """List which kinds of secret are stored for OWNER (never the values)."""
+    from ml_connector.cli._store import open_cli_credential_store
+
+    kinds = open_cli_credential_store(store_url).kinds(owner)
+    if not kinds:
+        click.echo(f"No secrets stored for {owner}.")
+    for kind in kinds:
+        click.echo(f"{owner}/{kind}")
+
+
+@credentials.command(name="rotate")
+@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
+def rotate(store_url: str | None) -> None:
+    """Re-encrypt every stored secret with the newest key of ML_CONNECTOR_SECRET_KEYS.
+
+    Rotation: put a new key first in ML_CONNECTOR_SECRET_KEYS (keep the old ones after
+    it), run this command, check the services, then drop the old keys.
+    """
+    from ml_connector.cli._store import open_cli_credential_store
+
+    count = open_cli_credential_store(store_url).rotate_all()
+    click.echo(f"Re-encrypted {count} secret(s) with the newest key.")

@@ -1,0 +1,72 @@
+"""Looker credential resolution and the plausibility checks behind ``mapping check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mapping_support import make_config
+
+from ml_connector.config.models import LookerConnection
+from ml_connector.errors import ConfigurationError
+from ml_connector.mapping.check import account_problem, check_targets
+from ml_connector.mapping.fetch import resolve_looker_credentials
+
+CONNECTION = LookerConnection(base_url="https://x.looker.com", credential="env:ACME")
+
+
+def test_env_reference_reads_prefixed_variables() -> None:
+    creds = resolve_looker_credentials(
+        CONNECTION, {"ACME_CLIENT_ID": "id", "ACME_CLIENT_SECRET": "s3cr3t-value"}
+    )
+    assert creds.client_id == "id"
+    assert creds.client_secret.get_secret_value() == "s3cr3t-value"
+    assert "s3cr3t-value" not in repr(creds)
+
+
+def test_generic_variables_override_the_reference() -> None:
+    env = {
+        "ML_CONNECTOR_LOOKER_CLIENT_ID": "demo",
+        "ML_CONNECTOR_LOOKER_CLIENT_SECRET": "s",
+        "ACME_CLIENT_ID": "id",
+        "ACME_CLIENT_SECRET": "secret",
+    }
+    assert resolve_looker_credentials(CONNECTION, env).client_id == "demo"
+
+
+def test_missing_credentials_name_the_variables() -> None:
+    with pytest.raises(ConfigurationError, match="ACME_CLIENT_SECRET"):
+        resolve_looker_credentials(CONNECTION, {"ACME_CLIENT_ID": "id"})
+    store = LookerConnection(base_url="https://x.looker.com", credential="store:acme")
+    with pytest.raises(ConfigurationError, match="ML_CONNECTOR_LOOKER_CLIENT_ID"):
+        resolve_looker_credentials(store, {})
+
+
+@pytest.mark.parametrize(
+    ("value", "length", "ok"),
+    [("4120", 4, True), ("10000", 4, True), ("412000", 4, False), ("0000", 4, False),
+     ("41a0", 4, False), ("412000", 5, True), ("１２３", 4, False)],
+)  # fmt: skip
+def test_account_plausibility(value: str, length: int, ok: bool) -> None:
+    assert (account_problem(value, length) is None) is ok
+
+
+def test_check_targets_flags_each_kind(tmp_path: Path) -> None:
+    text_config = make_config(tmp_path)
+    assert [str(f) for f in check_targets(text_config)] == [
+        "lookups.accounts [BIG-1]: '123456' has 6 digits; Sachkontenlänge 4 allows up to 4 "
+        "(general ledger) or 5 (personal accounts)"
+    ]
+    config = make_config(
+        tmp_path,
+        extra_fields='kost2 = { lookup = "tax_keys", key = "v.x" }',
+    )
+    tables = dict(config.lookups.tables)
+    from ml_connector.mapping.lookups import LookupKind, LookupSet, LookupTable
+
+    tables["tax_keys"] = LookupTable("tax_keys", LookupKind.TAX_KEY, {"a": "12345"})
+    tables["cost_centers"] = LookupTable("cost_centers", LookupKind.COST_CENTER, {"b": "MUC-BER"})
+    broken = type(config)(config.path, config.model, LookupSet(tables), config.mappings)
+    messages = {f.where: f.message for f in check_targets(broken)}
+    assert "BU-Schlüssel" in messages["lookups.tax_keys [a]"]
+    assert "cost center" in messages["lookups.cost_centers [b]"]
