@@ -113,3 +113,11 @@ def test_filename_fits_datev_pattern_for_long_inputs() -> None:
     assert NAME.fullmatch(name), name
     assert re.fullmatch(r"EXTF_[A-Za-z0-9_-]+\.csv", name)
     assert name.startswith("EXTF_9999999-99999_240301-240331_123_")
+
+
+def test_inverted_period_is_rejected_before_anything_is_written(tmp_path: Path) -> None:
+    h = header(datum_vom=date(2024, 3, 31), datum_bis=date(2024, 3, 1))
+    with pytest.raises(InvalidBatchError) as info:
+        write_split(h, sample_lines(), tmp_path, pipeline="gl")
+    assert info.value.problems[0].rule == "header.period"
+    assert list(tmp_path.iterdir()) == []

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from looker_testkit import CLIENT_ID, SECRET, FakeClock
 from pydantic import SecretStr
 
-from conftest import CLIENT_ID, SECRET, FakeClock
 from ml_connector.emulators.looker import EndpointFaults, Faults
 from ml_connector.errors import (
     ConfigurationError,

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from looker_testkit import CLIENT_ID, SECRET, FakeClock, SpecCheckingTransport
 from openapi_core import OpenAPI
 
-from conftest import CLIENT_ID, SECRET, FakeClock, SpecCheckingTransport
 from ml_connector.emulators.looker import EndpointFaults, Faults, demo_dataset_dir
 
 API = "/api/4.0"
@@ -446,3 +446,81 @@ def test_sandbox_command_help_documents_defaults() -> None:
     flat = "".join(result.output.split())  # help text is wrapped
     for text in ("--port", "19999", "--client-id", "demo-client-id", "--data", "--latency-ms"):
         assert text in flat
+
+
+async def test_a_user_dataset_in_json_is_served(tmp_path: Any, looker_spec: OpenAPI) -> None:
+    from ml_connector.emulators.looker import create_app
+
+    (tmp_path / "models.json").write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "name": "m",
+                        "explores": [
+                            {
+                                "name": "gl",
+                                "data": "gl.json",
+                                "fields": [
+                                    {"name": "gl.id", "type": "string", "primary_key": True},
+                                    {"name": "gl.day", "type": "date"},
+                                    {"name": "gl.amount", "type": "number"},
+                                    {"name": "gl.n", "category": "measure", "type": "count"},
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "gl.json").write_text(
+        '[{"id": "a", "day": "2026-01-31", "amount": 0.10},'
+        ' {"id": "b", "day": null, "amount": 12345678901234567.89}]',
+        encoding="utf-8",
+    )
+    (tmp_path / "looks.json").write_text(
+        json.dumps(
+            {
+                "looks": [
+                    {
+                        "id": 7,
+                        "title": "All",
+                        "query": {
+                            "model": "m",
+                            "view": "gl",
+                            "fields": ["gl.id", "gl.day", "gl.amount"],
+                            "sorts": ["gl.id"],
+                        },
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    app = create_app(tmp_path, client_id=CLIENT_ID, client_secret=SECRET)
+    transport = SpecCheckingTransport(app, looker_spec)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        auth = await _login(c)
+        r = await c.get(f"{API}/looks/7/run/json", headers=auth)
+        rows = json.loads(r.content, parse_float=str)
+    assert rows == [
+        {"gl.id": "a", "gl.day": "2026-01-31", "gl.amount": "0.10"},
+        {"gl.id": "b", "gl.day": None, "gl.amount": "12345678901234567.89"},
+    ]
+
+
+def test_a_broken_dataset_is_reported_with_its_place(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from ml_connector.cli import main
+
+    (tmp_path / "models.json").write_text(
+        '{"models": [{"name": "m", "explores": [{"name": "gl", "data": "gl.csv",'
+        ' "fields": [{"name": "gl.x", "type": "money"}]}]}]}',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["sandbox", "looker", "--data", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "models.json m/gl: gl.x has unsupported dimension type 'money'" in result.output

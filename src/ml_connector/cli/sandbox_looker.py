@@ -63,18 +63,22 @@ def sandbox_looker(
     import uvicorn
 
     from ml_connector.emulators.looker import EndpointFaults, Faults, create_app
+    from ml_connector.emulators.looker.dataset import DatasetError
 
     faults = Faults(endpoints={"*": EndpointFaults(latency_ms=latency_ms)} if latency_ms else {})
-    app = create_app(
-        data_dir,
-        client_id=client_id,
-        client_secret=client_secret,
-        token_ttl=token_ttl,
-        row_cap=row_cap,
-        allow_unlimited=allow_unlimited,
-        max_queries_per_user=max_queries,
-        bench_rows=bench_rows,
-        faults=faults,
-    )
+    try:
+        app = create_app(
+            data_dir,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_ttl=token_ttl,
+            row_cap=row_cap,
+            allow_unlimited=allow_unlimited,
+            max_queries_per_user=max_queries,
+            bench_rows=bench_rows,
+            faults=faults,
+        )
+    except DatasetError as exc:
+        raise click.ClickException(f"dataset: {exc}") from None
     click.echo(f"Looker emulator on http://{host}:{port}  (client id {client_id})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -45,7 +45,7 @@ from ml_connector.engine.ports import (
 )
 from ml_connector.errors import NeedsUserError, RetriableError
 from ml_connector.store import runs as run_store
-from ml_connector.store.audit import AuditEvent, append_in, has_event
+from ml_connector.store.audit import AuditEvent, append_in, file_bookings, has_event
 from ml_connector.store.posted import PostedRecord, record_posted_in
 from ml_connector.store.transactions import utc_now, write_transaction
 
@@ -287,25 +287,23 @@ async def _poll_step(req: RunRequest, file: PreparedFile, job_id: str) -> JobSta
 
 @DBOS.step(name="ml_connector.record_outcome")
 async def _outcome_step(
-    req: RunRequest, file: PreparedFile, job_id: str, status: JobStatus, records_path: str
+    req: RunRequest, file: PreparedFile, job_id: str, status: JobStatus
 ) -> None:
     spec = req.spec
 
-    def posted() -> list[PostedRecord]:
-        return [
-            PostedRecord(
+    def posted(conn: Connection) -> Iterator[PostedRecord]:
+        """The file's booking lines, read back from its ``row`` events (indexed by run)."""
+        for row_key, booking in file_bookings(conn, run_id=req.run_id, filename=file.filename):
+            yield PostedRecord(
                 pipeline=spec.pipeline,
                 datev_client=spec.datev_client,
                 period=spec.period,
-                row_key=r.row_key,
-                booking=r.booking,
+                row_key=row_key,
+                booking=booking,
                 run_id=req.run_id,
                 filename=file.filename,
                 datev_job_id=job_id,
             )
-            for r in iter_records(Path(records_path))
-            if r.filename == file.filename and r.booking is not None
-        ]
 
     def write() -> None:
         with write_transaction(_get().store) as conn:
@@ -316,7 +314,7 @@ async def _outcome_step(
             append_in(conn, spec.datev_client, [event])
             run_store.set_file_outcome(conn, req.run_id, file.filename, status.state, status.detail)
             if status.state == "succeeded":
-                record_posted_in(conn, posted())
+                record_posted_in(conn, posted(conn))
 
     await asyncio.to_thread(write)
     _boundary(f"outcome:{file.part}")
@@ -405,7 +403,7 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
         for file in todo:
             job_id = jobs[file.filename]
             status = await _await_job(req, file, job_id)
-            await _outcome_step(req, file, job_id, status, prepared.records_path)
+            await _outcome_step(req, file, job_id, status)
             if status.state == "succeeded":
                 succeeded += 1
             else:

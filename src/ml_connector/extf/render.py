@@ -114,8 +114,12 @@ def _amount_slow(col: Column) -> Callable[[Decimal], str]:
     return col.to_text
 
 
+_CACHE4: dict[date, str] = {}
+_CACHE8: dict[date, str] = {}
+
+
 def _make_date4() -> Callable[[date], str]:
-    cache_: dict[date, str] = {}
+    cache_ = _CACHE4
 
     def ttmm(value: date) -> str:
         text = cache_.get(value)
@@ -129,7 +133,7 @@ def _make_date4() -> Callable[[date], str]:
 
 
 def _make_date8() -> Callable[[date], str]:
-    cache_: dict[date, str] = {}
+    cache_ = _CACHE8
 
     def ttmmjjjj(value: date) -> str:
         text = cache_.get(value)
@@ -155,22 +159,26 @@ def _make_amount2(col: Column) -> Callable[[Decimal], str]:
 
 
 def _expr(col: Column, var: str, env: dict[str, object]) -> str:
+    """Expression for the field text of ``var`` (inlined: no call for common kinds)."""
     kind = col.kind
     if kind is Kind.TEXT:
-        return f"""('""' if {var} is None else '"' + _nfc('NFC', {var}).replace('"', '""') + '"')"""
+        text = f"({var} if {var}.isascii() else _nfc('NFC', {var}))"
+        return f"""('""' if {var} is None else '"' + {text}.replace('"', '""') + '"')"""
     if kind is Kind.FLAG:
         return f"('' if {var} is None else ('1' if {var} else '0'))"
     if kind is Kind.TTMM:
-        return f"('' if {var} is None else _d4({var}))"
+        return f"('' if {var} is None else (_k4({var}) or _d4({var})))"
     if kind is Kind.DATE8:
-        return f"('' if {var} is None else _d8({var}))"
+        return f"('' if {var} is None else (_k8({var}) or _d8({var})))"
     if kind is Kind.INT and not col.pad:
         return f"('' if {var} is None else str({var}))"
     name = f"_f{col.pos}"
+    env[name] = col.to_text
     if kind is Kind.AMOUNT and col.min_dec == 2:
-        env[name] = _make_amount2(col)
-    else:
-        env[name] = col.to_text
+        return (
+            f"('' if {var} is None else (x.replace('.', ',') "
+            f"if (x := str({var}))[-3:-2] == '.' else {name}({var})))"
+        )
     return f"('' if {var} is None else {name}({var}))"
 
 
@@ -185,6 +193,8 @@ def line_renderer() -> Callable[[BookingLine], str]:
         "_nfc": unicodedata.normalize,
         "_d4": _make_date4(),
         "_d8": _make_date8(),
+        "_k4": _CACHE4.get,
+        "_k8": _CACHE8.get,
     }
     body = ["def render(line):"]
     pieces: list[str] = []
@@ -199,7 +209,7 @@ def line_renderer() -> Callable[[BookingLine], str]:
             continue
         if g == 0:
             body.append(f"    {', '.join(names)}, = _g0(line)")
-            pieces.append(f"';'.join(({exprs},))")
+            pieces.append(exprs)
             continue
         env[f"_n{g}"] = (None,) * len(cols)
         env[f"_c{g}"] = ";".join(_empty(c) for c in cols)

@@ -142,7 +142,7 @@ def write_split(
     """
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    if validate and header.datum_vom <= header.datum_bis:
+    if validate:
         # the whole-batch header may span fiscal years; each part header is checked below
         problems = [
             p

@@ -16,7 +16,8 @@ refuses UPDATE and DELETE on ``audit_events`` (triggers installed by the migrati
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+import json
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "append_in",
     "chains",
     "event_hash",
+    "file_bookings",
     "has_event",
     "iter_events",
     "verify",
@@ -203,6 +205,24 @@ def has_event(
     if row_key is not None:
         cond = and_(cond, table.c.row_key == row_key)
     return conn.execute(select(table.c.id).where(cond).limit(1)).first() is not None
+
+
+def file_bookings(
+    conn: Connection, *, run_id: str, filename: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(row key, booking line) of every accepted ``row`` event of one file of a run."""
+    table = AUDIT_EVENTS
+    query = (
+        select(table.c.row_key, table.c.payload)
+        .where(
+            (table.c.run_id == run_id) & (table.c.kind == "row") & (table.c.filename == filename)
+        )
+        .order_by(table.c.id)
+    )
+    for row in conn.execute(query):
+        booking = json.loads(row.payload).get("booking")
+        if booking is not None and row.row_key is not None:
+            yield str(row.row_key), booking
 
 
 def chains(engine: Engine) -> list[str]:

@@ -6,12 +6,13 @@ from ml_connector.emulators.looker.app import (
     EmulatorState,
     create_app,
 )
-from ml_connector.emulators.looker.dataset import demo_dataset_dir, load_dataset
+from ml_connector.emulators.looker.dataset import DatasetError, demo_dataset_dir, load_dataset
 from ml_connector.emulators.looker.faults import EndpointFaults, Faults
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
     "DEFAULT_CLIENT_SECRET",
+    "DatasetError",
     "EmulatorState",
     "EndpointFaults",
     "Faults",

@@ -30,6 +30,7 @@ from typing import Any
 
 __all__ = [
     "Dataset",
+    "DatasetError",
     "Explore",
     "Field",
     "GeneratedSource",
@@ -366,45 +367,89 @@ def _load_rows(path: Path, fields: dict[str, Field], view: str) -> list[Row]:
     return rows
 
 
+class DatasetError(ValueError):
+    """The dataset directory is incomplete or inconsistent (the message says where)."""
+
+
+DIMENSION_TYPES = frozenset({"string", "number", "date", "yesno"})
+
+
+def _field(spec: Mapping[str, Any], where: str) -> Field:
+    name = str(spec.get("name", ""))
+    if "." not in name:
+        raise DatasetError(f"{where}: field name {name!r} must be 'view.field'")
+    category = str(spec.get("category", "dimension"))
+    ftype = str(spec.get("type", "string"))
+    if category == "dimension" and ftype not in DIMENSION_TYPES:
+        raise DatasetError(f"{where}: {name} has unsupported dimension type {ftype!r}")
+    if category == "measure" and ftype not in MEASURE_TYPES:
+        raise DatasetError(f"{where}: {name} has unsupported measure type {ftype!r}")
+    if category not in {"dimension", "measure"}:
+        raise DatasetError(f"{where}: {name} has unknown category {category!r}")
+    if category == "measure" and ftype != "count" and not spec.get("sql_field"):
+        raise DatasetError(f"{where}: measure {name} needs 'sql_field' (the dimension it sums)")
+    return Field(
+        name=name,
+        category=category,
+        type=ftype,
+        label=str(spec.get("label", name.split(".", 1)[1])),
+        description=spec.get("description"),
+        primary_key=bool(spec.get("primary_key", False)),
+        sql_field=spec.get("sql_field"),
+        value_format_name=spec.get("value_format_name"),
+    )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"{path} is missing") from None
+    except ValueError as exc:
+        raise DatasetError(f"{path} is not valid JSON: {exc}") from None
+
+
 def load_dataset(directory: Path | str) -> Dataset:
-    """Read a dataset directory (see the module docstring)."""
+    """Read a dataset directory (see the module docstring); :class:`DatasetError` if bad."""
     root = Path(directory)
-    spec = json.loads((root / "models.json").read_text(encoding="utf-8"))
+    spec = _read_json(root / "models.json")
     dataset = Dataset()
-    for model in spec["models"]:
-        for ex in model.get("explores", []):
-            fields = {
-                f["name"]: Field(
-                    name=f["name"],
-                    category=f.get("category", "dimension"),
-                    type=f.get("type", "string"),
-                    label=f.get("label", f["name"].split(".", 1)[1]),
-                    description=f.get("description"),
-                    primary_key=bool(f.get("primary_key", False)),
-                    sql_field=f.get("sql_field"),
-                    value_format_name=f.get("value_format_name"),
+    try:
+        for model in spec["models"]:
+            for ex in model.get("explores", []):
+                where = f"models.json {model['name']}/{ex['name']}"
+                fields = {f["name"]: _field(f, where) for f in ex["fields"]}
+                data = root / ex["data"]
+                if not data.exists():
+                    raise DatasetError(f"{where}: data file {data} is missing")
+                explore = Explore(
+                    model=model["name"],
+                    name=ex["name"],
+                    label=ex.get("label", ex["name"]),
+                    fields=fields,
+                    source=TableSource(_load_rows(data, fields, ex["name"])),
+                    description=ex.get("description"),
                 )
-                for f in ex["fields"]
-            }
-            rows = _load_rows(root / ex["data"], fields, ex["name"])
-            explore = Explore(
-                model=model["name"],
-                name=ex["name"],
-                label=ex.get("label", ex["name"]),
-                fields=fields,
-                source=TableSource(rows),
-                description=ex.get("description"),
-            )
-            dataset.add(explore, model.get("label"))
-    looks_file = root / "looks.json"
-    if looks_file.exists():
-        for look in json.loads(looks_file.read_text(encoding="utf-8")).get("looks", []):
-            dataset.looks[str(look["id"])] = Look(
-                id=str(look["id"]),
-                title=look["title"],
-                query=look["query"],
-                description=look.get("description"),
-            )
+                dataset.add(explore, model.get("label"))
+        looks_file = root / "looks.json"
+        if looks_file.exists():
+            for look in _read_json(looks_file).get("looks", []):
+                dataset.looks[str(look["id"])] = Look(
+                    id=str(look["id"]),
+                    title=look["title"],
+                    query=look["query"],
+                    description=look.get("description"),
+                )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DatasetError(f"{root}: missing or malformed entry {exc}") from None
+    except ValueError as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(str(exc)) from None
+    for look in dataset.looks.values():
+        model, view = look.query.get("model"), look.query.get("view")
+        if dataset.explore(str(model), str(view)) is None:
+            raise DatasetError(f"looks.json: Look {look.id} uses unknown explore {model}/{view}")
     return dataset
 
 

@@ -1,0 +1,172 @@
+"""Building the clients a run needs from the configuration and the stores.
+
+* Looker: the customer's ``base_url`` (or an override) and the API3 key from its
+  credential reference: ``env:PREFIX`` as :mod:`ml_connector.mapping.fetch` reads it,
+  or ``store:OWNER``, the encrypted credential store entries
+  ``(OWNER, "looker_client_id")`` and ``(OWNER, "looker_client_secret")``.
+* DATEV: the stored OAuth connection named after the customer (what
+  ``ml-connector datev login --customer NAME`` stores) gives the token manager and the
+  app's client id; the API hosts follow the customer's ``environment`` (production or
+  sandbox), unless a DATEV emulator URL is given (argument or ``ML_CONNECTOR_DATEV_API_URL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from ml_connector.config.models import Customer, LookerConnection
+from ml_connector.config.models import DatevClient as DatevSide
+from ml_connector.credentials import CredentialStore, open_credential_store
+from ml_connector.datev.api.endpoints import Endpoints
+from ml_connector.datev.api.httplog import HttpLog
+from ml_connector.datev.client import DatevClient
+from ml_connector.datev.oauth.connection_store import ConnectionStore, relogin_hint
+from ml_connector.datev.oauth.manager import TokenManager
+from ml_connector.errors import ConfigurationError, ReconsentRequiredError
+from ml_connector.mapping.fetch import LookerCredentials, resolve_looker_credentials
+from ml_connector.store.db import make_engine, migrate, sqlite_url
+
+__all__ = [
+    "ENV_DATEV_API_URL",
+    "LOOKER_CLIENT_ID",
+    "LOOKER_CLIENT_SECRET",
+    "DatevConnections",
+    "SyncSettings",
+    "datev_endpoints",
+    "looker_credentials",
+    "open_sync_store",
+    "store_looker_credentials",
+]
+
+#: base URL of a DATEV emulator to use instead of DATEV's hosts
+ENV_DATEV_API_URL = "ML_CONNECTOR_DATEV_API_URL"
+#: credential-store kinds of a ``store:OWNER`` Looker reference
+LOOKER_CLIENT_ID = "looker_client_id"
+LOOKER_CLIENT_SECRET = "looker_client_secret"  # noqa: S105 - a kind name, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """Where a run's inputs live and which endpoints to use.
+
+    ``config_path`` ``None`` means the usual search (``$ML_CONNECTOR_CONFIG``,
+    ``./ml-connector.toml``, the data directory). ``looker_url`` replaces every
+    customer's Looker URL; ``datev_api_url`` points DATEV calls at an emulator
+    (default: ``$ML_CONNECTOR_DATEV_API_URL``).
+    """
+
+    data_dir: Path
+    store_url: str | None = None
+    config_path: Path | None = None
+    looker_url: str | None = None
+    datev_api_url: str | None = None
+
+    @property
+    def http_log_dir(self) -> Path:
+        return self.data_dir / "logs" / "datev-http"
+
+
+def open_sync_store(settings: SyncSettings) -> Engine:
+    """The migrated ml-connector store of ``settings``."""
+    engine = make_engine(settings.store_url or sqlite_url(settings.data_dir))
+    migrate(engine)
+    return engine
+
+
+def store_looker_credentials(
+    credentials: CredentialStore, owner: str, client_id: str, client_secret: SecretStr
+) -> None:
+    """Keep a Looker API3 key encrypted under ``owner`` (reference ``store:OWNER``)."""
+    credentials.put(owner, LOOKER_CLIENT_ID, SecretStr(client_id))
+    credentials.put(owner, LOOKER_CLIENT_SECRET, client_secret)
+
+
+def looker_credentials(
+    connection: LookerConnection,
+    credentials: CredentialStore | None,
+    environ: Mapping[str, str] | None = None,
+) -> LookerCredentials:
+    """The API3 key of ``connection`` from the environment or the credential store."""
+    ref = connection.credential_ref
+    env = os.environ if environ is None else environ
+    if ref.scheme != "store" or (
+        env.get("ML_CONNECTOR_LOOKER_CLIENT_ID") and env.get("ML_CONNECTOR_LOOKER_CLIENT_SECRET")
+    ):
+        return resolve_looker_credentials(connection, env)
+    if credentials is None:
+        raise ConfigurationError(f"Looker credential {ref} needs the credential store")
+    client_id = credentials.find(ref.name, LOOKER_CLIENT_ID)
+    secret = credentials.find(ref.name, LOOKER_CLIENT_SECRET)
+    if client_id is None or secret is None:
+        raise ConfigurationError(
+            f"Looker credential {ref} is not in the credential store",
+            hint=f"store the API3 client id and secret under owner {ref.name!r} "
+            f"(kinds {LOOKER_CLIENT_ID} and {LOOKER_CLIENT_SECRET})",
+        )
+    return LookerCredentials(client_id.get_secret_value(), secret)
+
+
+def datev_endpoints(side: DatevSide, api_url: str | None = None) -> Endpoints:
+    """DATEV's hosts for the customer's environment, or the emulator at ``api_url``."""
+    url = api_url or os.environ.get(ENV_DATEV_API_URL)
+    if url:
+        return Endpoints.emulator(url)
+    return Endpoints.production() if side.environment == "production" else Endpoints.sandbox()
+
+
+class DatevConnections:
+    """DATEV clients per customer, created on first use and bound to the running loop.
+
+    The durable engine may call steps from different event loops over its life;
+    httpx clients must not cross loops, so the cache is per loop.
+    """
+
+    def __init__(self, settings: SyncSettings, connections: ConnectionStore) -> None:
+        self.settings = settings
+        self.connections = connections
+        self._clients: dict[tuple[int, str], tuple[DatevClient, httpx.AsyncClient]] = {}
+
+    async def client(self, customer_id: str, customer: Customer) -> DatevClient:
+        """The DATEV client of ``customer`` (connection named after the customer)."""
+        key = (id(asyncio.get_running_loop()), customer_id)
+        cached = self._clients.get(key)
+        if cached is not None:
+            return cached[0]
+        info = await asyncio.to_thread(self.connections.info, customer_id)
+        if info is None:
+            raise ReconsentRequiredError(
+                f"no DATEV login stored for customer {customer_id!r}",
+                hint=relogin_hint(customer_id),
+            )
+        http = httpx.AsyncClient(timeout=30.0)
+        tokens = TokenManager(self.connections, customer_id, http=http)
+        client = DatevClient(
+            tokens,
+            app_client_id=info.client_id,
+            endpoints=datev_endpoints(customer.datev, self.settings.datev_api_url),
+            http_log=HttpLog(self.settings.http_log_dir),
+        )
+        self._clients[key] = (client, http)
+        return client
+
+    async def aclose(self) -> None:
+        """Close the clients created on the running loop."""
+        loop = id(asyncio.get_running_loop())
+        for key in [k for k in self._clients if k[0] == loop]:
+            client, http = self._clients.pop(key)
+            await client.aclose()
+            await http.aclose()
+
+
+def open_connections(settings: SyncSettings, engine: Engine) -> DatevConnections:
+    """DATEV connections on ``engine`` with the credential keys of ``settings.data_dir``."""
+    credentials = open_credential_store(engine, settings.data_dir)
+    return DatevConnections(settings, ConnectionStore(engine, credentials))

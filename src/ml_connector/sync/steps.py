@@ -1,0 +1,276 @@
+"""The real work of a run, for the engine: Looker -> mapping -> EXTF files -> DATEV.
+
+:class:`LiveRunSteps` implements :class:`~ml_connector.engine.ports.RunSteps`:
+
+* ``prepare`` loads the configuration, fetches the period's rows (and the tie-out
+  totals) from the customer's Looker, reads what earlier runs posted for the period
+  (restatements), maps, validates and ties out, and writes the EXTF file(s), the
+  report and the row records under ``workdir``. A blocked run (tie-out, rejections
+  under ``reject_batch``) raises :class:`RunBlockedError` with the report on disk.
+* ``find_submission`` asks DATEV's job list for the file's name (which carries a
+  digest of the booking lines); a failed earlier job counts as not submitted.
+* ``submit`` uploads with the file's deterministic ``Reference-Id``.
+* ``poll`` reads the job once.
+
+Determinism: file names come from the EXTF writer (client, period, part, pipeline,
+digest of the lines); the ``Reference-Id`` is derived from the file name; the
+header's creation time is fixed on the first prepare in ``workdir`` (a re-prepare
+after a crash writes byte-identical files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ml_connector.config import LoadedConfig, find_config, load_config
+from ml_connector.datev.client import DatevClient
+from ml_connector.engine.ports import (
+    JobStatus,
+    Prepared,
+    PreparedFile,
+    RunSpec,
+    write_records,
+)
+from ml_connector.errors import ConfigurationError, DataError
+from ml_connector.mapping.fetch import fetch_source
+from ml_connector.mapping.period import Period
+from ml_connector.mapping.pipeline import PreparedRun, prepare_run
+from ml_connector.mapping.report import write_run_files
+from ml_connector.store import posted as posted_store
+from ml_connector.sync.connect import (
+    DatevConnections,
+    SyncSettings,
+    looker_credentials,
+    open_connections,
+    open_sync_store,
+)
+from ml_connector.sync.names import file_sha256, reference_id_for
+from ml_connector.sync.records import FileSlice, posted_from_store, row_records
+
+__all__ = ["RECORDS_FILE", "LiveRunSteps", "RunBlockedError", "datev_client_id"]
+
+#: the row records of a prepared run, in its workdir
+RECORDS_FILE = "records.jsonl"
+_STAMP_FILE = "prepared-at.txt"
+
+
+class RunBlockedError(DataError):
+    """The batch may not be sent (tie-out or rejections); the report says why."""
+
+
+def datev_client_id(config: LoadedConfig, pipeline: str) -> str:
+    """``<Berater>-<Mandant>`` of the pipeline's customer: the engine's partition key."""
+    return config.customer_of(pipeline).datev.client_id
+
+
+def _stamp(workdir: Path) -> datetime:
+    """The header's creation time: fixed on the first prepare in ``workdir``."""
+    path = workdir / _STAMP_FILE
+    if path.exists():
+        return datetime.fromisoformat(path.read_text("utf-8").strip())
+    now = datetime.now(UTC).replace(microsecond=0)
+    path.write_text(now.isoformat() + "\n", encoding="utf-8")
+    return now
+
+
+def _slices(workdir: Path) -> list[tuple[Path, int]]:
+    """The EXTF files ``write_run_files`` wrote, in batch order, with their line counts."""
+    report = json.loads((workdir / "report.json").read_text("utf-8"))
+    return [(workdir / str(f["file"]), int(f["bookings"])) for f in report.get("files", [])]
+
+
+class LiveRunSteps:
+    """:class:`~ml_connector.engine.ports.RunSteps` against Looker and DATEV."""
+
+    def __init__(
+        self,
+        settings: SyncSettings,
+        *,
+        store: Engine | None = None,
+        connections: DatevConnections | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store or open_sync_store(settings)
+        self.connections = connections or open_connections(settings, self.store)
+
+    def __repr__(self) -> str:
+        return f"LiveRunSteps(data_dir={str(self.settings.data_dir)!r})"
+
+    # ------------------------------------------------------------ configuration
+
+    def config(self) -> LoadedConfig:
+        """The configuration, read again on each call (a worker picks up edits)."""
+        return load_config(find_config(self.settings.config_path))
+
+    def spec_for(self, pipeline: str, period: str) -> RunSpec:
+        """The :class:`RunSpec` of ``pipeline`` for ``period`` (``YYYY-MM``)."""
+        config = self.config()
+        if pipeline not in config.model.pipelines:
+            known = ", ".join(sorted(config.model.pipelines)) or "(none)"
+            raise ConfigurationError(f"no pipeline {pipeline!r}", hint=f"use one of: {known}")
+        Period.parse(period)
+        customer = config.pipeline(pipeline).customer
+        return RunSpec(pipeline, customer, datev_client_id(config, pipeline), period)
+
+    async def _datev(self, config: LoadedConfig, spec: RunSpec) -> DatevClient:
+        customer = config.model.customers.get(spec.customer)
+        if customer is None:
+            raise ConfigurationError(f"no customer {spec.customer!r} in {config.path}")
+        return await self.connections.client(spec.customer, customer)
+
+    # ------------------------------------------------------------ prepare
+
+    async def fetch(
+        self, config: LoadedConfig, spec: RunSpec
+    ) -> tuple[list[dict[str, object]], list[dict[str, object]] | None]:
+        """The period's detail rows and, when configured, the tie-out totals."""
+        pipeline = config.pipeline(spec.pipeline)
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        period = Period.parse(spec.period)
+        url = self.settings.looker_url
+        rows = await fetch_source(
+            connection, pipeline.source, period, base_url=url, credentials=credentials
+        )
+        totals = None
+        if pipeline.tie_out.totals is not None:
+            totals = await fetch_source(
+                connection, pipeline.tie_out.totals, period, base_url=url, credentials=credentials
+            )
+        return rows, totals
+
+    def _check_spec(self, config: LoadedConfig, spec: RunSpec) -> None:
+        if spec.pipeline not in config.model.pipelines:
+            raise ConfigurationError(f"no pipeline {spec.pipeline!r} in {config.path}")
+        customer = config.pipeline(spec.pipeline).customer
+        client = datev_client_id(config, spec.pipeline)
+        if (customer, client) != (spec.customer, spec.datev_client):
+            raise ConfigurationError(
+                f"run {spec.pipeline} {spec.period} was queued for customer {spec.customer} "
+                f"/ DATEV client {spec.datev_client}, the configuration now says "
+                f"{customer} / {client}",
+                hint="queue the run again after a configuration change",
+            )
+
+    async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
+        """Extract, map, validate, tie out; write files, report and row records."""
+        config = await asyncio.to_thread(self.config)
+        self._check_spec(config, spec)
+        rows, totals = await self.fetch(config, spec)
+        latest = await asyncio.to_thread(
+            posted_store.latest,
+            self.store,
+            pipeline=spec.pipeline,
+            datev_client=spec.datev_client,
+            period=spec.period,
+        )
+        posted = posted_from_store({k: v.booking for k, v in latest.items()})
+        return await asyncio.to_thread(self._write, config, spec, workdir, rows, totals, posted)
+
+    def _write(
+        self,
+        config: LoadedConfig,
+        spec: RunSpec,
+        workdir: Path,
+        rows: list[dict[str, object]],
+        totals: list[dict[str, object]] | None,
+        posted: Any,
+    ) -> Prepared:
+        workdir.mkdir(parents=True, exist_ok=True)
+        now = _stamp(workdir)
+        prepared: PreparedRun = prepare_run(
+            config, spec.pipeline, spec.period, rows, totals=totals, posted=posted, now=now
+        )
+        write_run_files(prepared, workdir)
+        if not prepared.ready:
+            raise RunBlockedError(
+                f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(prepared.blockers),
+                location=str(workdir / "report.txt"),
+                hint="fix the data or the mapping, then replay the run",
+            )
+        slices = _slices(workdir)
+        files = tuple(
+            PreparedFile(
+                part=number,
+                path=str(path),
+                filename=path.name,
+                sha256=file_sha256(path),
+                reference_id=reference_id_for(path.name),
+                lines=count,
+            )
+            for number, (path, count) in enumerate(slices, start=1)
+        )
+        records_path = workdir / RECORDS_FILE
+        write_records(
+            records_path,
+            row_records(prepared, [FileSlice(path.name, count) for path, count in slices]),
+        )
+        return Prepared(
+            files=files,
+            records_path=str(records_path),
+            rows_read=prepared.rows_total,
+            rows_mapped=len(prepared.mapped),
+            rows_rejected=len(prepared.rejections),
+        )
+
+    # ------------------------------------------------------------ DATEV
+
+    async def find_submission(self, spec: RunSpec, file: PreparedFile) -> str | None:
+        """The job of an earlier pending or successful submission of ``file``, else None."""
+        config = await asyncio.to_thread(self.config)
+        datev = await self._datev(config, spec)
+        job = await datev.find_extf_job(spec.datev_client, filename=file.filename)
+        if job is None or job.result == "failed":
+            return None
+        return job.id
+
+    async def submit(self, spec: RunSpec, file: PreparedFile) -> str:
+        """Upload ``file`` with its ``Reference-Id``; the DATEV job id."""
+        config = await asyncio.to_thread(self.config)
+        datev = await self._datev(config, spec)
+        content = await asyncio.to_thread(Path(file.path).read_bytes)
+        upload = await datev.upload_extf(
+            spec.datev_client, content, file.filename, reference_id=file.reference_id
+        )
+        return upload.job_id
+
+    async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
+        """One read of the job."""
+        config = await asyncio.to_thread(self.config)
+        datev = await self._datev(config, spec)
+        job = await datev.get_extf_job(spec.datev_client, job_id)
+        if not job.finished:
+            return JobStatus("pending")
+        if job.result == "succeeded":
+            records = job.number_of_accounting_records
+            detail = f"{records} bookings imported" if records is not None else None
+            return JobStatus("succeeded", detail=detail)
+        protocol = job.protocol()
+        return JobStatus("failed", detail="; ".join(protocol) or f"DATEV job {job_id} failed")
+
+    async def aclose(self) -> None:
+        """Close the DATEV clients of the running loop."""
+        await self.connections.aclose()
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.dispose()
+
+
+def summary_of(prepared: Prepared) -> Mapping[str, object]:
+    """A JSON-ready view of a :class:`Prepared` (for progress output)."""
+    return {
+        "rows_read": prepared.rows_read,
+        "rows_mapped": prepared.rows_mapped,
+        "rows_rejected": prepared.rows_rejected,
+        "files": [f.path for f in prepared.files],
+    }
