@@ -19,7 +19,9 @@ def emulators() -> Iterator[DemoEmulators]:
 
 
 @pytest.fixture
-def installed(tmp_path: Path, emulators: DemoEmulators, monkeypatch: pytest.MonkeyPatch) -> DemoInstall:
+def installed(
+    tmp_path: Path, emulators: DemoEmulators, monkeypatch: pytest.MonkeyPatch
+) -> DemoInstall:
     monkeypatch.delenv("ML_CONNECTOR_LOOKER_CLIENT_ID", raising=False)
     monkeypatch.delenv("ML_CONNECTOR_LOOKER_CLIENT_SECRET", raising=False)
     monkeypatch.setenv("ML_CONNECTOR_HOME", str(tmp_path / "work" / "data"))

@@ -10,14 +10,13 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
+from ml_connector.demo.emulators import DemoEmulators
 from ml_connector.emulators._server import serve_in_thread
 from ml_connector.emulators.looker import create_app as create_looker_app
 from ml_connector.emulators.looker import demo_dataset_dir
 from ml_connector.engine.ports import JobStatus, Prepared, RunSpec, iter_records
 from ml_connector.store.posted import PostedRecord, record_posted
 from ml_connector.sync.steps import LiveRunSteps
-
-from ml_connector.demo.emulators import DemoEmulators
 
 PIPELINE = "gl-monthly"
 CLIENT = "29098-55003"

@@ -35,7 +35,8 @@ def test_a_period_posts_exactly_the_mapped_bookings_and_a_rerun_nothing(
     prepared, jobs = drive(steps, spec, tmp_path / "run1")
 
     assert (prepared.rows_read, prepared.rows_mapped, prepared.rows_rejected) == (64, 63, 1)
-    assert len(prepared.files) == 1 and len(jobs) == 1
+    assert len(prepared.files) == 1
+    assert len(jobs) == 1
     file = prepared.files[0]
     assert file.reference_id == reference_id_for(file.filename)
     written = read_file(Path(file.path))
@@ -57,7 +58,8 @@ def test_a_period_posts_exactly_the_mapped_bookings_and_a_rerun_nothing(
 
     # the same period again: everything posted is unchanged, so no file and no booking
     again, jobs_again = drive(steps, spec, tmp_path / "run2")
-    assert again.files == () and jobs_again == []
+    assert again.files == ()
+    assert jobs_again == []
     assert len(emulators.ledger.bookings(CLIENT)) == 63
     assert emulators.ledger.duplicates() == []
 
@@ -134,7 +136,8 @@ def test_a_restated_row_yields_one_reversal_and_one_corrected_booking(
             dataclasses.replace(installed.settings, looker_url=url), store=steps.store
         )
         prepared, jobs = drive(restated, spec, tmp_path / "run2")
-    assert len(prepared.files) == 1 and len(jobs) == 1
+    assert len(prepared.files) == 1
+    assert len(jobs) == 1
     new = [b for b in emulators.ledger.bookings(CLIENT) if b.job_id == jobs[0]]
     assert len(emulators.ledger.bookings(CLIENT)) == before + 2
     belegfeld = "2026-10/IT/OPS-300/BER-IT"
@@ -142,7 +145,8 @@ def test_a_restated_row_yields_one_reversal_and_one_corrected_booking(
     written = read_file(Path(prepared.files[0].path)).lines
     assert [line.generalumkehr for line in written] == [True, None]
     assert written[1].umsatz == Decimal("22000.00")
-    assert written[0].buchungstext is not None and written[0].buchungstext.startswith("Storno")
+    assert written[0].buchungstext is not None
+    assert written[0].buchungstext.startswith("Storno")
     # and a third run with the restated data posts nothing more
     with restated_looker(emulators, tmp_path / "x", line_id, Decimal("22000.00")) as url:
         third = LiveRunSteps(

@@ -2,12 +2,89 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from ml_connector.cli.mapping import config_option, load_cli_config
 
 __all__ = ["ping"]
 
 
 @click.command(name="ping")
-def ping() -> None:
-    """Check both sides (Looker and DATEV) of a configured customer."""
-    raise click.ClickException("'ping' is not built yet")
+@click.argument("customer", required=False)
+@config_option
+@click.option(
+    "--store-url",
+    envvar="ML_CONNECTOR_STORE_URL",
+    help="database URL of the ml-connector store (default: SQLite in the data directory)",
+)
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
+@click.option(
+    "--datev-url",
+    envvar="ML_CONNECTOR_DATEV_API_URL",
+    default=None,
+    help="Use a DATEV emulator at this URL instead of DATEV (env ML_CONNECTOR_DATEV_API_URL).",
+)
+def ping(
+    customer: str | None,
+    config_path: Path | None,
+    store_url: str | None,
+    looker_url: str | None,
+    datev_url: str | None,
+) -> None:
+    """Check both sides (Looker and DATEV) of a configured customer.
+
+    Without CUSTOMER every customer of the configuration is checked. Prints what
+    works and what does not, with the fix for each failure; exits 0 only when every
+    check passes.
+    """
+    import asyncio
+
+    from rich.console import Console
+
+    from ml_connector.datev.health import CheckResult, render_checks
+    from ml_connector.paths import default_data_dir
+    from ml_connector.sync.connect import SyncSettings, open_connections, open_sync_store
+    from ml_connector.sync.ping import ping_customer
+
+    config = load_cli_config(config_path)
+    customers = sorted(config.model.customers)
+    if customer is not None:
+        if customer not in config.model.customers:
+            raise click.ClickException(
+                f"no customer {customer!r} in {config.path}; known: {', '.join(customers)}"
+            )
+        customers = [customer]
+    settings = SyncSettings(
+        data_dir=default_data_dir(),
+        store_url=store_url,
+        config_path=config.path,
+        looker_url=looker_url,
+        datev_api_url=datev_url,
+    )
+    engine = open_sync_store(settings)
+    connections = open_connections(settings, engine)
+
+    async def check_all() -> dict[str, list[CheckResult]]:
+        try:
+            return {
+                name: await ping_customer(config, name, connections, looker_url=looker_url)
+                for name in customers
+            }
+        finally:
+            await connections.aclose()
+
+    try:
+        results = asyncio.run(check_all())
+    finally:
+        engine.dispose()
+    console = Console()
+    all_ok = True
+    for name, checks in results.items():
+        title = f"{name} ({config.model.customers[name].name})"
+        console.print(render_checks(checks, title=title))
+        all_ok = all_ok and all(c.ok for c in checks)
+    console.print("[green]all checks passed[/green]" if all_ok else "[red]some checks failed[/red]")
+    if not all_ok:
+        raise SystemExit(1)

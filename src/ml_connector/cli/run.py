@@ -26,6 +26,17 @@ __all__ = ["run"]
               help="Read the tie-out totals from a JSON Lines file instead of Looker.")  # fmt: skip
 @click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
 @config_option
+@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", default=None,
+              help="Database URL of the ml-connector store (default: SQLite in the data "
+                   "directory).")  # fmt: skip
+@click.option("--system-db-url", envvar="ML_CONNECTOR_SYSTEM_DB_URL", default=None,
+              help="Database URL of the durable engine's system database (default: SQLite "
+                   "in the data directory).")  # fmt: skip
+@click.option("--datev-url", envvar="ML_CONNECTOR_DATEV_API_URL", default=None,
+              help="Use a DATEV emulator at this URL instead of DATEV.")  # fmt: skip
+@click.option("--queue", "queue_only", is_flag=True,
+              help="Only queue the run; a running 'ml-connector worker' executes it.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def run(
     pipeline: str,
     period: str,
@@ -35,8 +46,18 @@ def run(
     totals_file: Path | None,
     looker_url: str | None,
     config_path: Path | None,
+    store_url: str | None,
+    system_db_url: str | None,
+    datev_url: str | None,
+    queue_only: bool,
+    as_json: bool,
 ) -> None:
-    """Run PIPELINE for one period: extract, map, validate, tie out, write.
+    """Run PIPELINE for one period: extract, map, validate, tie out, write, submit.
+
+    Without --dry-run the run goes through the durable engine: files are submitted to
+    DATEV and polled, and every row lands in the audit trail. Exits 0 when the run
+    succeeded, 1 otherwise. A period that ran before is run again with 'ml-connector
+    replay RUN'.
 
     With --dry-run nothing is sent to DATEV. Exits 0 when the batch is ready to send,
     1 when rejections or the tie-out block it (see report.txt / report.json).
@@ -46,9 +67,22 @@ def run(
     from ml_connector.paths import default_data_dir
 
     if not dry_run:
-        raise click.ClickException(
-            "only 'run --dry-run' is available here; submitting to DATEV is done by the worker"
+        if rows_file is not None or totals_file is not None or out_dir is not None:
+            raise click.UsageError("--rows, --totals and --out go with --dry-run only")
+        from ml_connector.cli._engine import run_through_engine
+
+        run_through_engine(
+            pipeline,
+            period,
+            config_path=config_path,
+            store_url=store_url,
+            system_db_url=system_db_url,
+            looker_url=looker_url,
+            datev_url=datev_url,
+            queue_only=queue_only,
+            as_json=as_json,
         )
+        return
     the_period = parse_period(period)
     assert the_period is not None
     config = load_cli_config(config_path)

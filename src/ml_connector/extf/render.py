@@ -32,7 +32,16 @@ __all__ = [
 ]
 
 #: column ranges (0-based, end exclusive) fetched together; the first is always rendered
-GROUPS: tuple[tuple[int, int], ...] = ((0, 14), (14, 36), (36, 47), (47, 87), (87, 113), (113, 125))
+#: core columns 1-14; OPOS and Beleginfo 15-36; KOST1/2; the rarely used 39-113;
+#: Festschreibung; Leistungsdatum and the tail 115-125
+GROUPS: tuple[tuple[int, int], ...] = (
+    (0, 14),
+    (14, 36),
+    (36, 38),
+    (38, 113),
+    (113, 114),
+    (114, 125),
+)
 
 
 def quote(text: str) -> str:
@@ -353,7 +362,11 @@ def checked_line_renderer() -> CheckedRenderer:
             stmts += _field_statements(col, name, f"f{col.pos}", env)
         stmts += _cross_statements(cols)
         joined = f"';'.join(({', '.join(f'f{c.pos}' for c in cols)},))"
-        if g == 0:
+        if len(cols) == 1:
+            body.append(f"    {names[0]} = _g{g}(line)")
+            body += ["    " + s for s in stmts]
+            body.append(f"    s{g} = f{cols[0].pos}")
+        elif g == 0:
             body.append(f"    {', '.join(names)}, = _g0(line)")
             body += ["    " + s for s in stmts]
             body.append(f"    s0 = {joined}")
