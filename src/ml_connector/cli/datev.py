@@ -49,7 +49,9 @@ def _secret_from_reference(reference: str, store: ConnectionStore) -> Any:
         )
     if scheme == "store":
         return store.credentials.get(name, "datev_client_secret")
-    raise ConfigurationError(f"{reference!r} is not a credential reference (env:… or store:…)")
+    raise ConfigurationError(
+        "the client secret setting is not a credential reference (env:… or store:…)"
+    )
 
 
 async def _login_request(

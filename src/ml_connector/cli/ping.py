@@ -67,13 +67,10 @@ def ping(
     connections = open_connections(settings, engine)
 
     async def check_all() -> dict[str, list[CheckResult]]:
-        try:
-            return {
-                name: await ping_customer(config, name, connections, looker_url=looker_url)
-                for name in customers
-            }
-        finally:
-            await connections.aclose()
+        return {
+            name: await ping_customer(config, name, connections, looker_url=looker_url)
+            for name in customers
+        }
 
     try:
         results = asyncio.run(check_all())

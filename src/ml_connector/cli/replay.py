@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from ml_connector.cli.mapping import config_option
 
 __all__ = ["replay"]
 
 
 @click.command(name="replay")
-def replay() -> None:
-    """Re-run a failed run, or only its failed records."""
-    raise click.ClickException("'replay' is not built yet")
+@click.argument("run_id", metavar="RUN")
+@click.option("--only-failed", is_flag=True,
+              help="Resend only the files DATEV did not accept in RUN.")  # fmt: skip
+@config_option
+@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", default=None,
+              help="Database URL of the ml-connector store (default: SQLite in the data "
+                   "directory).")  # fmt: skip
+@click.option("--system-db-url", envvar="ML_CONNECTOR_SYSTEM_DB_URL", default=None,
+              help="Database URL of the durable engine's system database.")  # fmt: skip
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
+@click.option("--datev-url", envvar="ML_CONNECTOR_DATEV_API_URL", default=None,
+              help="Use a DATEV emulator at this URL instead of DATEV.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def replay(
+    run_id: str,
+    only_failed: bool,
+    config_path: Path | None,
+    store_url: str | None,
+    system_db_url: str | None,
+    looker_url: str | None,
+    datev_url: str | None,
+    as_json: bool,
+) -> None:
+    """Re-run RUN (see 'ml-connector status') after a fix, and print the new run's outcome.
+
+    The replay prepares the period again with the same file names and record keys and
+    asks DATEV before every submission whether the file arrived already, so no booking
+    is posted twice. Rows changed in Looker since RUN are posted as reversal plus
+    correction (pipelines with restatement = "corrections").
+    """
+    from ml_connector.errors import MlConnectorError
+    from ml_connector.sync.commands import cli_settings, print_outcome
+    from ml_connector.sync.launch import EngineOptions, replay_run
+
+    settings = cli_settings(
+        config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
+    )
+    try:
+        outcome = replay_run(
+            settings,
+            run_id,
+            only_failed=only_failed,
+            options=EngineOptions(system_database_url=system_db_url),
+        )
+    except MlConnectorError as exc:
+        raise click.ClickException(str(exc)) from None
+    print_outcome(outcome, as_json=as_json)

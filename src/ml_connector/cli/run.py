@@ -69,7 +69,7 @@ def run(
     if not dry_run:
         if rows_file is not None or totals_file is not None or out_dir is not None:
             raise click.UsageError("--rows, --totals and --out go with --dry-run only")
-        from ml_connector.cli._engine import run_through_engine
+        from ml_connector.sync.commands import run_through_engine
 
         run_through_engine(
             pipeline,

@@ -23,15 +23,18 @@ from ml_connector.config.models import (
     Customer,
     DatevClient,
     DatevOAuth,
+    EmailNotification,
     FieldSpec,
     LookerConnection,
     LookupConfig,
     MappingConfig,
+    NotifySettings,
     Pipeline,
     QuerySource,
     Source,
     TextRules,
     TieOut,
+    WebhookNotification,
 )
 from ml_connector.errors import ConfigurationError
 from ml_connector.mapping.lookups import (
@@ -65,15 +68,18 @@ _ALL_MODELS = (
     Customer,
     DatevClient,
     DatevOAuth,
+    EmailNotification,
     FieldSpec,
     LookerConnection,
     LookupConfig,
     MappingConfig,
+    NotifySettings,
     Pipeline,
     QuerySource,
     Source,
     TextRules,
     TieOut,
+    WebhookNotification,
 )
 _KNOWN_KEYS = sorted({name for model in _ALL_MODELS for name in model.model_fields})
 

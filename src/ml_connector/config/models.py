@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "CREDENTIAL_REF",
@@ -21,15 +29,18 @@ __all__ = [
     "Customer",
     "DatevClient",
     "DatevOAuth",
+    "EmailNotification",
     "FieldSpec",
     "LookerConnection",
     "LookupConfig",
     "MappingConfig",
+    "NotifySettings",
     "Pipeline",
     "QuerySource",
     "Source",
     "TextRules",
     "TieOut",
+    "WebhookNotification",
 ]
 
 #: ``env:PREFIX`` (variables ``PREFIX_CLIENT_ID`` / ``PREFIX_CLIENT_SECRET``) or ``store:OWNER``
@@ -48,7 +59,9 @@ class CredentialRef:
     def parse(cls, text: str) -> CredentialRef:
         match = CREDENTIAL_REF.match(text)
         if not match:
-            raise ValueError(f"{text!r} is not a credential reference")
+            raise ValueError(
+                "is not a credential reference (the value is not shown, it may be a secret)"
+            )
         return cls(scheme=match.group(1), name=match.group(2))
 
     def __str__(self) -> str:
@@ -142,12 +155,58 @@ class DatevClient(_Model):
         return f"{self.consultant_number}-{self.client_number}"
 
 
+def _optional_ref(value: str | None) -> str | None:
+    if value is not None:
+        CredentialRef.parse(value)
+    return value
+
+
+OptionalCredentialRef = Annotated[str | None, AfterValidator(_optional_ref)]
+
+
+class WebhookNotification(_Model):
+    """``[[customers.<id>.notify.webhooks]]``: a URL that receives a JSON POST per event."""
+
+    url: str = Field(pattern=r"^https?://", description="receiver URL")
+    headers: dict[str, str] = Field(default_factory=dict)
+    signing_secret: OptionalCredentialRef = Field(
+        default=None, description="credential reference of the HMAC-SHA256 signing secret"
+    )
+
+
+class EmailNotification(_Model):
+    """``[[customers.<id>.notify.emails]]``: an SMTP server and the recipients."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: OptionalCredentialRef = Field(
+        default=None,
+        description="credential reference (env:NAME or store:OWNER), never the password",
+    )
+    sender: str = Field(min_length=3)
+    recipients: list[str] = Field(min_length=1)
+
+
+class NotifySettings(_Model):
+    """``[customers.<id>.notify]``: where failures, partial runs and re-consent go."""
+
+    on: list[Literal["failure", "partial", "reconsent"]] = Field(
+        default=["failure", "partial", "reconsent"], description="which events are sent"
+    )
+    webhooks: list[WebhookNotification] = Field(default_factory=list)
+    emails: list[EmailNotification] = Field(default_factory=list)
+
+
 class Customer(_Model):
     """``[customers.<id>]``: one tenant."""
 
     name: str = Field(min_length=1)
     looker: LookerConnection
     datev: DatevClient
+    notify: NotifySettings | None = None
 
 
 class QuerySource(_Model):

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,47 +124,35 @@ def datev_endpoints(side: DatevSide, api_url: str | None = None) -> Endpoints:
 
 
 class DatevConnections:
-    """DATEV clients per customer, created on first use and bound to the running loop.
+    """Opens a DATEV client per customer, from the stored OAuth connection.
 
-    The durable engine may call steps from different event loops over its life;
-    httpx clients must not cross loops, so the cache is per loop.
+    A client lives for one step (``async with connections.client(...)``): the durable
+    engine may run steps on different event loops, and HTTP connections must not
+    cross loops or outlive the step.
     """
 
     def __init__(self, settings: SyncSettings, connections: ConnectionStore) -> None:
         self.settings = settings
         self.connections = connections
-        self._clients: dict[tuple[int, str], tuple[DatevClient, httpx.AsyncClient]] = {}
 
-    async def client(self, customer_id: str, customer: Customer) -> DatevClient:
+    @asynccontextmanager
+    async def client(self, customer_id: str, customer: Customer) -> AsyncIterator[DatevClient]:
         """The DATEV client of ``customer`` (connection named after the customer)."""
-        key = (id(asyncio.get_running_loop()), customer_id)
-        cached = self._clients.get(key)
-        if cached is not None:
-            return cached[0]
         info = await asyncio.to_thread(self.connections.info, customer_id)
         if info is None:
             raise ReconsentRequiredError(
                 f"no DATEV login stored for customer {customer_id!r}",
                 hint=relogin_hint(customer_id),
             )
-        http = httpx.AsyncClient(timeout=30.0)
-        tokens = TokenManager(self.connections, customer_id, http=http)
-        client = DatevClient(
-            tokens,
-            app_client_id=info.client_id,
-            endpoints=datev_endpoints(customer.datev, self.settings.datev_api_url),
-            http_log=HttpLog(self.settings.http_log_dir),
-        )
-        self._clients[key] = (client, http)
-        return client
-
-    async def aclose(self) -> None:
-        """Close the clients created on the running loop."""
-        loop = id(asyncio.get_running_loop())
-        for key in [k for k in self._clients if k[0] == loop]:
-            client, http = self._clients.pop(key)
-            await client.aclose()
-            await http.aclose()
+        async with httpx.AsyncClient(timeout=30.0) as http:
+            tokens = TokenManager(self.connections, customer_id, http=http)
+            async with DatevClient(
+                tokens,
+                app_client_id=info.client_id,
+                endpoints=datev_endpoints(customer.datev, self.settings.datev_api_url),
+                http_log=HttpLog(self.settings.http_log_dir),
+            ) as client:
+                yield client
 
 
 def open_connections(settings: SyncSettings, engine: Engine) -> DatevConnections:

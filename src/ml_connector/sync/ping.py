@@ -108,16 +108,16 @@ async def ping_customer(
     channel = first[2] if first is not None else "extf"
     datev_later = ("DATEV client", "DATEV service", "DATEV document types")
     try:
-        client = await connections.client(customer_id, customer)
+        async with connections.client(customer_id, customer) as client:
+            results += await check_datev(
+                client,
+                berater=customer.datev.consultant_number,
+                mandant=customer.datev.client_number,
+                channel=channel,
+            )
     except MlConnectorError as exc:
         results.append(
             _failed("DATEV token", exc, f"ml-connector datev login --customer {customer_id}")
         )
         return results + _skipped(datev_later, "no DATEV login")
-    results += await check_datev(
-        client,
-        berater=customer.datev.consultant_number,
-        mandant=customer.datev.client_number,
-        channel=channel,
-    )
     return results

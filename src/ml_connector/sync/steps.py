@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,11 +120,14 @@ class LiveRunSteps:
         customer = config.pipeline(pipeline).customer
         return RunSpec(pipeline, customer, datev_client_id(config, pipeline), period)
 
-    async def _datev(self, config: LoadedConfig, spec: RunSpec) -> DatevClient:
+    @asynccontextmanager
+    async def _datev(self, spec: RunSpec) -> AsyncIterator[DatevClient]:
+        config = await asyncio.to_thread(self.config)
         customer = config.model.customers.get(spec.customer)
         if customer is None:
             raise ConfigurationError(f"no customer {spec.customer!r} in {config.path}")
-        return await self.connections.client(spec.customer, customer)
+        async with self.connections.client(spec.customer, customer) as client:
+            yield client
 
     # ------------------------------------------------------------ prepare
 
@@ -226,28 +230,25 @@ class LiveRunSteps:
 
     async def find_submission(self, spec: RunSpec, file: PreparedFile) -> str | None:
         """The job of an earlier pending or successful submission of ``file``, else None."""
-        config = await asyncio.to_thread(self.config)
-        datev = await self._datev(config, spec)
-        job = await datev.find_extf_job(spec.datev_client, filename=file.filename)
+        async with self._datev(spec) as datev:
+            job = await datev.find_extf_job(spec.datev_client, filename=file.filename)
         if job is None or job.result == "failed":
             return None
         return job.id
 
     async def submit(self, spec: RunSpec, file: PreparedFile) -> str:
         """Upload ``file`` with its ``Reference-Id``; the DATEV job id."""
-        config = await asyncio.to_thread(self.config)
-        datev = await self._datev(config, spec)
         content = await asyncio.to_thread(Path(file.path).read_bytes)
-        upload = await datev.upload_extf(
-            spec.datev_client, content, file.filename, reference_id=file.reference_id
-        )
+        async with self._datev(spec) as datev:
+            upload = await datev.upload_extf(
+                spec.datev_client, content, file.filename, reference_id=file.reference_id
+            )
         return upload.job_id
 
     async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
         """One read of the job."""
-        config = await asyncio.to_thread(self.config)
-        datev = await self._datev(config, spec)
-        job = await datev.get_extf_job(spec.datev_client, job_id)
+        async with self._datev(spec) as datev:
+            job = await datev.get_extf_job(spec.datev_client, job_id)
         if not job.finished:
             return JobStatus("pending")
         if job.result == "succeeded":
@@ -258,8 +259,7 @@ class LiveRunSteps:
         return JobStatus("failed", detail="; ".join(protocol) or f"DATEV job {job_id} failed")
 
     async def aclose(self) -> None:
-        """Close the DATEV clients of the running loop."""
-        await self.connections.aclose()
+        """Nothing to close: clients live for one step (kept for callers that close)."""
 
     def close(self) -> None:
         """Release the store."""

@@ -1,0 +1,106 @@
+"""What the ``run``, ``worker`` and ``replay`` commands share: settings and outcome output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ml_connector.engine.ports import RunOutcome
+from ml_connector.errors import MlConnectorError
+from ml_connector.sync.connect import SyncSettings
+from ml_connector.sync.launch import EngineOptions, outcome_json
+
+__all__ = ["cli_settings", "print_outcome", "run_through_engine"]
+
+_STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "needs_user": "magenta"}
+
+
+def cli_settings(
+    *,
+    config_path: Path | None,
+    store_url: str | None,
+    looker_url: str | None = None,
+    datev_url: str | None = None,
+) -> SyncSettings:
+    """Settings from command-line options, in the data directory."""
+    from ml_connector.paths import default_data_dir
+
+    return SyncSettings(
+        data_dir=default_data_dir(),
+        store_url=store_url,
+        config_path=config_path,
+        looker_url=looker_url,
+        datev_api_url=datev_url,
+    )
+
+
+def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
+    """The outcome as JSON or as a few lines; exits 1 unless the run succeeded."""
+    if as_json:
+        click.echo(json.dumps(outcome_json(outcome), indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        style = _STYLE.get(outcome.state, "cyan")
+        console.print(f"run {outcome.run_id}: [{style}]{outcome.state}[/]")
+        console.print(
+            f"  rows: {outcome.rows_read} read, {outcome.rows_mapped} mapped, "
+            f"{outcome.rows_rejected} rejected"
+        )
+        for filename in outcome.files:
+            job = outcome.jobs.get(filename)
+            console.print(f"  file {filename}" + (f" -> DATEV job {job}" if job else ""))
+        console.print(
+            f"  DATEV jobs: {outcome.jobs_succeeded} succeeded, {outcome.jobs_failed} failed"
+        )
+        if outcome.error:
+            console.print(f"  [red]error[/]: {outcome.error}", soft_wrap=True)
+    if outcome.state != "succeeded":
+        raise SystemExit(1)
+
+
+def run_through_engine(
+    pipeline: str,
+    period: str,
+    *,
+    config_path: Path | None,
+    store_url: str | None,
+    system_db_url: str | None,
+    looker_url: str | None,
+    datev_url: str | None,
+    queue_only: bool,
+    as_json: bool,
+) -> None:
+    """``run PIPELINE --period P`` without ``--dry-run``: queue, or run now and print."""
+    from ml_connector.sync.launch import RunAlreadyExistsError, run_pipeline
+    from ml_connector.sync.steps import LiveRunSteps
+
+    settings = cli_settings(
+        config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
+    )
+    options = EngineOptions(system_database_url=system_db_url)
+    try:
+        if queue_only:
+            from ml_connector.engine.runtime import enqueue_remote, system_database_url
+
+            steps = LiveRunSteps(settings)
+            try:
+                spec = steps.spec_for(pipeline, period)
+            finally:
+                steps.close()
+            url = system_database_url(settings.data_dir, system_db_url)
+            run_id = enqueue_remote(url, spec)
+            click.echo(f"queued {run_id}; 'ml-connector worker' runs it")
+            return
+        outcome = run_pipeline(settings, pipeline, period, options=options)
+    except RunAlreadyExistsError as exc:
+        raise click.ClickException(
+            f"{pipeline} {period} ran before ({exc.state}); run it again with "
+            f"'ml-connector replay {exc.run_id}' (add --only-failed to resend failed files only)"
+        ) from None
+    except MlConnectorError as exc:
+        raise click.ClickException(str(exc)) from None
+    print_outcome(outcome, as_json=as_json)

@@ -1,0 +1,65 @@
+"""The durable engine with the live steps, in process, against both emulators."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sync_support import CLIENT, PIPELINE
+
+from ml_connector.cli import main
+from ml_connector.demo.emulators import DemoEmulators
+from ml_connector.demo.setup import DemoInstall
+from ml_connector.engine.polling import PollPolicy
+from ml_connector.store.audit import verify
+from ml_connector.sync.connect import open_sync_store
+from ml_connector.sync.launch import EngineOptions, RunAlreadyExistsError, replay_run, run_pipeline
+
+FAST = EngineOptions(
+    queue_polling_interval=0.05, poll=PollPolicy(base=0.05, cap=0.1, floor=0.0, max_polls=20)
+)
+
+
+def test_run_then_replay_posts_each_booking_once(
+    installed: DemoInstall, emulators: DemoEmulators
+) -> None:
+    lines: list[str] = []
+    outcome = run_pipeline(
+        installed.settings, PIPELINE, "2025-12", options=FAST, progress=lines.append
+    )
+    assert outcome.state == "succeeded", outcome.error
+    assert (outcome.rows_read, outcome.rows_mapped, outcome.rows_rejected) == (64, 63, 1)
+    assert outcome.jobs_succeeded == 1
+    assert len(emulators.ledger.bookings(CLIENT)) == 63
+    assert any("submitted to DATEV" in line for line in lines)
+
+    with pytest.raises(RunAlreadyExistsError):
+        run_pipeline(installed.settings, PIPELINE, "2025-12", options=FAST, progress=None)
+
+    again = replay_run(installed.settings, outcome.run_id, options=FAST, progress=None)
+    assert again.state == "succeeded"
+    assert again.replay_of == outcome.run_id
+    assert again.files == ()
+    assert len(emulators.ledger.bookings(CLIENT)) == 63
+    assert emulators.ledger.duplicates() == []
+
+    store = open_sync_store(installed.settings)
+    try:
+        assert [r.ok for r in verify(store)] == [True]
+    finally:
+        store.dispose()
+
+
+def test_run_command_prints_the_outcome(installed: DemoInstall, emulators: DemoEmulators) -> None:
+    args = ["run", PIPELINE, "--period", "2026-10", "--config", str(installed.config_path)]
+    result = CliRunner().invoke(main, [*args, "--datev-url", emulators.datev_url, "--json"])
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout[result.stdout.index("{") :])
+    assert outcome["state"] == "succeeded"
+    assert outcome["jobs_succeeded"] == 1
+    assert len(emulators.ledger.bookings(CLIENT)) == outcome["rows_mapped"] == 63
+
+    again = CliRunner().invoke(main, [*args, "--datev-url", emulators.datev_url])
+    assert again.exit_code == 1
+    assert "ml-connector replay run:gl-monthly:2026-10" in again.output
