@@ -28,8 +28,27 @@ __all__ = ["main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ml-connector")
-def main() -> None:
+@click.option(
+    "--log-level",
+    envvar="ML_CONNECTOR_LOG_LEVEL",
+    default="WARNING",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Which log records go to stderr.",
+)
+@click.option(
+    "--log-format",
+    envvar="ML_CONNECTOR_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="json: one JSON object per line, for servers and log collectors.",
+)
+def main(log_level: str, log_format: str) -> None:
     """Turn general-ledger data modelled in Looker into DATEV bookings (one way)."""
+    from ml_connector.logs import configure_logging
+
+    configure_logging(log_level, "json" if log_format == "json" else "text")
 
 
 for _command in (demo, extf, mapping, run, ping, datev, sandbox, schedule, worker, status):

@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain as chain_items
 from itertools import islice
 from pathlib import Path
 
@@ -199,6 +200,24 @@ def _rows_per_transaction() -> int:
     return ROWS_PER_TRANSACTION
 
 
+class _Counted:
+    """An iterator of row records that counts what went through it."""
+
+    def __init__(self, records: Iterator[RowRecord]) -> None:
+        self._records = records
+        self.count = 0
+
+    def __iter__(self) -> Iterator[RowRecord]:
+        for record in self._records:
+            self.count += 1
+            yield record
+
+    def drain(self) -> None:
+        """Skip the rest (a chunk recorded before a crash)."""
+        for _ in self:
+            pass
+
+
 @DBOS.step(name="ml_connector.record_rows")
 async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
     """Files, then rows in chunks, each chunk with its marker in the same transaction."""
@@ -210,14 +229,19 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
             if has_event(conn, run_id=req.run_id, kind="rows_recorded"):
                 return
             _record_files(conn, req, prepared)
+        # streamed from the records file: memory does not depend on the chunk size
         records = iter_records(Path(prepared.records_path))
+        per_chunk = _rows_per_transaction()
         chunk = 0
-        while batch := list(islice(records, _rows_per_transaction())):
+        while (first := next(records, None)) is not None:
+            batch = _Counted(chain_items([first], islice(records, per_chunk - 1)))
             with write_transaction(store) as conn:
                 marker = str(chunk)
-                if not has_event(conn, run_id=req.run_id, kind="rows_chunk", row_key=marker):
+                if has_event(conn, run_id=req.run_id, kind="rows_chunk", row_key=marker):
+                    batch.drain()
+                else:
                     append_in(conn, chain, (_row_event(req.run_id, r) for r in batch))
-                    done = AuditEvent("rows_chunk", req.run_id, {"rows": len(batch)}, marker)
+                    done = AuditEvent("rows_chunk", req.run_id, {"rows": batch.count}, marker)
                     append_in(conn, chain, [done])
             _boundary(f"rows_chunk:{chunk}")
             chunk += 1

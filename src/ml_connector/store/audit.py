@@ -219,7 +219,8 @@ def file_bookings(
         )
         .order_by(table.c.id)
     )
-    for row in conn.execute(query):
+    # streamed (a server-side cursor on PostgreSQL): a file may hold 99,999 lines
+    for row in conn.execute(query, execution_options={"yield_per": _BATCH}):
         booking = json.loads(row.payload).get("booking")
         if booking is not None and row.row_key is not None:
             yield str(row.row_key), booking

@@ -27,6 +27,8 @@ __all__ = [
     "record_posted_in",
 ]
 
+_BATCH = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class PostedRecord:
@@ -53,27 +55,37 @@ def content_digest(booking: Mapping[str, Any]) -> str:
 
 
 def record_posted_in(conn: Connection, records: Iterable[PostedRecord]) -> int:
-    """Append ``records`` inside the caller's transaction; returns how many."""
+    """Append ``records`` inside the caller's transaction; returns how many.
+
+    Inserted in batches of 1,000, so a file of any size costs bounded memory.
+    """
     table = POSTED_RECORDS
     now = utc_now()
-    rows = [
-        {
-            "pipeline": r.pipeline,
-            "datev_client": r.datev_client,
-            "period": r.period,
-            "row_key": r.row_key,
-            "digest": r.digest,
-            "payload": canonical_json(dict(r.booking)),
-            "run_id": r.run_id,
-            "filename": r.filename,
-            "datev_job_id": r.datev_job_id,
-            "recorded_at": now,
-        }
-        for r in records
-    ]
-    if rows:
-        conn.execute(insert(table), rows)
-    return len(rows)
+    count = 0
+    batch: list[dict[str, Any]] = []
+    for r in records:
+        batch.append(
+            {
+                "pipeline": r.pipeline,
+                "datev_client": r.datev_client,
+                "period": r.period,
+                "row_key": r.row_key,
+                "digest": r.digest,
+                "payload": canonical_json(dict(r.booking)),
+                "run_id": r.run_id,
+                "filename": r.filename,
+                "datev_job_id": r.datev_job_id,
+                "recorded_at": now,
+            }
+        )
+        if len(batch) >= _BATCH:
+            conn.execute(insert(table), batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        conn.execute(insert(table), batch)
+        count += len(batch)
+    return count
 
 
 def record_posted(engine: Engine, records: Iterable[PostedRecord]) -> int:

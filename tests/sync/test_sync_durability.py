@@ -1,0 +1,77 @@
+"""A worker SIGKILLed mid-run resumes: nothing lost, nothing posted twice (DATEV's ledger)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sync_support import CLIENT
+
+from ml_connector.demo.emulators import DemoEmulators
+from ml_connector.demo.setup import DemoInstall
+from ml_connector.store.audit import verify
+from ml_connector.store.runs import get_run, list_files
+from ml_connector.sync.connect import open_sync_store
+
+SCRIPT = Path(__file__).with_name("sync_worker_main.py")
+
+
+def _worker(
+    installed: DemoInstall, emulators: DemoEmulators, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    settings = installed.settings
+    return subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(settings.data_dir),
+            str(installed.config_path),
+            emulators.datev_url,
+            "2026-10",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "kill_at",
+    [
+        "submitted:1",  # DATEV has the file; the job id is stored nowhere yet
+        "poll:1",  # the job id is stored, the outcome not yet
+    ],
+)
+def test_killed_worker_resumes_without_loss_or_double_posting(
+    installed: DemoInstall, emulators: DemoEmulators, kill_at: str
+) -> None:
+    killed = _worker(installed, emulators, kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert len(emulators.ledger.transfers(CLIENT)) == 1  # the file reached DATEV before the kill
+
+    resumed = _worker(installed, emulators)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert result["state"] == "succeeded", result
+
+    [transfer] = emulators.ledger.transfers(CLIENT)
+    assert transfer.succeeded
+    assert list(result["jobs"].values()) == [transfer.job_id]
+    assert len(emulators.ledger.bookings(CLIENT)) == 63
+    assert emulators.ledger.duplicates() == []
+
+    store = open_sync_store(installed.settings)
+    try:
+        run = get_run(store, "run:gl-monthly:2026-10")
+        assert run is not None
+        assert (run.state, run.rows_read, run.jobs_succeeded) == ("succeeded", 63, 1)
+        assert [f.datev_job_id for f in list_files(store, run.id)] == [transfer.job_id]
+        assert all(r.ok for r in verify(store))
+    finally:
+        store.dispose()
