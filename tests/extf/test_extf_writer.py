@@ -164,3 +164,21 @@ def test_reader_belegdatum_year_across_calendar_years() -> None:
 def test_split_fields_roundtrip_of_quoted_text() -> None:
     text = 'a;"b ""c"" ; d";;""'
     assert split_fields(text) == (["a", 'b "c" ; d', "", ""], [False, True, False, True])
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_bad_line_in_the_middle_of_a_chunk_is_located(validate: bool) -> None:
+    lines = [*sample_lines(), *sample_lines(), line(buchungstext=42), *sample_lines()]
+    with pytest.raises(InvalidBatchError) as info:
+        render_bytes(H, lines, validate=validate)
+    assert (info.value.problems[0].line, info.value.problems[0].column) == (45, 14)
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_booking_limit_applies_on_both_paths(validate: bool) -> None:
+    from ml_connector.extf.writer import write_batch
+
+    with pytest.raises(InvalidBatchError) as info:
+        write_batch(H, sample_lines(), io.BytesIO(), validate=validate, max_bookings=20)
+    assert info.value.problems[0].rule == "file.rows"
+    assert write_batch(H, sample_lines(), io.BytesIO(), validate=validate, max_bookings=21) == 21

@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from sync_support import CLIENT
 
 from ml_connector.demo.emulators import DemoEmulators
 from ml_connector.demo.setup import DemoInstall
 from ml_connector.store.audit import verify
 from ml_connector.store.runs import get_run, list_files
+from ml_connector.store.tables import AuditEventRow
 from ml_connector.sync.connect import open_sync_store
 
 SCRIPT = Path(__file__).with_name("sync_worker_main.py")
@@ -73,5 +75,17 @@ def test_killed_worker_resumes_without_loss_or_double_posting(
         assert (run.state, run.rows_read, run.jobs_succeeded) == ("succeeded", 63, 1)
         assert [f.datev_job_id for f in list_files(store, run.id)] == [transfer.job_id]
         assert all(r.ok for r in verify(store))
+        events = AuditEventRow.__table__
+        with store.connect() as conn:
+            submitted = conn.execute(
+                select(events.c.payload).where(events.c.kind == "file_submitted")
+            ).scalars()
+            [payload] = [json.loads(p) for p in submitted]
+            rows = conn.execute(
+                select(func.count()).select_from(events).where(events.c.kind == "row")
+            ).scalar_one()
+        assert rows == 63
+        # killed before the job id was stored: the resumed run found DATEV's job
+        assert payload["found_earlier_submission"] is (kill_at == "submitted:1")
     finally:
         store.dispose()

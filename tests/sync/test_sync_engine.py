@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -22,11 +23,13 @@ FAST = EngineOptions(
 
 
 def test_run_then_replay_posts_each_booking_once(
-    installed: DemoInstall, emulators: DemoEmulators
+    installed_on: DemoInstall, emulators: DemoEmulators, db_url: str | None
 ) -> None:
+    installed = installed_on
+    options = dataclasses.replace(FAST, system_database_url=db_url)
     lines: list[str] = []
     outcome = run_pipeline(
-        installed.settings, PIPELINE, "2025-12", options=FAST, progress=lines.append
+        installed.settings, PIPELINE, "2025-12", options=options, progress=lines.append
     )
     assert outcome.state == "succeeded", outcome.error
     assert (outcome.rows_read, outcome.rows_mapped, outcome.rows_rejected) == (64, 63, 1)
@@ -35,9 +38,9 @@ def test_run_then_replay_posts_each_booking_once(
     assert any("submitted to DATEV" in line for line in lines)
 
     with pytest.raises(RunAlreadyExistsError):
-        run_pipeline(installed.settings, PIPELINE, "2025-12", options=FAST, progress=None)
+        run_pipeline(installed.settings, PIPELINE, "2025-12", options=options, progress=None)
 
-    again = replay_run(installed.settings, outcome.run_id, options=FAST, progress=None)
+    again = replay_run(installed.settings, outcome.run_id, options=options, progress=None)
     assert again.state == "succeeded"
     assert again.replay_of == outcome.run_id
     assert again.files == ()

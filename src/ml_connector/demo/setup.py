@@ -50,15 +50,23 @@ def write_demo_config(directory: Path, looker_url: str, *, credential: str) -> P
     return target
 
 
-async def install_demo(workdir: Path, emulators: DemoEmulators) -> DemoInstall:
-    """Data directory, configuration, encrypted Looker key and DATEV login under ``workdir``."""
+async def install_demo(
+    workdir: Path, emulators: DemoEmulators, *, store_url: str | None = None
+) -> DemoInstall:
+    """Data directory, configuration, encrypted Looker key and DATEV login under ``workdir``.
+
+    ``store_url`` puts the store in that database instead of the data directory.
+    """
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = write_demo_config(
         workdir, emulators.looker_url, credential=f"store:{LOOKER_OWNER}"
     )
     settings = SyncSettings(
-        data_dir=data_dir, config_path=config_path, datev_api_url=emulators.datev_url
+        data_dir=data_dir,
+        store_url=store_url,
+        config_path=config_path,
+        datev_api_url=emulators.datev_url,
     )
     engine = open_sync_store(settings)
     try:

@@ -113,7 +113,7 @@ class _Part:
         self.stream: BinaryIO = os.fdopen(fd, "wb")
         self.header = header
         self.number = number
-        self.writer = BatchWriter(header, self.stream, **options)  # type: ignore[arg-type]
+        self.writer = BatchWriter(header, self.stream, track_digest=True, **options)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.writer.flush()

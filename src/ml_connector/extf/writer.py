@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import itertools
 import os
 import tempfile
 from collections.abc import Collection, Iterable
@@ -51,8 +52,8 @@ _CRLF = "\r\n"
 class BatchWriter:
     """Writes one EXTF file to a binary stream, line by line.
 
-    ``digest`` (SHA-256 of the encoded booking lines, hex) identifies the content
-    independently of the header's creation time.
+    With ``track_digest`` the writer keeps ``digest`` (SHA-256 of the encoded booking
+    lines, hex), which identifies the content independently of the creation time.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class BatchWriter:
         automatic_accounts: Collection[int] | None = None,
         expected_client_id: str | None = None,
         chunk_lines: int = 1024,
+        track_digest: bool = False,
     ) -> None:
         if encoding not in ("utf-8-sig", "cp1252"):
             raise ValueError(f"unsupported encoding {encoding!r}; use 'utf-8-sig' or 'cp1252'")
@@ -89,7 +91,7 @@ class BatchWriter:
         self._buffer: list[str] = []
         self._buffer_chars = 0
         self._chunk_lines = chunk_lines
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if track_digest else None
         #: booking lines accepted so far
         self.bookings = 0
         #: bytes written to ``out`` so far (buffered lines not included)
@@ -156,33 +158,42 @@ class BatchWriter:
         limit = max_bookings if max_bookings is not None else -1
         buffer, chunk, slow = self._buffer, self._chunk_lines, self._render_one
         number = self.bookings + 2
+        repeat = itertools.repeat
         if self.validate:
+            # one pass formats and checks; None marks a line the detailed validator must see
             checked, (maxacc, vom, bis, am) = self._checked, self._checked_args
-            for line in lines:
-                number += 1
-                if number == limit + 3:
-                    self._too_many(limit)
-                try:
-                    text = checked(line, maxacc, vom, bis, am)
-                except Exception:
-                    text = None
-                buffer.append(slow(line, number) if text is None else text)
-                if len(buffer) >= chunk:
-                    self.bookings = number - 2
-                    self.flush()
+
+            def render(batch: list[BookingLine]) -> list[str | None]:
+                return list(
+                    map(checked, batch, repeat(maxacc), repeat(vom), repeat(bis), repeat(am))
+                )
         else:
-            render = self._render
-            for line in lines:
-                number += 1
-                if number == limit + 3:
-                    self._too_many(limit)
-                try:
-                    buffer.append(render(line))
-                except Exception:
-                    buffer.append(slow(line, number))
-                if len(buffer) >= chunk:
-                    self.bookings = number - 2
-                    self.flush()
+            plain = self._render
+
+            def render(batch: list[BookingLine]) -> list[str | None]:
+                return list(map(plain, batch))
+
+        source = iter(lines)
+        while True:
+            batch = list(itertools.islice(source, chunk))
+            if not batch:
+                break
+            if limit >= 0 and number - 2 + len(batch) > limit:
+                self._too_many(limit)
+            try:
+                texts = render(batch)
+            except Exception:  # a value of the wrong type somewhere in the chunk
+                texts = [None] * len(batch)
+            if None in texts:
+                for offset, text in enumerate(texts):
+                    buffer.append(
+                        slow(batch[offset], number + 1 + offset) if text is None else text
+                    )
+            else:
+                buffer.extend(texts)  # type: ignore[arg-type]
+            number += len(batch)
+            self.bookings = number - 2
+            self.flush()
         self.bookings = number - 2
         self.flush()
 
@@ -214,7 +225,9 @@ class BatchWriter:
 
     @property
     def digest(self) -> str:
-        """SHA-256 (hex) of the booking lines written so far."""
+        """SHA-256 (hex) of the booking lines written so far (needs ``track_digest``)."""
+        if self._hash is None:
+            raise RuntimeError("BatchWriter was created without track_digest=True")
         return self._hash.hexdigest()
 
     # -- internals ------------------------------------------------------------------
@@ -222,7 +235,7 @@ class BatchWriter:
     def _emit(self, data: bytes, *, digest: bool) -> None:
         self._out.write(data)
         self.bytes_written += len(data)
-        if digest:
+        if digest and self._hash is not None:
             self._hash.update(data)
 
     def _encode_lines(self, lines: list[str], *, first_line: int) -> bytes:

@@ -92,7 +92,14 @@ def run_through_engine(
             finally:
                 steps.close()
             url = system_database_url(settings.data_dir, system_db_url)
-            run_id = enqueue_remote(url, spec)
+            try:
+                run_id = enqueue_remote(url, spec)
+            except Exception as exc:  # the engine library's own errors, e.g. no queue tables
+                raise click.ClickException(
+                    f"cannot queue the run ({type(exc).__name__}); start 'ml-connector worker' "
+                    "once with the same data directory / --system-db-url (it creates the queue), "
+                    "or run without --queue"
+                ) from None
             click.echo(f"queued {run_id}; 'ml-connector worker' runs it")
             return
         outcome = run_pipeline(settings, pipeline, period, options=options)

@@ -140,17 +140,20 @@ def run_pipeline(
     (use :func:`replay_run`); a run that was interrupted is resumed instead.
     """
     live = steps or LiveRunSteps(settings)
-    spec = live.spec_for(pipeline, period)
-    opts = options or EngineOptions()
-    with Engine(
-        engine_settings(settings, opts), live, on_boundary=_hook(progress, f"{pipeline} {period}: ")
-    ) as engine:
-        run_id = run_id_for(pipeline, period)
-        earlier = run_store.get_run(engine.store, run_id)
-        if earlier is not None and earlier.state in run_store.FINAL_STATES:
-            raise RunAlreadyExistsError(run_id, earlier.state)
-        engine.enqueue(spec)
-        return engine.wait(run_id, timeout=timeout)
+    try:
+        spec = live.spec_for(pipeline, period)
+        opts = options or EngineOptions()
+        hook = _hook(progress, f"{pipeline} {period}: ")
+        with Engine(engine_settings(settings, opts), live, on_boundary=hook) as engine:
+            run_id = run_id_for(pipeline, period)
+            earlier = run_store.get_run(engine.store, run_id)
+            if earlier is not None and earlier.state in run_store.FINAL_STATES:
+                raise RunAlreadyExistsError(run_id, earlier.state)
+            engine.enqueue(spec)
+            return engine.wait(run_id, timeout=timeout)
+    finally:
+        if steps is None:
+            live.close()
 
 
 def replay_run(
@@ -165,13 +168,15 @@ def replay_run(
     """Replay a finished run (or only its failed files) and wait for the new run."""
     opts = options or EngineOptions()
     steps = LiveRunSteps(settings)
-    with Engine(
-        engine_settings(settings, opts), steps, on_boundary=_hook(progress, f"{run_id}: ")
-    ) as engine:
-        new_id = engine.replay(run_id, only_failed=only_failed)
-        if progress is not None:
-            progress(f"replaying {run_id} as {new_id}")
-        return engine.wait(new_id, timeout=timeout)
+    try:
+        hook = _hook(progress, f"{run_id}: ")
+        with Engine(engine_settings(settings, opts), steps, on_boundary=hook) as engine:
+            new_id = engine.replay(run_id, only_failed=only_failed)
+            if progress is not None:
+                progress(f"replaying {run_id} as {new_id}")
+            return engine.wait(new_id, timeout=timeout)
+    finally:
+        steps.close()
 
 
 def scheduled_pipelines(config: LoadedConfig) -> list[ScheduledPipeline]:
@@ -198,17 +203,20 @@ def work(
 ) -> None:
     """Run a worker until ``stop``: queued runs, and the configuration's schedules."""
     steps = LiveRunSteps(settings)
-    schedules = scheduled_pipelines(steps.config())
-    for item in schedules:
-        log.info("schedule %s: %s", item.pipeline, item.rule)
-    run_worker(
-        engine_settings(settings, options or EngineOptions()),
-        steps,
-        schedules=schedules,
-        stop=stop,
-        tick=tick,
-        catch_up=catch_up,
-    )
+    try:
+        schedules = scheduled_pipelines(steps.config())
+        for item in schedules:
+            log.info("schedule %s: %s", item.pipeline, item.rule)
+        run_worker(
+            engine_settings(settings, options or EngineOptions()),
+            steps,
+            schedules=schedules,
+            stop=stop,
+            tick=tick,
+            catch_up=catch_up,
+        )
+    finally:
+        steps.close()
 
 
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""The demo's closing summary: what was read, posted, rejected and written (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["DemoFile", "DemoRejection", "DemoRun", "DemoSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """One month's run."""
+
+    period: str
+    run_id: str
+    state: str
+    rows_read: int
+    rows_mapped: int
+    rows_rejected: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoFile:
+    """One file written and submitted, with its DATEV job."""
+
+    period: str
+    path: str
+    bookings: int
+    datev_job_id: str | None
+    outcome: str | None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRejection:
+    """One Looker row that was not booked, and why."""
+
+    period: str
+    row_key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    """Everything the demo did, checked against the DATEV emulator's ledger."""
+
+    workdir: str
+    data_dir: str
+    config_path: str
+    customer: str
+    pipeline: str
+    datev_client: str
+    runs: tuple[DemoRun, ...]
+    files: tuple[DemoFile, ...]
+    rejections: tuple[DemoRejection, ...]
+    #: bookings in files DATEV accepted, as ml-connector recorded them
+    bookings_posted: int
+    #: bookings the DATEV emulator's ledger holds for the client
+    datev_ledger_bookings: int
+    datev_duplicate_transfers: int
+    audit_verified: bool
+    audit_chains: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(r.rows_read for r in self.runs)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(r.rows_rejected for r in self.runs)
+
+    @property
+    def ok(self) -> bool:
+        """Every run succeeded, DATEV holds exactly what was posted, the audit chain holds."""
+        return (
+            all(r.state == "succeeded" for r in self.runs)
+            and self.bookings_posted == self.datev_ledger_bookings
+            and self.datev_duplicate_transfers == 0
+            and self.audit_verified
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as one JSON object (paths of the submitted files included)."""
+        return {
+            "ok": self.ok,
+            "workdir": self.workdir,
+            "data_dir": self.data_dir,
+            "config": self.config_path,
+            "customer": self.customer,
+            "pipeline": self.pipeline,
+            "datev_client": self.datev_client,
+            "months": [r.period for r in self.runs],
+            "rows_read": self.rows_read,
+            "bookings_posted": self.bookings_posted,
+            "rows_rejected": self.rows_rejected,
+            "rejections": [asdict(r) for r in self.rejections],
+            "files": [asdict(f) for f in self.files],
+            "runs": [asdict(r) for r in self.runs],
+            "datev": {
+                "ledger_bookings": self.datev_ledger_bookings,
+                "duplicate_transfers": self.datev_duplicate_transfers,
+                "jobs": [
+                    {"job_id": f.datev_job_id, "file": f.path, "outcome": f.outcome}
+                    for f in self.files
+                ],
+            },
+            "audit": {"verified": self.audit_verified, "chains": list(self.audit_chains)},
+        }
+
+    def render(self) -> str:
+        """The summary for people."""
+        out = [
+            f"ml-connector demo: {self.pipeline} for {self.customer} "
+            f"-> DATEV client {self.datev_client}",
+            f"  months            {', '.join(r.period for r in self.runs)}",
+            f"  rows read         {self.rows_read}",
+            f"  bookings posted   {self.bookings_posted} "
+            f"(DATEV ledger: {self.datev_ledger_bookings}, "
+            f"duplicate transfers: {self.datev_duplicate_transfers})",
+            f"  rows rejected     {self.rows_rejected}",
+        ]
+        out += [f"    {r.period} {r.row_key}: {r.reason}" for r in self.rejections]
+        out.append("  runs")
+        for run in self.runs:
+            line = (
+                f"    {run.run_id}: {run.state} ({run.rows_read} read, "
+                f"{run.rows_mapped} mapped, {run.rows_rejected} rejected)"
+            )
+            out.append(line + (f" - {run.error}" if run.error else ""))
+        out.append("  files and DATEV jobs")
+        for f in self.files:
+            out.append(f"    {f.path}")
+            out.append(
+                f"      {f.bookings} bookings, DATEV job {f.datev_job_id}: {f.outcome}"
+                + (f" ({f.detail})" if f.detail else "")
+            )
+        chains = ", ".join(f"{c['chain']} ({c['events']} events)" for c in self.audit_chains)
+        out.append(
+            "  audit chain       "
+            + ("verified" if self.audit_verified else "BROKEN")
+            + f": {chains}"
+        )
+        out.append(f"  configuration     {self.config_path}")
+        out.append(f"  data directory    {self.data_dir}")
+        out.append("  result            " + ("OK" if self.ok else "FAILED"))
+        return "\n".join(out)

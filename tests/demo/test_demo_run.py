@@ -1,0 +1,67 @@
+"""The end-to-end demo: its summary agrees with the DATEV emulator's ledger."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ml_connector.demo import run_demo
+from ml_connector.demo.emulators import running_emulators
+from ml_connector.errors import ConfigurationError
+from ml_connector.extf.reader import read_file
+
+
+def test_demo_posts_what_it_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ML_CONNECTOR_LOOKER_CLIENT_ID", raising=False)
+    monkeypatch.delenv("ML_CONNECTOR_LOOKER_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("ML_CONNECTOR_HOME", str(tmp_path / "elsewhere"))
+    progress: list[str] = []
+    with running_emulators() as emulators:
+        summary = run_demo(
+            tmp_path / "demo",
+            months=["2025-12", "2026-10"],
+            json_output=True,
+            progress=progress.append,
+            emulators=emulators,
+        )
+        ledger = emulators.ledger.bookings("29098-55003")
+        transfers = emulators.ledger.transfers("29098-55003")
+
+    assert summary.ok
+    assert [(r.period, r.state) for r in summary.runs] == [
+        ("2025-12", "succeeded"),
+        ("2026-10", "succeeded"),
+    ]
+    assert (summary.rows_read, summary.rows_rejected) == (64 + 63, 1)
+    [rejection] = summary.rejections
+    assert rejection.row_key == "2025-12|ZD|OPS-399|CGN-BO"
+    assert "unmapped_account" in rejection.reason
+    # the ledger holds exactly the booking lines of the files the summary names
+    assert summary.bookings_posted == summary.datev_ledger_bookings == len(ledger) == 126
+    on_disk = Counter(
+        (line.belegfeld_1, str(line.umsatz), line.soll_haben)
+        for f in summary.files
+        for line in read_file(Path(f.path)).lines
+    )
+    assert on_disk == Counter((b.document_field, str(b.amount), b.debit_credit) for b in ledger)
+    assert sorted(t.job_id for t in transfers) == sorted(str(f.datev_job_id) for f in summary.files)
+    assert all(f.outcome == "succeeded" for f in summary.files)
+    assert summary.audit_verified
+    # no secret in the configuration, the key stored encrypted in the data directory
+    config = Path(summary.config_path).read_text("utf-8")
+    assert emulators.looker_client_secret.get_secret_value() not in config
+    assert 'credential = "store:' in config
+    assert not (tmp_path / "elsewhere").exists()
+
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["bookings_posted"] == 126
+    assert printed["files"][0]["path"] == summary.files[0].path
+    assert any("submitted to DATEV" in line for line in progress)
+
+    with pytest.raises(ConfigurationError):
+        run_demo(tmp_path / "demo", progress=None, print_summary=False)
