@@ -14,6 +14,27 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+_ISOLATED_VARS = (
+    "ML_CONNECTOR_CONFIG",
+    "ML_CONNECTOR_STORE_URL",
+    "ML_CONNECTOR_SECRET_KEYS",
+    "ML_CONNECTOR_LOOKER_CLIENT_ID",
+    "ML_CONNECTOR_LOOKER_CLIENT_SECRET",
+    "ML_CONNECTOR_LOG_LEVEL",
+    "ML_CONNECTOR_LOG_FORMAT",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the user's own data directory or configuration."""
+    monkeypatch.setenv("ML_CONNECTOR_HOME", str(tmp_path_factory.mktemp("home")))
+    for name in _ISOLATED_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _no_retry_waits() -> Iterator[None]:
     """Retries happen at once in tests; the attempt counts stay real."""
