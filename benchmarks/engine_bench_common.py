@@ -58,13 +58,20 @@ def peak_rss_mb() -> float:
 
 
 @contextmanager
-def processes(commands: Sequence[Sequence[str]]) -> Iterator[list[subprocess.Popen[str]]]:
-    """Start ``commands``; on exit SIGTERM each, then SIGKILL what is still alive after 20 s."""
+def processes(
+    commands: Sequence[Sequence[str]], *, quiet: bool = False
+) -> Iterator[list[subprocess.Popen[str]]]:
+    """Start ``commands``; on exit SIGTERM each, then SIGKILL what is still alive after 20 s.
+
+    Their stdout is a pipe, or with ``quiet`` (servers) discarded with their stderr.
+    """
     started: list[subprocess.Popen[str]] = []
+    out = subprocess.DEVNULL if quiet else subprocess.PIPE
+    err = subprocess.DEVNULL if quiet else None
     try:
         for cmd in commands:
             started.append(
-                subprocess.Popen(list(cmd), stdout=subprocess.PIPE, text=True, env=os.environ)
+                subprocess.Popen(list(cmd), stdout=out, stderr=err, text=True, env=os.environ)
             )
         yield started
     finally:
@@ -90,19 +97,33 @@ class SimulatedSteps:
 
     ``prepare`` stands for a Looker login and query (``prepare_calls`` calls) and
     writes ``rows`` booking lines into one file plus the row records; DATEV answers
-    ``find_submission``, ``submit`` and one ``poll`` (the job is done at the first
-    poll), one call each.
+    ``find_submission``, ``submit`` and each ``poll`` with one call each. DATEV needs
+    ``job_seconds`` to process a file: until then a poll answers "pending" with a
+    ``Retry-After`` of the time left (the job id carries the submission time, so
+    this works across processes).
     """
 
-    def __init__(self, latency: float, rows: int = 20, prepare_calls: int = 2) -> None:
+    def __init__(
+        self,
+        latency: float,
+        rows: int = 20,
+        prepare_calls: int = 2,
+        gate: Path | None = None,
+        job_seconds: float = 0.0,
+    ) -> None:
         self.latency = latency
         self.rows = rows
         self.prepare_calls = prepare_calls
+        self.job_seconds = job_seconds
+        #: ``prepare`` waits until this file exists (a common start line for all workers)
+        self.gate = gate
 
     async def _call(self) -> None:
         await asyncio.sleep(self.latency)
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
+        while self.gate is not None and not self.gate.exists():  # noqa: ASYNC110 - a file
+            await asyncio.sleep(0.01)
         for _ in range(self.prepare_calls):
             await self._call()
         filename = f"EXTF_{spec.pipeline}_{spec.period}_001.csv"
@@ -138,8 +159,11 @@ class SimulatedSteps:
 
     async def submit(self, spec: RunSpec, file: PreparedFile) -> str:
         await self._call()
-        return f"job-{file.reference_id}"
+        return f"job-{file.reference_id}@{time.time():.6f}"
 
     async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
         await self._call()
+        left = float(job_id.rsplit("@", 1)[1]) + self.job_seconds - time.time()
+        if left > 0:
+            return JobStatus("pending", retry_after=left)
         return JobStatus("succeeded")

@@ -8,25 +8,33 @@ store; each configuration gets fresh databases, dropped afterwards).
 
 The runs' I/O is simulated: each Looker or DATEV call awaits ``--latency-ms``
 (default 20 ms): two calls to prepare (login, query), then find-submission, submit
-and one poll. Everything else is real: DBOS checkpoints, the queue, the store and
-the hash-chained audit trail (``--rows`` row events per run).
+and the polls; DATEV takes ``--job-ms`` (default 1,000 ms, as the DATEV emulator's
+default "pending once, Retry-After: 1") to process a file, so a run waits for its job
+(a durable sleep honouring Retry-After). Everything else is real: DBOS checkpoints,
+the queue, the store and the hash-chained audit trail (``--rows`` row events per run).
+Each worker runs at most ``--concurrency`` runs at once (``worker_concurrency``) and
+polls the queue every ``--polling`` seconds.
 
-Printed per worker count: wall time (worker start to last run finished), runs/s over
-the active window (first run started to last run finished, from the store),
-and the ratio against the first worker count (the baseline, measured in the same
-invocation). Then the exclusivity check: for every DATEV client, its runs'
-[started, finished] intervals (from the store) must not overlap; every pair of runs
-of a client was runnable at the same time, because all were queued up front.
+Printed per worker count: wall time (gate opened to last run finished; all workers
+are launched and wait at a common start line first), runs/s over that window, mean
+run time, the workers' CPU time and the machine's CPU load, and the ratio against
+the first worker count (the baseline, measured in the same invocation). Then the
+exclusivity check: for every DATEV client, its runs' [started, finished] intervals
+(from the store) must not overlap; every pair of runs of a client was runnable at
+the same time, because all were queued up front.
 
 Usage: ``.venv/bin/python benchmarks/engine_scaleout.py [--clients 1000] [--periods 2]
-[--workers 1,4] [--latency-ms 20] [--concurrency 4] [--polling 0.1] [--rows 20]``
+[--workers 1,4] [--latency-ms 20] [--job-ms 1000] [--concurrency 8] [--polling 0.25]
+[--rows 20]``
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,9 +44,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from engine_bench_common import SimulatedSteps, pg_database, processes, python_command
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from engine_bench_common import SimulatedSteps, pg_database, processes, python_command
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunSpec
 from ml_connector.engine.runtime import (
@@ -48,7 +56,7 @@ from ml_connector.engine.runtime import (
     run_worker,
 )
 from ml_connector.store.db import make_engine
-from ml_connector.store.tables import RUNS
+from ml_connector.store.tables import EXECUTORS, RUNS
 
 VERSION = "bench-scaleout"
 
@@ -69,7 +77,12 @@ def worker_main(args: argparse.Namespace) -> None:
     """One worker process: run queued runs until SIGTERM."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    steps = SimulatedSteps(args.latency_ms / 1000, rows=args.rows)
+    steps = SimulatedSteps(
+        args.latency_ms / 1000,
+        rows=args.rows,
+        gate=Path(args.gate),
+        job_seconds=args.job_ms / 1000,
+    )
     cfg = settings(args.db, Path(args.data_dir), args.concurrency, args.polling)
     if args.role == "setup":  # create the store and DBOS system tables, run nothing
         Engine(cfg, steps).launch().shutdown()
@@ -87,6 +100,9 @@ class Result:
     overlaps: int
     clients: int
     states: dict[str, int]
+    cpu_s: float
+    mean_run_s: float
+    machine_busy: float
 
     @property
     def rate(self) -> float:
@@ -102,6 +118,25 @@ def specs(clients: int, periods: int) -> list[RunSpec]:
     ]
 
 
+def cpu_of(procs: list[subprocess.Popen[str]]) -> float:
+    """CPU seconds (user + system) used so far by the running ``procs``."""
+    total = 0
+    for proc in procs:
+        with open(f"/proc/{proc.pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (``/proc/stat``)."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / tick, sum(values) / tick
+
+
 def ts(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
@@ -111,7 +146,10 @@ def measure(args: argparse.Namespace, workers: int) -> Result:
     todo = specs(args.clients, args.periods)
     name = f"mlc_bench_scaleout_{os.getpid()}_{workers}"
     with pg_database(name) as url, tempfile.TemporaryDirectory() as tmp:
+        gate = Path(tmp) / "go"
         common = [
+            "--gate",
+            str(gate),
             "--db",
             url,
             "--latency-ms",
@@ -122,9 +160,11 @@ def measure(args: argparse.Namespace, workers: int) -> Result:
             str(args.polling),
             "--rows",
             str(args.rows),
+            "--job-ms",
+            str(args.job_ms),
         ]
         setup = python_command(script, "--role", "setup", "--data-dir", tmp, *common)
-        with processes([setup]) as [proc]:
+        with processes([setup], quiet=True) as [proc]:
             if proc.wait() != 0:
                 raise SystemExit("worker setup failed")
         t0 = time.monotonic()
@@ -137,24 +177,38 @@ def measure(args: argparse.Namespace, workers: int) -> Result:
         ]
         store = make_engine(url)
         try:
-            t0 = time.monotonic()
-            with processes(commands) as procs:
+            with processes(commands, quiet=True) as procs:
+                while True:  # every worker launched: its heartbeat row is there
+                    with store.connect() as conn:
+                        executors = len(conn.execute(select(EXECUTORS.c.executor_id)).all())
+                    if executors >= workers + 1:  # + the setup process
+                        break
+                    if any(p.poll() is not None for p in procs):
+                        raise SystemExit("a worker exited early")
+                    time.sleep(0.1)
+                cpu0 = cpu_of(procs)
+                busy0 = machine_busy()
+                t0 = time.monotonic()
+                start = time.time()
+                gate.touch()
+                finished = select(func.count()).where(RUNS.c.finished_at.is_not(None))
                 while True:
                     with store.connect() as conn:
-                        rows = conn.execute(
-                            select(RUNS.c.datev_client, RUNS.c.state, RUNS.c.started_at,
-                                   RUNS.c.finished_at)
-                        ).all()
-                    done = [r for r in rows if r.finished_at is not None]
-                    if len(done) == len(todo):
-                        break
+                        if conn.execute(finished).scalar_one() == len(todo):
+                            break
                     if any(p.poll() is not None for p in procs):
                         raise SystemExit("a worker exited early")
                     time.sleep(0.2)
                 wall_s = time.monotonic() - t0
+                cpu_s = cpu_of(procs) - cpu0
+                busy1 = machine_busy()
+            with store.connect() as conn:
+                rows = conn.execute(
+                    select(RUNS.c.datev_client, RUNS.c.state, RUNS.c.started_at, RUNS.c.finished_at)
+                ).all()
         finally:
             store.dispose()
-    start = min(ts(r.started_at) for r in rows)
+    machine = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])
     end = max(ts(r.finished_at) for r in rows)
     by_client: dict[str, list[tuple[float, float]]] = {}
     states: dict[str, int] = {}
@@ -164,9 +218,21 @@ def measure(args: argparse.Namespace, workers: int) -> Result:
     overlaps = 0
     for spans in by_client.values():
         spans.sort()
-        overlaps += sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
-    return Result(workers, len(rows), enqueue_s, wall_s, end - start, overlaps,
-                  len(by_client), states)
+        overlaps += sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
+    mean_run = sum(ts(r.finished_at) - ts(r.started_at) for r in rows) / len(rows)
+    return Result(
+        workers,
+        len(rows),
+        enqueue_s,
+        wall_s,
+        end - start,
+        overlaps,
+        len(by_client),
+        states,
+        cpu_s,
+        mean_run,
+        machine,
+    )
 
 
 def main() -> None:
@@ -175,12 +241,16 @@ def main() -> None:
     parser.add_argument("--periods", type=int, default=2)
     parser.add_argument("--workers", default="1,4")
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--concurrency", type=int, default=4, help="runs at once per worker")
-    parser.add_argument("--polling", type=float, default=0.1, help="queue polling interval, s")
+    parser.add_argument("--concurrency", type=int, default=8, help="runs at once per worker")
+    parser.add_argument("--polling", type=float, default=0.25, help="queue polling interval, s")
     parser.add_argument("--rows", type=int, default=20, help="Looker rows per run")
+    parser.add_argument(
+        "--job-ms", type=float, default=1000.0, help="DATEV's processing time per file, ms"
+    )
     parser.add_argument("--role", choices=("setup", "worker"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--gate", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
         worker_main(args)
@@ -189,7 +259,8 @@ def main() -> None:
     print(
         f"{args.clients} DATEV clients x {args.periods} periods = "
         f"{args.clients * args.periods} runs; simulated I/O: {args.latency_ms:g} ms per call, "
-        f"5 calls per run; {args.rows} rows per run; PostgreSQL; per worker: "
+        f"5+ calls per run, DATEV processes a file in {args.job_ms:g} ms; "
+        f"{args.rows} rows per run; PostgreSQL; per worker: "
         f"{args.concurrency} runs at once, queue polled every {args.polling:g} s; "
         f"{os.cpu_count()} CPUs",
         flush=True,
@@ -203,6 +274,9 @@ def main() -> None:
             f"workers={workers}: {result.runs} runs {result.states}, "
             f"enqueue {result.enqueue_s:.1f} s, wall {result.wall_s:.1f} s, "
             f"active {result.active_s:.1f} s, {result.rate:.1f} runs/s, "
+            f"mean run {result.mean_run_s * 1000:.0f} ms, worker CPU {result.cpu_s:.1f} s "
+            f"({result.cpu_s / result.runs * 1000:.0f} ms per run), "
+            f"machine CPU busy {result.machine_busy:.0%}, "
             f"ratio vs {base.workers} worker(s): {result.rate / base.rate:.2f}x; "
             f"exclusivity: {result.overlaps} overlapping run pairs "
             f"over {result.clients} clients",

@@ -66,3 +66,14 @@ def test_run_command_prints_the_outcome(installed: DemoInstall, emulators: DemoE
     again = CliRunner().invoke(main, [*args, "--datev-url", emulators.datev_url])
     assert again.exit_code == 1
     assert "ml-connector replay run:gl-monthly:2026-10" in again.output
+
+
+def test_a_revoked_grant_ends_the_run_as_needs_user(
+    installed: DemoInstall, emulators: DemoEmulators
+) -> None:
+    emulators.idp.revoke_all_tokens()
+    outcome = run_pipeline(installed.settings, PIPELINE, "2026-10", options=FAST, progress=None)
+    assert outcome.state == "needs_user"
+    assert outcome.error is not None
+    assert "datev login --customer meridian" in outcome.error
+    assert emulators.ledger.transfers(CLIENT) == []

@@ -7,6 +7,7 @@ from pydantic import SecretStr
 
 from ml_connector.cli import main
 from ml_connector.credentials import open_credential_store
+from ml_connector.datev.oauth.connection_store import ConnectionStore
 from ml_connector.demo.emulators import DemoEmulators
 from ml_connector.demo.setup import LOOKER_OWNER, DemoInstall
 from ml_connector.sync.connect import open_sync_store, store_looker_credentials
@@ -93,3 +94,21 @@ def test_ping_reports_a_client_that_is_not_visible(
     assert "Mandant 55004 not visible" in row
     assert "check the Berater/Mandant numbers" in row
     assert "not checked" in _row(result.output, "DATEV service")
+
+
+def test_ping_without_a_datev_login_says_how_to_log_in(
+    installed: DemoInstall, emulators: DemoEmulators
+) -> None:
+    engine = open_sync_store(installed.settings)
+    try:
+        credentials = open_credential_store(engine, installed.settings.data_dir)
+        assert ConnectionStore(engine, credentials).delete("meridian")
+    finally:
+        engine.dispose()
+    result = _ping(installed, emulators)
+    assert result.exit_code == 1
+    token = _row(result.output, "DATEV token")
+    assert "FAIL" in token
+    assert "no DATEV login stored" in token
+    assert "datev login --customer meridian" in token
+    assert "not checked" in _row(result.output, "DATEV client")

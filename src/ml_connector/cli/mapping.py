@@ -105,13 +105,13 @@ def check(config_path: Path | None) -> None:
 
     Exits 0 when everything is plausible, 1 otherwise.
     """
-    from rich.console import Console
     from rich.table import Table
 
+    from ml_connector.cli._console import console as _console
     from ml_connector.mapping.check import check_targets
 
     config = load_cli_config(config_path)
-    console = Console()
+    console = _console()
     findings = check_targets(config)
     console.print(f"[bold]{config.path}[/bold]: configuration valid")
     table = Table(title="Pipelines", show_lines=False)
@@ -179,9 +179,9 @@ def preview(
     config_path: Path | None,
 ) -> None:
     """Show the first N rows of PIPELINE beside the booking fields they become."""
-    from rich.console import Console
     from rich.table import Table
 
+    from ml_connector.cli._console import console as _console
     from ml_connector.mapping.mapper import MappedRow, RowMapper
     from ml_connector.mapping.pipeline import rows_in_period
 
@@ -238,7 +238,7 @@ def preview(
                 f"REJECTED: {outcome.describe()}",
                 style="bold red",
             )
-    console = Console()
+    console = _console()
     console.print(table)
     for outcome in outcomes:
         if not isinstance(outcome, MappedRow):

@@ -41,8 +41,7 @@ def ping(
     """
     import asyncio
 
-    from rich.console import Console
-
+    from ml_connector.cli._console import console as _console
     from ml_connector.datev.health import CheckResult, render_checks
     from ml_connector.paths import default_data_dir
     from ml_connector.sync.connect import SyncSettings, open_connections, open_sync_store
@@ -76,7 +75,7 @@ def ping(
         results = asyncio.run(check_all())
     finally:
         engine.dispose()
-    console = Console()
+    console = _console()
     all_ok = True
     for name, checks in results.items():
         title = f"{name} ({config.model.customers[name].name})"

@@ -59,9 +59,9 @@ def list_(
     rules: tuple[str, ...], config_path: Path | None, count: int, after: str | None, as_json: bool
 ) -> None:
     """Show the next runs of every scheduled pipeline and the period each processes."""
-    from rich.console import Console
     from rich.table import Table
 
+    from ml_connector.cli._console import console as _console
     from ml_connector.errors import ConfigurationError
     from ml_connector.schedule import parse_rule
     from ml_connector.schedule.fire import next_runs, period_for
@@ -93,7 +93,7 @@ def list_(
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    console = Console()
+    console = _console()
     if not rows:
         console.print("No scheduled pipelines.")
         return

@@ -31,10 +31,10 @@ _STATE_STYLE = {
 )
 def status(customer: str | None, limit: int, as_json: bool, store_url: str | None) -> None:
     """List recent runs per customer with their outcome."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from ml_connector.cli._console import console as _console
     from ml_connector.store.open import open_store
     from ml_connector.store.runs import list_runs
 
@@ -46,7 +46,7 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
     if as_json:
         click.echo(json.dumps([asdict(r) for r in runs], indent=2))
         return
-    console = Console()
+    console = _console()
     if not runs:
         console.print("No runs yet.")
         return

@@ -23,6 +23,7 @@ from ml_connector.emulators.datev.app import emulator_state
 from ml_connector.emulators.datev.config import EmulatedClient, EmulatorConfig
 from ml_connector.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
 from ml_connector.emulators.datev.ledger import Ledger
+from ml_connector.emulators.looker import EndpointFaults, Faults
 from ml_connector.emulators.looker import create_app as create_looker_app
 
 __all__ = [
@@ -82,15 +83,28 @@ class DemoEmulators:
 
 @contextmanager
 def running_emulators(
-    datev_config: EmulatorConfig | None = None, *, looker_secret: str | None = None
+    datev_config: EmulatorConfig | None = None,
+    *,
+    looker_secret: str | None = None,
+    latency_seconds: float = 0.0,
 ) -> Iterator[DemoEmulators]:
-    """Start both emulators on free loopback ports; stop them on exit."""
+    """Start both emulators on free loopback ports; stop them on exit.
+
+    ``latency_seconds`` is added to every API call of both (benchmarks).
+    """
     secret = SecretStr(looker_secret or secrets.token_urlsafe(24))
     idp = IdentityProvider(
         oauth_clients=[OAuthClientRegistration(client_id=DEMO_OAUTH_CLIENT)], auto_consent=True
     )
-    datev_app = create_datev_app(datev_config or demo_datev_config(), idp)
-    looker_app = create_looker_app(client_id=DEMO_LOOKER_CLIENT_ID, client_secret=secret)
+    config = datev_config or demo_datev_config()
+    faults = None
+    if latency_seconds:
+        config.faults.latency_seconds = latency_seconds
+        faults = Faults(endpoints={"*": EndpointFaults(latency_ms=latency_seconds * 1000)})
+    datev_app = create_datev_app(config, idp)
+    looker_app = create_looker_app(
+        client_id=DEMO_LOOKER_CLIENT_ID, client_secret=secret, faults=faults
+    )
     with ExitStack() as stack:
         datev = stack.enter_context(serve_in_thread(datev_app))
         idp.set_issuer(datev.url + "/openid")

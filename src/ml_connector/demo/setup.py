@@ -39,9 +39,18 @@ def write_demo_config(directory: Path, looker_url: str, *, credential: str) -> P
     for csv_file in source.parent.glob("*.csv"):
         shutil.copyfile(csv_file, directory / csv_file.name)
     text = source.read_text("utf-8")
-    text, urls = re.subn(r'(?m)^base_url = "[^"]*"', f'base_url = "{looker_url}"', text, count=1)
+    text, urls = re.subn(
+        r'(?m)^(# .*\n)?base_url = "[^"]*"',
+        f'# The local Looker emulator started by the demo.\nbase_url = "{looker_url}"',
+        text,
+        count=1,
+    )
     text, refs = re.subn(
-        r'(?m)^credential = "[^"]*"', f'credential = "{credential}"', text, count=1
+        r'(?m)^(# .*\n)?credential = "[^"]*"',
+        f"# The API3 key, stored encrypted in the credential store by the demo.\n"
+        f'credential = "{credential}"',
+        text,
+        count=1,
     )
     if urls != 1 or refs != 1:  # pragma: no cover - guards the bundled file's layout
         raise RuntimeError("the bundled demo configuration has no Looker base_url/credential")

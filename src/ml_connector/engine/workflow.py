@@ -218,6 +218,13 @@ class _Counted:
             pass
 
 
+def _chunk_events(run_id: str, batch: _Counted, marker: str) -> Iterator[AuditEvent]:
+    """A chunk's row events, then its ``rows_chunk`` marker (one append, one lock)."""
+    for record in batch:
+        yield _row_event(run_id, record)
+    yield AuditEvent("rows_chunk", run_id, {"rows": batch.count}, marker)
+
+
 @DBOS.step(name="ml_connector.record_rows")
 async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
     """Files, then rows in chunks, each chunk with its marker in the same transaction."""
@@ -240,9 +247,7 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
                 if has_event(conn, run_id=req.run_id, kind="rows_chunk", row_key=marker):
                     batch.drain()
                 else:
-                    append_in(conn, chain, (_row_event(req.run_id, r) for r in batch))
-                    done = AuditEvent("rows_chunk", req.run_id, {"rows": batch.count}, marker)
-                    append_in(conn, chain, [done])
+                    append_in(conn, chain, _chunk_events(req.run_id, batch, marker))
             _boundary(f"rows_chunk:{chunk}")
             chunk += 1
         counts = {

@@ -9,9 +9,10 @@ any event breaks the chain at that point; :func:`verify` recomputes every chain 
 names the first broken link. The chain head (``audit_chain_heads``) also detects a
 cut-off tail.
 
-Appends to one chain are serialised: PostgreSQL locks the chain's head row
-(``SELECT ... FOR UPDATE``), SQLite writes under ``BEGIN IMMEDIATE``. The database
-refuses UPDATE and DELETE on ``audit_events`` (triggers installed by the migration).
+Appends to one chain are serialised: PostgreSQL locks the chain's head row (an
+upsert that returns it; the lock lasts until commit), SQLite writes under
+``BEGIN IMMEDIATE``. The database refuses UPDATE and DELETE on ``audit_events``
+(triggers installed by the migration).
 """
 
 from __future__ import annotations
@@ -123,9 +124,13 @@ def _lock_head(conn: Connection, chain: str) -> tuple[int, str]:
     table = CHAIN_HEADS
     values = {"chain": chain, "seq": 0, "head_hash": GENESIS_HASH}
     if conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(table).values(values).on_conflict_do_nothing())
-        query = select(table.c.seq, table.c.head_hash).where(table.c.chain == chain)
-        row = conn.execute(query.with_for_update()).one()
+        # one round trip: the upsert creates the head if missing, locks its row until the
+        # transaction ends (as SELECT ... FOR UPDATE would) and returns it
+        upsert = postgresql.insert(table).values(values)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c.chain], set_={"chain": upsert.excluded.chain}
+        )
+        row = conn.execute(upsert.returning(table.c.seq, table.c.head_hash)).one()
     else:
         conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
         row = conn.execute(

@@ -2,8 +2,8 @@
 
 SQLite has one writer; ``BEGIN IMMEDIATE`` takes the write lock at the start of the
 transaction, so a read-then-append (chain head, then events) can never interleave
-with another process. PostgreSQL takes row locks (``SELECT ... FOR UPDATE``) inside
-an ordinary transaction; see :mod:`ml_connector.store.audit`.
+with another process. PostgreSQL locks rows (the chain head, through an upsert)
+inside an ordinary transaction; see :mod:`ml_connector.store.audit`.
 """
 
 from __future__ import annotations

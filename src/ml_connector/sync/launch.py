@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_connector import __version__
 from ml_connector.config import LoadedConfig
@@ -31,6 +31,9 @@ from ml_connector.schedule import parse_rule
 from ml_connector.store import runs as run_store
 from ml_connector.sync.connect import SyncSettings
 from ml_connector.sync.steps import LiveRunSteps, datev_client_id
+
+if TYPE_CHECKING:
+    from ml_connector.notify import Notifier
 
 __all__ = [
     "DATEV_POLLING",
@@ -124,6 +127,13 @@ def _hook(progress: Progress | None, prefix: str) -> Callable[[str], None] | Non
     return hook
 
 
+def notifier_for_steps(steps: LiveRunSteps) -> Notifier:
+    """The notifier of every customer with a ``notify`` table, secrets resolved now."""
+    from ml_connector.notify.settings import notifier_for
+
+    return notifier_for(steps.config().model, store=steps.connections.connections.credentials)
+
+
 def run_pipeline(
     settings: SyncSettings,
     pipeline: str,
@@ -144,7 +154,10 @@ def run_pipeline(
         spec = live.spec_for(pipeline, period)
         opts = options or EngineOptions()
         hook = _hook(progress, f"{pipeline} {period}: ")
-        with Engine(engine_settings(settings, opts), live, on_boundary=hook) as engine:
+        notifier = notifier_for_steps(live)
+        with Engine(
+            engine_settings(settings, opts), live, notifier=notifier, on_boundary=hook
+        ) as engine:
             run_id = run_id_for(pipeline, period)
             earlier = run_store.get_run(engine.store, run_id)
             if earlier is not None and earlier.state in run_store.FINAL_STATES:
@@ -170,7 +183,10 @@ def replay_run(
     steps = LiveRunSteps(settings)
     try:
         hook = _hook(progress, f"{run_id}: ")
-        with Engine(engine_settings(settings, opts), steps, on_boundary=hook) as engine:
+        notifier = notifier_for_steps(steps)
+        with Engine(
+            engine_settings(settings, opts), steps, notifier=notifier, on_boundary=hook
+        ) as engine:
             new_id = engine.replay(run_id, only_failed=only_failed)
             if progress is not None:
                 progress(f"replaying {run_id} as {new_id}")
@@ -211,6 +227,7 @@ def work(
             engine_settings(settings, options or EngineOptions()),
             steps,
             schedules=schedules,
+            notifier=notifier_for_steps(steps),
             stop=stop,
             tick=tick,
             catch_up=catch_up,

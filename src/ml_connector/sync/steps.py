@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -44,6 +43,7 @@ from ml_connector.mapping.fetch import fetch_source
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.pipeline import PreparedRun, prepare_run
 from ml_connector.mapping.report import write_run_files
+from ml_connector.mapping.restatement import PostedRecord
 from ml_connector.store import posted as posted_store
 from ml_connector.sync.connect import (
     DatevConnections,
@@ -187,7 +187,7 @@ class LiveRunSteps:
         workdir: Path,
         rows: list[dict[str, object]],
         totals: list[dict[str, object]] | None,
-        posted: Any,
+        posted: list[PostedRecord],
     ) -> Prepared:
         workdir.mkdir(parents=True, exist_ok=True)
         now = _stamp(workdir)
@@ -264,13 +264,3 @@ class LiveRunSteps:
     def close(self) -> None:
         """Release the store."""
         self.store.dispose()
-
-
-def summary_of(prepared: Prepared) -> Mapping[str, object]:
-    """A JSON-ready view of a :class:`Prepared` (for progress output)."""
-    return {
-        "rows_read": prepared.rows_read,
-        "rows_mapped": prepared.rows_mapped,
-        "rows_rejected": prepared.rows_rejected,
-        "files": [f.path for f in prepared.files],
-    }
