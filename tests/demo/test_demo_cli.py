@@ -31,3 +31,11 @@ def test_demo_command_prints_one_json_summary_and_keeps_the_files(tmp_path: Path
     again = CliRunner().invoke(main, ["demo", "--workdir", str(workdir)])
     assert again.exit_code == 1
     assert "holds an earlier demo" in again.output
+
+
+def test_demo_defaults_to_a_fresh_directory_under_the_data_dir(data_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--month", "2025-11", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert Path(summary["workdir"]).is_relative_to(data_dir / "demo")
+    assert summary["rows_rejected"] == 0

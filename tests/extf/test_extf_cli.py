@@ -121,21 +121,3 @@ def test_render_reports_bad_row_with_location(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "column 11 'Belegfeld 1'" in result.output
     assert not any((tmp_path / "o").glob("EXTF_*"))
-
-
-def test_demo_renders_and_validates_sample_batch(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path), "--json"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
-    assert summary["valid"] is True
-    assert summary["bookings"] == 21
-    assert Path(summary["files"][0]["path"]).is_file()
-    text = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path / "t")])
-    assert text.exit_code == 0
-    assert "all files valid" in text.output
-
-
-def test_demo_default_workdir_is_under_the_data_dir(data_dir: Path) -> None:
-    result = CliRunner().invoke(main, ["demo", "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["workdir"].startswith(str(data_dir / "demo"))

@@ -208,14 +208,6 @@ def test_run_dry_run_stops_when_the_tie_out_fails(
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["ready"] is False
 
 
-def test_run_without_dry_run_is_refused_here() -> None:
-    result = CliRunner().invoke(
-        main, ["run", "gl-monthly", "--period", "2025-12", "--config", DEMO]
-    )
-    assert result.exit_code != 0
-    assert "--dry-run" in result.output
-
-
 @pytest.fixture
 def looker_emulator() -> Iterator[str]:
     from ml_connector.emulators._server import serve_in_thread

@@ -16,7 +16,7 @@ partitioned extract fetches every row exactly once.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -30,6 +30,7 @@ __all__ = [
     "ENV_LOOKER_CLIENT_SECRET",
     "LookerCredentials",
     "fetch_source",
+    "iter_source_batches",
     "resolve_looker_credentials",
 ]
 
@@ -78,6 +79,29 @@ async def fetch_source(
     limit: int | None = None,
 ) -> list[dict[str, object]]:
     """Rows of ``source`` (for ``period`` when given), typed by the Looker client."""
+    rows: list[dict[str, object]] = []
+    async for batch in iter_source_batches(
+        connection, source, period, base_url=base_url, credentials=credentials, limit=limit
+    ):
+        rows += batch
+    return rows
+
+
+async def iter_source_batches(
+    connection: LookerConnection,
+    source: Source,
+    period: Period | None,
+    *,
+    base_url: str | None = None,
+    credentials: LookerCredentials | None = None,
+    limit: int | None = None,
+) -> AsyncGenerator[list[dict[str, object]], None]:
+    """The rows of :func:`fetch_source` as they arrive: one list per partition of a
+    partitioned extract (memory bounded by the partition size), else one list.
+
+    Iterate it to the end (or close it, e.g. with :func:`contextlib.aclosing`): the
+    Looker session lives as long as the iteration.
+    """
     from ml_connector.looker.client import LookerClient
     from ml_connector.looker.query import InlineQuery
 
@@ -118,6 +142,8 @@ async def fetch_source(
             extraction = looker.extract(
                 query, partition_by=source.partition_by, count_measure=source.count_measure
             )
-            return [dict(row) async for row in extraction]
+            async for batch in extraction.batches():
+                yield batch
+            return
         result = await looker.run_query(query, allow_truncated=limit is not None)
-        return [dict(row) for row in result.rows]
+        yield [dict(row) for row in result.rows]

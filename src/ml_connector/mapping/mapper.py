@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -37,6 +38,7 @@ __all__ = [
     "RowMapper",
     "RowOutcome",
     "content_digest",
+    "duplicate_key",
     "line_digest_text",
 ]
 
@@ -114,6 +116,22 @@ RowOutcome = MappedRow | Rejection
 LineChecker = Callable[[BookingLine], Sequence[str]]
 
 
+def duplicate_key(outcome: RowOutcome, first: int) -> RowOutcome:
+    """``outcome`` of a row whose key row ``first`` (0-based) already used: a mapped row
+    becomes a ``duplicate_key`` rejection, a rejection keeps its own reason."""
+    if not isinstance(outcome, MappedRow):
+        return outcome
+    return Rejection(
+        index=outcome.index,
+        row_key=outcome.row_key,
+        reason=RejectReason.DUPLICATE_KEY,
+        field=None,
+        message=f"row key {outcome.row_key!r} already used by row {first + 1}",
+        value=outcome.row_key,
+        row=outcome.row,
+    )
+
+
 class _Reject(Exception):  # noqa: N818 - internal control flow, not an error class
     def __init__(
         self, reason: RejectReason, field: str | None, message: str, value: object
@@ -133,14 +151,12 @@ def _field_types() -> dict[str, str]:
 FIELD_TYPES = _field_types()
 
 
+_DIGEST_VALUES = operator.attrgetter(*(a for a in COLUMN_ATTRS if a != "generalumkehr"))
+
+
 def line_digest_text(line: BookingLine) -> str:
     """Canonical text of a line's content (Generalumkehr excluded), for digests."""
-    values = []
-    for attr in COLUMN_ATTRS:
-        if attr == "generalumkehr":
-            continue
-        value = getattr(line, attr)
-        values.append(None if value is None else str(value))
+    values = [None if value is None else str(value) for value in _DIGEST_VALUES(line)]
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -226,16 +242,8 @@ class RowMapper:
             outcome = self.map_row(row, index)
             if outcome.row_key is not None:
                 first = seen.setdefault(outcome.row_key, index)
-                if first != index and isinstance(outcome, MappedRow):
-                    outcome = Rejection(
-                        index=index,
-                        row_key=outcome.row_key,
-                        reason=RejectReason.DUPLICATE_KEY,
-                        field=None,
-                        message=f"row key {outcome.row_key!r} already used by row {first + 1}",
-                        value=outcome.row_key,
-                        row=row,
-                    )
+                if first != index:
+                    outcome = duplicate_key(outcome, first)
             outcomes.append(outcome)
         return outcomes
 

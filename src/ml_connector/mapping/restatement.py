@@ -18,6 +18,7 @@ same transaction that records a successful submission.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _STORNO = "Storno "
+_ALL_VALUES = operator.attrgetter(*COLUMN_ATTRS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,7 @@ class PostedRecord:
 def line_to_json(line: BookingLine) -> dict[str, object]:
     """The filled columns of ``line`` as JSON values (Decimal as text, dates ISO)."""
     out: dict[str, object] = {}
-    for attr in COLUMN_ATTRS:
-        value = getattr(line, attr)
+    for attr, value in zip(COLUMN_ATTRS, _ALL_VALUES(line), strict=True):
         if value is None:
             continue
         if isinstance(value, Decimal):

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from ml_connector.extf.models import BookingLine
     from ml_connector.mapping.spec import CompiledMapping
 
-__all__ = ["TieOutGroup", "TieOutReport", "signed_line_amount", "tie_out"]
+__all__ = [
+    "MAX_LISTED_HELD_PROBLEMS",
+    "TieOutGroup",
+    "TieOutReport",
+    "TieOutTally",
+    "signed_line_amount",
+    "tie_out",
+]
 
 _ZERO = Decimal("0.00")
 
@@ -103,35 +110,10 @@ def tie_out(
     mapping: CompiledMapping,
 ) -> TieOutReport:
     """Compare ``outcomes`` (all rows of one period) with the Looker ``totals`` rows."""
-    problems: list[str] = []
-    tolerance = settings.tolerance
-    debit = credit = _ZERO
+    tally = TieOutTally(settings, mapping)
     for outcome in outcomes:
-        if isinstance(outcome, MappedRow):
-            amount = _row_amount(outcome, settings, mapping) or _ZERO
-            if amount > 0:
-                debit += amount
-            else:
-                credit -= amount
-    if settings.balanced and abs(debit - credit) > tolerance:
-        problems.append(
-            f"extract is not balanced: debit {debit} != credit {credit} "
-            f"(difference {debit - credit}, tolerance {tolerance})"
-        )
-    groups: list[TieOutGroup] = []
-    totals_checked = totals is not None and bool(settings.group_by) and settings.amount is not None
-    if totals_checked:
-        assert totals is not None
-        groups = _compare_groups(outcomes, totals, settings, mapping, problems)
-    return TieOutReport(
-        ok=not problems,
-        totals_checked=totals_checked,
-        balanced_checked=settings.balanced,
-        debit_total=debit,
-        credit_total=credit,
-        groups=tuple(groups),
-        problems=tuple(problems),
-    )
+        tally.add(outcome)
+    return tally.report(totals)
 
 
 @dataclass(slots=True)
@@ -140,72 +122,138 @@ class _Sum:
     count: int = 0
 
 
-def _compare_groups(
-    outcomes: Sequence[RowOutcome],
-    totals: Iterable[Mapping[str, object]],
-    settings: TieOut,
-    mapping: CompiledMapping,
-    problems: list[str],
-) -> list[TieOutGroup]:
-    amount_column = settings.amount
-    assert amount_column is not None
-    columns = settings.group_by
+#: held rows without a usable amount listed one by one in the problems (the rest counted)
+MAX_LISTED_HELD_PROBLEMS = 1000
 
-    def key_of(row: Mapping[str, object]) -> tuple[str, ...]:
-        return tuple("" if row.get(c) is None else normalise_key(row.get(c)) for c in columns)
 
-    booked: dict[tuple[str, ...], _Sum] = {}
-    held: dict[tuple[str, ...], _Sum] = {}
-    for outcome in outcomes:
-        target = booked if isinstance(outcome, MappedRow) else held
-        entry = target.setdefault(key_of(outcome.row), _Sum())
-        amount = _row_amount(outcome, settings, mapping)
+class TieOutTally:
+    """The tie-out fed one row outcome at a time: memory bounded by the number of groups.
+
+    :meth:`add` every outcome of the period (in extract order), then :meth:`report`
+    once with the Looker totals; :func:`tie_out` is the same over a sequence.
+    """
+
+    def __init__(self, settings: TieOut, mapping: CompiledMapping) -> None:
+        self.settings = settings
+        self.mapping = mapping
+        self.debit = _ZERO
+        self.credit = _ZERO
+        self.booked: dict[tuple[str, ...], _Sum] = {}
+        self.held: dict[tuple[str, ...], _Sum] = {}
+        self.held_problems: list[str] = []
+        self.held_problems_unlisted = 0
+
+    def key_of(self, row: Mapping[str, object]) -> tuple[str, ...]:
+        """The group of a detail or totals row."""
+        return tuple(
+            "" if row.get(c) is None else normalise_key(row.get(c)) for c in self.settings.group_by
+        )
+
+    def add(self, outcome: RowOutcome) -> None:
+        """Account for one mapped or rejected row."""
+        amount = _row_amount(outcome, self.settings, self.mapping)
+        mapped = isinstance(outcome, MappedRow)
+        if mapped:
+            signed = amount or _ZERO
+            if signed > 0:
+                self.debit += signed
+            else:
+                self.credit -= signed
+        if not self.settings.group_by:
+            return
+        target = self.booked if mapped else self.held
+        entry = target.setdefault(self.key_of(outcome.row), _Sum())
         if amount is None and isinstance(outcome, Rejection):
-            problems.append(
-                f"row {outcome.index + 1} ({outcome.row_key}): held row has no usable amount; "
-                "set tie_out.detail_amount so held rows can be accounted for"
-            )
+            if len(self.held_problems) < MAX_LISTED_HELD_PROBLEMS:
+                self.held_problems.append(
+                    f"row {outcome.index + 1} ({outcome.row_key}): held row has no usable "
+                    "amount; set tie_out.detail_amount so held rows can be accounted for"
+                )
+            else:
+                self.held_problems_unlisted += 1
         entry.amount += amount or _ZERO
         entry.count += 1
-    looker: dict[tuple[str, ...], _Sum] = {}
-    counted = settings.count is not None
-    for row in totals:
-        entry = looker.setdefault(key_of(row), _Sum())
-        entry.amount += _decimal(row.get(amount_column)) or _ZERO
-        if settings.count is not None:
-            entry.count += int(_decimal(row.get(settings.count)) or 0)
-    groups = []
-    for key in sorted(set(booked) | set(held) | set(looker)):
-        b, h = booked.get(key, _Sum()), held.get(key, _Sum())
-        total = looker.get(key)
-        label = "/".join(key)
-        problem = None
-        if total is None:
-            problem = f"{label}: rows in the extract but no Looker total"
-        else:
-            diff = total.amount - b.amount - h.amount
-            if abs(diff) > settings.tolerance:
-                problem = (
-                    f"{label}: Looker total {total.amount}, extract {b.amount + h.amount} "
-                    f"(difference {diff})"
-                )
-            elif counted and total.count != b.count + h.count:
-                problem = (
-                    f"{label}: Looker counts {total.count} rows, extract has {b.count + h.count}"
-                )
-        if problem:
-            problems.append(problem)
-        groups.append(
-            TieOutGroup(
-                key=key,
-                looker_amount=total.amount if total else None,
-                looker_count=total.count if total and counted else None,
-                booked_amount=b.amount,
-                booked_count=b.count,
-                held_amount=h.amount,
-                held_count=h.count,
-                ok=problem is None,
-                problem=problem,
+
+    def report(self, totals: Iterable[Mapping[str, object]] | None) -> TieOutReport:
+        """Compare what was added with the Looker ``totals`` rows of the period."""
+        settings = self.settings
+        problems: list[str] = []
+        tolerance = settings.tolerance
+        debit, credit = self.debit, self.credit
+        if settings.balanced and abs(debit - credit) > tolerance:
+            problems.append(
+                f"extract is not balanced: debit {debit} != credit {credit} "
+                f"(difference {debit - credit}, tolerance {tolerance})"
             )
+        groups: list[TieOutGroup] = []
+        totals_checked = (
+            totals is not None and bool(settings.group_by) and settings.amount is not None
         )
-    return groups
+        if totals_checked:
+            assert totals is not None
+            problems += self.held_problems
+            if self.held_problems_unlisted:
+                problems.append(
+                    f"... and {self.held_problems_unlisted} more held rows without a usable amount"
+                )
+            groups = self._compare_groups(totals, problems)
+        return TieOutReport(
+            ok=not problems,
+            totals_checked=totals_checked,
+            balanced_checked=settings.balanced,
+            debit_total=debit,
+            credit_total=credit,
+            groups=tuple(groups),
+            problems=tuple(problems),
+        )
+
+    def _compare_groups(
+        self, totals: Iterable[Mapping[str, object]], problems: list[str]
+    ) -> list[TieOutGroup]:
+        settings = self.settings
+        amount_column = settings.amount
+        assert amount_column is not None
+        booked, held = self.booked, self.held
+        looker: dict[tuple[str, ...], _Sum] = {}
+        counted = settings.count is not None
+        for row in totals:
+            entry = looker.setdefault(self.key_of(row), _Sum())
+            entry.amount += _decimal(row.get(amount_column)) or _ZERO
+            if settings.count is not None:
+                entry.count += int(_decimal(row.get(settings.count)) or 0)
+        groups = []
+        for key in sorted(set(booked) | set(held) | set(looker)):
+            b, h = booked.get(key, _Sum()), held.get(key, _Sum())
+            total = looker.get(key)
+            label = "/".join(key)
+            problem = None
+            if total is None:
+                problem = f"{label}: rows in the extract but no Looker total"
+            else:
+                diff = total.amount - b.amount - h.amount
+                if abs(diff) > settings.tolerance:
+                    problem = (
+                        f"{label}: Looker total {total.amount}, extract {b.amount + h.amount} "
+                        f"(difference {diff})"
+                    )
+                elif counted and total.count != b.count + h.count:
+                    problem = (
+                        f"{label}: Looker counts {total.count} rows, "
+                        f"extract has {b.count + h.count}"
+                    )
+            if problem:
+                problems.append(problem)
+            groups.append(
+                TieOutGroup(
+                    key=key,
+                    looker_amount=total.amount if total else None,
+                    looker_count=total.count if total and counted else None,
+                    booked_amount=b.amount,
+                    booked_count=b.count,
+                    held_amount=h.amount,
+                    held_count=h.count,
+                    ok=problem is None,
+                    problem=problem,
+                )
+            )
+        return groups

@@ -1,15 +1,15 @@
-"""What became of each Looker row of a prepared run, and what was posted before (pure).
+"""What became of each Looker row of a prepared run, and what was posted before.
 
-A run's :class:`~ml_connector.engine.ports.RowRecord` list has one record per row of
-the period (mapped or rejected) plus one per *gone* key (posted earlier, absent now,
+A run's :class:`~ml_connector.engine.ports.RowRecord` stream has one record per row
+of the period (mapped or rejected) plus one per *gone* key (posted earlier, absent now,
 reversed by this batch). The record's ``booking`` is what the engine stores as the
 posted state of the key once DATEV accepted the file::
 
     {"content_digest": "...", "lines": [<booking line>...], "reversal": [<line>...]}
 
-``lines`` empty means the key is retired (fully reversed). :func:`posted_from_store`
-turns the stored states back into the mapping's
-:class:`~ml_connector.mapping.restatement.PostedRecord`, so the next run of the
+``lines`` empty means the key is retired (fully reversed). :func:`iter_posted_states`
+reads the newest stored state per key back as a stream, and :func:`posted_entry`
+turns one into what the mapping's restatement index needs, so the next run of the
 period plans reversals and corrections instead of posting a second copy.
 """
 
@@ -20,18 +20,23 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ml_connector.engine.ports import RowRecord
-from ml_connector.mapping.mapper import MappedRow
-from ml_connector.mapping.pipeline import PreparedRun
-from ml_connector.mapping.restatement import (
-    ChangeKind,
-    PostedRecord,
-    line_from_json,
-    line_to_json,
-)
-from ml_connector.mapping.rows import to_jsonable
+from sqlalchemy import Engine, func, select
 
-__all__ = ["FileSlice", "booking_payload", "posted_from_store", "row_records"]
+from ml_connector.engine.ports import RowRecord
+from ml_connector.mapping.restatement import PostedRecord, line_from_json
+from ml_connector.mapping.stream import RowTrace, booking_payload
+from ml_connector.store.tables import POSTED_RECORDS
+
+__all__ = [
+    "FileSlice",
+    "booking_payload",
+    "iter_posted_states",
+    "posted_entry",
+    "posted_from_store",
+    "row_records",
+]
+
+_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,72 +57,64 @@ def _locate(slices: Sequence[FileSlice], index: int) -> tuple[str | None, int | 
     return None, None
 
 
-def _source(row: Mapping[str, object]) -> dict[str, Any]:
-    return {str(k): to_jsonable(v) for k, v in row.items()}
-
-
-def booking_payload(
-    digest: str | None, lines: Iterable[Any], reversal: Iterable[Any] = ()
-) -> dict[str, Any]:
-    """The ``booking`` of a row record: content digest, lines and reversal lines as JSON."""
-    return {
-        "content_digest": digest,
-        "lines": [line_to_json(line) for line in lines],
-        "reversal": [line_to_json(line) for line in reversal],
-    }
-
-
-def row_records(prepared: PreparedRun, slices: Sequence[FileSlice]) -> Iterator[RowRecord]:
-    """One record per row of the period and per gone key, in extract order.
+def row_records(traces: Iterable[RowTrace], slices: Sequence[FileSlice]) -> Iterator[RowRecord]:
+    """One record per row trace of a streamed run (rows in extract order, then gone keys).
 
     A row whose booking is unchanged since the last accepted posting gets its
     booking but no file (nothing is sent for it). A changed row points at its new
-    booking line (its reversal sits earlier in the same batch).
+    booking line (its reversal sits earlier in the same batch); a gone key at its
+    reversal.
     """
-    changes = {c.row_key: c for c in prepared.plan.changes}
-    # positions in prepared.lines: reversals of applied changes first, then bookings
-    first_reversal: dict[str, int] = {}
-    first_booking: dict[str, int] = {}
-    position = 0
-    applied = [c for c in prepared.plan.changes if c.applied] if prepared.ready else []
-    for change in applied:
-        if change.reversal:
-            first_reversal[change.row_key] = position
-            position += len(change.reversal)
-    for change in applied:
-        if change.booking:
-            first_booking[change.row_key] = position
-            position += len(change.booking)
-
-    for outcome in prepared.outcomes:
-        if not isinstance(outcome, MappedRow):
-            yield RowRecord(
-                row_key=outcome.row_key or f"row-{outcome.index + 1}",
-                source=_source(outcome.row),
-                rejection=outcome.describe(),
-            )
-            continue
-        planned = changes.get(outcome.row_key)
-        reversal = planned.reversal if planned is not None and planned.applied else ()
-        where = first_booking.get(outcome.row_key)
-        filename, line = _locate(slices, where) if where is not None else (None, None)
+    for trace in traces:
+        filename, line = (
+            _locate(slices, trace.position) if trace.position is not None else (None, None)
+        )
         yield RowRecord(
-            row_key=outcome.row_key,
-            source=_source(outcome.row),
-            booking=booking_payload(outcome.content_digest, outcome.lines, reversal),
+            row_key=trace.row_key,
+            source=trace.source,
+            booking=trace.booking,
+            rejection=trace.rejection,
             filename=filename,
             line=line,
         )
-    for change in applied:
-        if change.kind is ChangeKind.GONE and change.row_key in first_reversal:
-            filename, line = _locate(slices, first_reversal[change.row_key])
-            yield RowRecord(
-                row_key=change.row_key,
-                source={},
-                booking=booking_payload(None, (), change.reversal),
-                filename=filename,
-                line=line,
-            )
+
+
+def iter_posted_states(
+    engine: Engine, *, pipeline: str, datev_client: str, period: str
+) -> Iterator[tuple[str, str]]:
+    """``(row_key, booking JSON)`` of the newest posting per record key of one
+    (pipeline, DATEV client, period), ordered by key, streamed in batches."""
+    table = POSTED_RECORDS
+    scope = (
+        (table.c.pipeline == pipeline)
+        & (table.c.datev_client == datev_client)
+        & (table.c.period == period)
+    )
+    newest = (
+        select(func.max(table.c.id).label("id")).where(scope).group_by(table.c.row_key).subquery()
+    )
+    query = (
+        select(table.c.row_key, table.c.payload)
+        .join(newest, newest.c.id == table.c.id)
+        .order_by(table.c.row_key)
+    )
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=_BATCH).execute(query)
+        for row in result:
+            yield str(row.row_key), str(row.payload)
+
+
+def posted_entry(row_key: str, text: str) -> tuple[str, str, list[Any]] | None:
+    """``(row_key, content digest, lines as JSON)`` of a stored posting, or ``None``
+    when the key is retired (its newest posting has no lines)."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        return None
+    lines = data.get("lines") or []
+    digest = data.get("content_digest")
+    if not lines or not isinstance(lines, list) or digest is None:
+        return None
+    return row_key, str(digest), lines
 
 
 def posted_from_store(bookings: Mapping[str, str]) -> list[PostedRecord]:
@@ -128,18 +125,8 @@ def posted_from_store(bookings: Mapping[str, str]) -> list[PostedRecord]:
     """
     records: list[PostedRecord] = []
     for row_key, text in bookings.items():
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            continue
-        lines = data.get("lines") or []
-        digest = data.get("content_digest")
-        if not lines or not isinstance(lines, list) or digest is None:
-            continue
-        records.append(
-            PostedRecord(
-                row_key=row_key,
-                content_digest=str(digest),
-                lines=tuple(line_from_json(item) for item in lines),
-            )
-        )
+        entry = posted_entry(row_key, text)
+        if entry is not None:
+            key, digest, lines = entry
+            records.append(PostedRecord(key, digest, tuple(line_from_json(i) for i in lines)))
     return records

@@ -2,11 +2,14 @@
 
 :class:`LiveRunSteps` implements :class:`~ml_connector.engine.ports.RunSteps`:
 
-* ``prepare`` loads the configuration, fetches the period's rows (and the tie-out
-  totals) from the customer's Looker, reads what earlier runs posted for the period
-  (restatements), maps, validates and ties out, and writes the EXTF file(s), the
-  report and the row records under ``workdir``. A blocked run (tie-out, rejections
-  under ``reject_batch``) raises :class:`RunBlockedError` with the report on disk.
+* ``prepare`` loads the configuration, loads what earlier runs posted for the period
+  (restatements) into the run's disk index, streams the period's rows from the
+  customer's Looker through the mapping (one partition at a time), fetches the
+  tie-out totals, and writes the EXTF file(s), the report and the row records under
+  ``workdir``; memory stays flat in the number of rows
+  (:class:`~ml_connector.mapping.stream.RunStream`). A blocked run (tie-out,
+  rejections under ``reject_batch``) raises :class:`RunBlockedError` with the report
+  on disk.
 * ``find_submission`` asks DATEV's job list for the file's name (which carries a
   digest of the booking lines); a failed earlier job counts as not submitted.
 * ``submit`` uploads with the file's deterministic ``Reference-Id``.
@@ -21,9 +24,8 @@ after a crash writes byte-identical files).
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,12 +41,9 @@ from ml_connector.engine.ports import (
     write_records,
 )
 from ml_connector.errors import ConfigurationError, DataError
-from ml_connector.mapping.fetch import fetch_source
+from ml_connector.mapping.fetch import fetch_source, iter_source_batches
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.pipeline import PreparedRun, prepare_run
-from ml_connector.mapping.report import write_run_files
-from ml_connector.mapping.restatement import PostedRecord
-from ml_connector.store import posted as posted_store
+from ml_connector.mapping.stream import RunStream
 from ml_connector.sync.connect import (
     DatevConnections,
     SyncSettings,
@@ -53,7 +52,7 @@ from ml_connector.sync.connect import (
     open_sync_store,
 )
 from ml_connector.sync.names import file_sha256, reference_id_for
-from ml_connector.sync.records import FileSlice, posted_from_store, row_records
+from ml_connector.sync.records import FileSlice, iter_posted_states, posted_entry, row_records
 
 __all__ = ["RECORDS_FILE", "LiveRunSteps", "RunBlockedError", "datev_client_id"]
 
@@ -79,12 +78,6 @@ def _stamp(workdir: Path) -> datetime:
     now = datetime.now(UTC).replace(microsecond=0)
     path.write_text(now.isoformat() + "\n", encoding="utf-8")
     return now
-
-
-def _slices(workdir: Path) -> list[tuple[Path, int]]:
-    """The EXTF files ``write_run_files`` wrote, in batch order, with their line counts."""
-    report = json.loads((workdir / "report.json").read_text("utf-8"))
-    return [(workdir / str(f["file"]), int(f["bookings"])) for f in report.get("files", [])]
 
 
 class LiveRunSteps:
@@ -165,65 +158,107 @@ class LiveRunSteps:
                 hint="queue the run again after a configuration change",
             )
 
+    async def stream_rows(
+        self, config: LoadedConfig, spec: RunSpec
+    ) -> AsyncGenerator[list[dict[str, object]], None]:
+        """The period's detail rows as they arrive (one list per Looker partition)."""
+        pipeline = config.pipeline(spec.pipeline)
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        batches = iter_source_batches(
+            connection,
+            pipeline.source,
+            Period.parse(spec.period),
+            base_url=self.settings.looker_url,
+            credentials=credentials,
+        )
+        async with aclosing(batches):
+            async for batch in batches:
+                yield batch
+
+    async def _totals(self, config: LoadedConfig, spec: RunSpec) -> list[dict[str, object]] | None:
+        pipeline = config.pipeline(spec.pipeline)
+        if pipeline.tie_out.totals is None:
+            return None
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        return await fetch_source(
+            connection,
+            pipeline.tie_out.totals,
+            Period.parse(spec.period),
+            base_url=self.settings.looker_url,
+            credentials=credentials,
+        )
+
+    def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
+        workdir.mkdir(parents=True, exist_ok=True)
+        now = _stamp(workdir)
+        return RunStream(config, spec.pipeline, spec.period, workdir, now=now, trace_rows=True)
+
+    def _load_posted(self, run: RunStream, spec: RunSpec) -> None:
+        states = iter_posted_states(
+            self.store, pipeline=spec.pipeline, datev_client=spec.datev_client, period=spec.period
+        )
+        for row_key, text in states:
+            entry = posted_entry(row_key, text)
+            if entry is not None:
+                run.add_posted(*entry)
+
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
         """Extract, map, validate, tie out; write files, report and row records."""
         config = await asyncio.to_thread(self.config)
         self._check_spec(config, spec)
-        rows, totals = await self.fetch(config, spec)
-        latest = await asyncio.to_thread(
-            posted_store.latest,
-            self.store,
-            pipeline=spec.pipeline,
-            datev_client=spec.datev_client,
-            period=spec.period,
-        )
-        posted = posted_from_store({k: v.booking for k, v in latest.items()})
-        return await asyncio.to_thread(self._write, config, spec, workdir, rows, totals, posted)
+        run = await asyncio.to_thread(self._start, config, spec, workdir)
+        try:
+            await asyncio.to_thread(self._load_posted, run, spec)
+            batches = self.stream_rows(config, spec)
+            async with aclosing(batches):
+                async for batch in batches:
+                    await asyncio.to_thread(run.add_many, batch)
+            totals = await self._totals(config, spec)
+            return await asyncio.to_thread(self._write, run, spec, workdir, totals)
+        finally:
+            await asyncio.to_thread(run.close)
 
     def _write(
         self,
-        config: LoadedConfig,
+        run: RunStream,
         spec: RunSpec,
         workdir: Path,
-        rows: list[dict[str, object]],
         totals: list[dict[str, object]] | None,
-        posted: list[PostedRecord],
     ) -> Prepared:
-        workdir.mkdir(parents=True, exist_ok=True)
-        now = _stamp(workdir)
-        prepared: PreparedRun = prepare_run(
-            config, spec.pipeline, spec.period, rows, totals=totals, posted=posted, now=now
-        )
-        write_run_files(prepared, workdir)
-        if not prepared.ready:
+        done = run.finish(totals)
+        facts = done.facts
+        if not done.ready:
             raise RunBlockedError(
-                f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(prepared.blockers),
+                f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(facts.blockers),
                 location=str(workdir / "report.txt"),
                 hint="fix the data or the mapping, then replay the run",
             )
-        slices = _slices(workdir)
         files = tuple(
             PreparedFile(
                 part=number,
-                path=str(path),
-                filename=path.name,
-                sha256=file_sha256(path),
-                reference_id=reference_id_for(path.name),
-                lines=count,
+                path=str(item.path),
+                filename=item.path.name,
+                sha256=file_sha256(item.path),
+                reference_id=reference_id_for(item.path.name),
+                lines=item.bookings,
             )
-            for number, (path, count) in enumerate(slices, start=1)
+            for number, item in enumerate(done.files, start=1)
         )
         records_path = workdir / RECORDS_FILE
-        write_records(
-            records_path,
-            row_records(prepared, [FileSlice(path.name, count) for path, count in slices]),
-        )
+        slices = [FileSlice(item.path.name, item.bookings) for item in done.files]
+        write_records(records_path, row_records(run.traces(), slices))
         return Prepared(
             files=files,
             records_path=str(records_path),
-            rows_read=prepared.rows_total,
-            rows_mapped=len(prepared.mapped),
-            rows_rejected=len(prepared.rejections),
+            rows_read=facts.rows_total,
+            rows_mapped=facts.rows_mapped,
+            rows_rejected=facts.rows_rejected,
         )
 
     # ------------------------------------------------------------ DATEV

@@ -1,0 +1,163 @@
+"""Disk-backed scratch state of a streaming run: key index and spill files.
+
+A run of any size keeps only bounded state in memory; what grows with the rows lives
+here, in the run's working directory, and is removed when the run is prepared:
+
+* :class:`KeyIndex`: a temporary SQLite database with what was posted before per row
+  key (``posted``) and the keys seen in this run (``seen``), for restatements and the
+  duplicate-key check;
+* :class:`LineSpill`: booking lines written one after the other (JSON of their filled
+  columns, exact decimals) and read back in the same order;
+* :class:`JsonSpill`: JSON values, one a line.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from ml_connector.extf.models import BookingLine
+from ml_connector.mapping.restatement import line_from_json
+
+__all__ = ["JsonSpill", "KeyIndex", "LineSpill"]
+
+_SCHEMA = """
+CREATE TABLE posted (
+    row_key TEXT PRIMARY KEY,
+    ord INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    lines TEXT NOT NULL
+);
+CREATE TABLE seen (
+    row_key TEXT PRIMARY KEY,
+    first INTEGER NOT NULL,
+    mapped INTEGER NOT NULL
+);
+"""
+
+
+class KeyIndex:
+    """Posted state and seen keys of one run, in a SQLite file (bounded page cache)."""
+
+    def __init__(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        self.path = path
+        # used from one thread at a time (the run may hop between worker threads)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8192;"
+            "PRAGMA temp_store=FILE; BEGIN;" + _SCHEMA
+        )
+        self.posted_count = 0
+
+    def add_posted(self, row_key: str, digest: str, lines_json: str) -> None:
+        """Remember what was posted for ``row_key`` (a later entry for a key replaces its
+        content but keeps its place in the order)."""
+        self._db.execute(
+            "INSERT INTO posted (row_key, ord, digest, lines) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (row_key) DO UPDATE SET digest = excluded.digest, lines = excluded.lines",
+            (row_key, self.posted_count, digest, lines_json),
+        )
+        self.posted_count += 1
+
+    def posted(self, row_key: str) -> tuple[str, str] | None:
+        """``(digest, lines_json)`` posted for ``row_key``, else None."""
+        if not self.posted_count:
+            return None
+        found = self._db.execute(
+            "SELECT digest, lines FROM posted WHERE row_key = ?", (row_key,)
+        ).fetchone()
+        return None if found is None else (str(found[0]), str(found[1]))
+
+    def see(self, row_key: str, index: int, *, mapped: bool) -> int | None:
+        """Record the row key's first use; the earlier row's index if it was used before."""
+        cursor = self._db.execute(
+            "INSERT INTO seen (row_key, first, mapped) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (row_key, index, int(mapped)),
+        )
+        if cursor.rowcount == 1:
+            return None
+        found = self._db.execute("SELECT first FROM seen WHERE row_key = ?", (row_key,)).fetchone()
+        return int(found[0])
+
+    def not_mapped(self) -> Iterator[tuple[str, str, bool]]:
+        """Posted keys without a mapped row in this run, in posted order, as
+        ``(row_key, lines_json, held)``: ``held`` when the key's row was rejected,
+        else the row is gone."""
+        cursor = self._db.execute(
+            "SELECT p.row_key, p.lines, s.mapped FROM posted p "
+            "LEFT JOIN seen s ON s.row_key = p.row_key "
+            "WHERE s.mapped IS NULL OR s.mapped = 0 ORDER BY p.ord"
+        )
+        for row_key, lines, mapped in cursor:
+            yield str(row_key), str(lines), mapped is not None
+
+    def close(self) -> None:
+        """Close and delete the database."""
+        self._db.close()
+        self.path.unlink(missing_ok=True)
+
+
+class LineSpill:
+    """Booking lines appended to a file (as their filled columns in JSON, see
+    :func:`~ml_connector.mapping.restatement.line_to_json`) and read back in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._out: IO[str] | None = path.open("w", encoding="utf-8")
+
+    def append(self, line: Mapping[str, object]) -> None:
+        """Append one line given as :func:`line_to_json` returns it."""
+        assert self._out is not None, "spill already closed for writing"
+        self._out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.count += 1
+
+    def seal(self) -> None:
+        """Finish writing (reading needs a sealed spill)."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def __iter__(self) -> Iterator[BookingLine]:
+        self.seal()
+        with self.path.open(encoding="utf-8") as handle:
+            for text in handle:
+                yield line_from_json(json.loads(text))
+
+    def close(self) -> None:
+        """Close and delete the file."""
+        self.seal()
+        self.path.unlink(missing_ok=True)
+
+
+class JsonSpill:
+    """JSON values appended to a file, one a line, and read back in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._out: IO[str] | None = path.open("w", encoding="utf-8")
+
+    def append(self, value: Any) -> None:
+        assert self._out is not None, "spill already closed for writing"
+        self._out.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.count += 1
+
+    def seal(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def __iter__(self) -> Iterator[Any]:
+        self.seal()
+        with self.path.open(encoding="utf-8") as handle:
+            for text in handle:
+                yield json.loads(text)
+
+    def close(self) -> None:
+        self.seal()
+        self.path.unlink(missing_ok=True)

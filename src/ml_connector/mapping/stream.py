@@ -1,0 +1,692 @@
+"""One pipeline run for one period, streamed: memory flat in the number of rows.
+
+:class:`RunStream` takes the Looker rows one at a time (or a partition batch at a
+time, from a sync or async source), maps and validates each, ties it out and plans
+its restatement, and keeps only bounded state in memory:
+
+* the tie-out sums per group (:class:`~ml_connector.mapping.tieout.TieOutTally`);
+* counts, and the first :data:`MAX_LISTED_REJECTIONS` rejections as examples.
+
+What grows with the rows goes to the working directory
+(:mod:`~ml_connector.mapping.scratch`): posted state and seen keys in a temporary
+SQLite index, reversal and booking lines in two spill files, the rejected rows in
+``held.jsonl``, and optionally one trace per row (for the engine's row records).
+:meth:`RunStream.finish` plans the gone keys from the index, decides whether the batch
+may be sent, and writes the EXTF file(s) with
+:func:`~ml_connector.extf.split.write_split` from the spills (reversals first, then
+new and corrected bookings; split at 99,999 bookings or 50 MB), ``report.json``,
+``report.txt`` and ``held.jsonl``.
+
+:func:`~ml_connector.mapping.pipeline.prepare_run` (in memory, for previews and tests)
+is this same code with an observer that keeps every outcome and change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import chain
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from ml_connector.config.loader import LoadedConfig
+from ml_connector.config.models import Source
+from ml_connector.extf.models import BatchHeader, BookingLine
+from ml_connector.extf.split import WrittenFile, write_split
+from ml_connector.extf.validate import MAX_BOOKINGS
+from ml_connector.mapping.lookups import normalise_key
+from ml_connector.mapping.mapper import (
+    LineChecker,
+    MappedRow,
+    Rejection,
+    RowMapper,
+    RowOutcome,
+    duplicate_key,
+)
+from ml_connector.mapping.period import Period
+from ml_connector.mapping.restatement import (
+    ChangeKind,
+    PlannedChange,
+    PostedRecord,
+    line_from_json,
+    line_to_json,
+    reversal_of,
+)
+from ml_connector.mapping.rows import to_jsonable, write_rows
+from ml_connector.mapping.scratch import JsonSpill, KeyIndex, LineSpill
+from ml_connector.mapping.tieout import TieOutReport, TieOutTally
+
+__all__ = [
+    "MAX_LISTED_REJECTIONS",
+    "RowTrace",
+    "RunFacts",
+    "RunObserver",
+    "RunStream",
+    "StreamedRun",
+    "batch_header",
+    "booking_payload",
+    "held_record",
+    "prepare_stream",
+    "remove_stale_files",
+    "rows_in_period",
+    "write_reports",
+]
+
+#: rejections listed in ``report.json`` (all are counted, all are in ``held.jsonl``)
+MAX_LISTED_REJECTIONS = 1000
+#: rejections listed in ``report.txt``
+_TEXT_REJECTIONS = 10
+
+_LABEL_CHARS = re.compile(r"[^\w.\-/ ]")
+_SCRATCH = ".prepare"
+
+
+# ---------------------------------------------------------------- period and header
+
+
+def _period_of(value: object) -> Period | None:
+    if isinstance(value, datetime | date):
+        return Period.of(value)
+    if value is None:
+        return None
+    try:
+        return Period.parse(normalise_key(value)[:7])
+    except ValueError:
+        return None
+
+
+def _in_period(row: Mapping[str, object], period_field: str | None, period: Period) -> bool:
+    if period_field is None:
+        return True
+    row_period = _period_of(row.get(period_field))
+    return row_period is None or row_period == period
+
+
+def rows_in_period(
+    rows: Iterable[Mapping[str, object]], source: Source, period: Period
+) -> tuple[list[Mapping[str, object]], int]:
+    """Rows of ``period`` by the source's ``period_field`` (all rows when it is unset),
+    and how many were left out."""
+    kept: list[Mapping[str, object]] = []
+    other = 0
+    for row in rows:
+        if _in_period(row, source.period_field, period):
+            kept.append(row)
+        else:
+            other += 1
+    return kept, other
+
+
+def batch_header(
+    config: LoadedConfig, pipeline_name: str, period: Period, now: datetime
+) -> BatchHeader:
+    """The EXTF header of the pipeline's batch for ``period``."""
+    pipeline = config.pipeline(pipeline_name)
+    datev = config.model.customers[pipeline.customer].datev
+    label = pipeline.batch_label or pipeline_name
+    label = _LABEL_CHARS.sub("", f"{label} {period}")[:30].strip()
+    return BatchHeader(
+        beraternummer=datev.consultant_number,
+        mandantennummer=datev.client_number,
+        wj_beginn=period.fiscal_year_start(datev.fiscal_year_start_month),
+        sachkontenlaenge=datev.account_length,
+        datum_vom=period.start,
+        datum_bis=period.end,
+        festschreibung=datev.festschreibung,
+        skr=datev.skr,
+        erzeugt_am=now,
+        bezeichnung=label,
+        anwendungsinformation="ml-connector",
+    )
+
+
+# ---------------------------------------------------------------- what a run leaves behind
+
+
+def booking_payload(
+    digest: str | None, lines: Iterable[BookingLine], reversal: Iterable[BookingLine] = ()
+) -> dict[str, Any]:
+    """A row's posted state as JSON: content digest, lines and reversal lines."""
+    return {
+        "content_digest": digest,
+        "lines": [line_to_json(line) for line in lines],
+        "reversal": [line_to_json(line) for line in reversal],
+    }
+
+
+def _payload(
+    digest: str | None, lines: list[dict[str, object]], reversal: list[dict[str, object]]
+) -> dict[str, Any]:
+    return {"content_digest": digest, "lines": lines, "reversal": reversal}
+
+
+def held_record(rejection: Rejection) -> dict[str, object]:
+    """The ``held.jsonl`` line of a rejected row: its reason, message and values."""
+    return {"_reason": rejection.reason.value, "_message": rejection.message, **rejection.row}
+
+
+def _source(row: Mapping[str, object]) -> dict[str, Any]:
+    return {str(k): to_jsonable(v) for k, v in row.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class RowTrace:
+    """What became of one row (or one gone key): for the engine's row records.
+
+    ``position`` is the 0-based place in the batch of the row's new booking (for a
+    gone key: of its first reversal line); ``None`` when nothing is sent for it.
+    """
+
+    row_key: str
+    source: Mapping[str, Any]
+    booking: Mapping[str, Any] | None
+    rejection: str | None
+    position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """Everything the report says about a run, bounded in size whatever the row count."""
+
+    pipeline: str
+    customer: str
+    period: Period
+    header: BatchHeader
+    channel: str
+    reject_policy: str
+    restatement_mode: str
+    rows_total: int
+    rows_other_periods: int
+    rows_mapped: int
+    rows_rejected: int
+    changes: Mapping[str, int]
+    """Row keys per :class:`ChangeKind` value (applied or not)."""
+    lines_to_post: int
+    reversals: int
+    tie_out: TieOutReport
+    rejection_examples: tuple[Rejection, ...]
+    """The first :data:`MAX_LISTED_REJECTIONS` rejections."""
+    blockers: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
+
+    @property
+    def rows_held(self) -> int:
+        return self.rows_rejected if self.reject_policy == "hold_rejected" else 0
+
+    def report(self) -> dict[str, object]:
+        """A JSON-ready report of the run (amounts as exact decimal text)."""
+        rejections = [
+            {
+                "row": r.index + 1,
+                "row_key": r.row_key,
+                "reason": r.reason.value,
+                "field": r.field,
+                "message": r.message,
+                "value": to_jsonable(r.value) if r.value is not None else None,
+            }
+            for r in self.rejection_examples
+        ]
+        report = self.tie_out
+        groups = [
+            {
+                "group": list(g.key),
+                "looker_amount": to_jsonable(g.looker_amount),
+                "looker_count": g.looker_count,
+                "booked_amount": to_jsonable(g.booked_amount),
+                "booked_count": g.booked_count,
+                "held_amount": to_jsonable(g.held_amount),
+                "held_count": g.held_count,
+                "ok": g.ok,
+                "problem": g.problem,
+            }
+            for g in report.groups
+        ]
+        out: dict[str, object] = {
+            "pipeline": self.pipeline,
+            "customer": self.customer,
+            "channel": self.channel,
+            "period": str(self.period),
+            "client_id": self.header.client_id,
+            "ready": self.ready,
+            "blockers": list(self.blockers),
+            "reject_policy": self.reject_policy,
+            "restatement_mode": self.restatement_mode,
+            "rows": {
+                "extracted": self.rows_total,
+                "other_periods": self.rows_other_periods,
+                "mapped": self.rows_mapped,
+                "rejected": self.rows_rejected,
+                "held": self.rows_held,
+            },
+            "lines": {"to_post": self.lines_to_post, "reversals": self.reversals},
+            "changes": {kind.value: self.changes.get(kind.value, 0) for kind in ChangeKind},
+            "tie_out": {
+                "ok": report.ok,
+                "totals_checked": report.totals_checked,
+                "balanced_checked": report.balanced_checked,
+                "debit_total": to_jsonable(report.debit_total),
+                "credit_total": to_jsonable(report.credit_total),
+                "problems": list(report.problems),
+                "groups": groups,
+            },
+            "rejections": rejections,
+        }
+        if self.rows_rejected > len(rejections):
+            out["rejections_not_listed"] = self.rows_rejected - len(rejections)
+        return out
+
+    def summary(self) -> str:
+        """A few lines for people."""
+        state = "READY" if self.ready else "BLOCKED"
+        held = self.rows_held
+        count = self.changes.get
+        mode = self.restatement_mode
+        lines = [
+            f"{self.pipeline} {self.period} -> DATEV {self.header.client_id}: {state}",
+            f"  rows: {self.rows_total} extracted, {self.rows_other_periods} of other periods, "
+            f"{self.rows_mapped} mapped, {self.rows_rejected} rejected"
+            + (f" ({held} held)" if held else ""),
+            f"  changes: {count(ChangeKind.NEW.value, 0)} new, "
+            f"{count(ChangeKind.CHANGED.value, 0)} changed, "
+            f"{count(ChangeKind.GONE.value, 0)} gone, "
+            f"{count(ChangeKind.UNCHANGED.value, 0)} unchanged"
+            + (f" (mode {mode})" if mode == "append_only" else ""),
+            f"  lines to post: {self.lines_to_post}",
+            "  tie-out: "
+            + ("ok" if self.tie_out.ok else "FAILED")
+            + (
+                f" ({len(self.tie_out.groups)} groups against Looker totals)"
+                if self.tie_out.totals_checked
+                else " (no Looker totals configured)"
+            ),
+        ]
+        for problem in self.tie_out.problems[:10]:
+            lines.append(f"    - {problem}")
+        for rejection in self.rejection_examples[:_TEXT_REJECTIONS]:
+            where = f"row {rejection.index + 1} [{rejection.row_key}]"
+            lines.append(f"  rejected {where}: {rejection.describe()}")
+        if self.rows_rejected > _TEXT_REJECTIONS:
+            lines.append(f"  ... and {self.rows_rejected - _TEXT_REJECTIONS} more rejections")
+        for blocker in self.blockers:
+            lines.append(f"  blocked: {blocker}")
+        return "\n".join(lines)
+
+
+def write_reports(facts: RunFacts, files: Sequence[WrittenFile], out_dir: Path) -> list[Path]:
+    """Write ``report.json`` and ``report.txt`` for ``facts`` and the written ``files``."""
+    report = facts.report()
+    report["files"] = [
+        {"file": item.path.name, "bookings": item.bookings, "bytes": item.size} for item in files
+    ]
+    report_path = out_dir / "report.json"
+    report_path.write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    summary = facts.summary()
+    if files:
+        summary += "\n  files: " + ", ".join(item.path.name for item in files)
+    summary_path = out_dir / "report.txt"
+    summary_path.write_text(summary + "\n", encoding="utf-8")
+    return [report_path, summary_path]
+
+
+def remove_stale_files(out_dir: Path) -> None:
+    """Remove EXTF files of an earlier attempt in ``out_dir`` (they are rewritten)."""
+    for stale in out_dir.glob("EXTF_*.csv"):
+        stale.unlink()
+
+
+# ---------------------------------------------------------------- the streaming run
+
+
+class RunObserver(Protocol):
+    """Sees every outcome and planned change (the in-memory :func:`prepare_run` keeps them)."""
+
+    def outcome(self, outcome: RowOutcome) -> None: ...
+
+    def change(self, change: PlannedChange, row: MappedRow | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedRun:
+    """A finished :class:`RunStream`: its facts and the EXTF files written (in order)."""
+
+    facts: RunFacts
+    files: tuple[WrittenFile, ...]
+    written: tuple[Path, ...]
+    """Every file written into the output directory (EXTF, reports, ``held.jsonl``)."""
+
+    @property
+    def ready(self) -> bool:
+        return self.facts.ready
+
+
+class RunStream:
+    """Map, validate, tie out and plan one pipeline run, a row at a time.
+
+    ``max_bookings`` is DATEV's per-file limit (lower only in tests). Use as a context
+    manager (the scratch files under ``workdir`` are removed on exit)::
+
+        with RunStream(config, "gl-monthly", "2026-10", workdir) as run:
+            run.load_posted(records)          # what earlier runs posted (optional)
+            run.add_many(rows)                # any number of times, sync or async
+            done = run.finish(totals)         # writes files and reports into workdir
+            traces = list(run.traces())       # when trace_rows=True (row records)
+    """
+
+    def __init__(
+        self,
+        config: LoadedConfig,
+        pipeline: str,
+        period: Period | str,
+        workdir: Path,
+        *,
+        now: datetime | None = None,
+        line_checker: LineChecker | None = None,
+        observer: RunObserver | None = None,
+        trace_rows: bool = False,
+        max_bookings: int = MAX_BOOKINGS,
+    ) -> None:
+        self.period = Period.parse(period) if isinstance(period, str) else period
+        self.pipeline = pipeline
+        self.config = config
+        self.spec = config.pipeline(pipeline)
+        if self.spec.restatement not in ("corrections", "append_only"):
+            raise ValueError(f"unknown restatement mode {self.spec.restatement!r}")
+        self.corrections = self.spec.restatement == "corrections"
+        customer = config.model.customers[self.spec.customer]
+        self.mapping = config.mapping(pipeline)
+        self.mapper = RowMapper(
+            self.mapping,
+            config.lookups,
+            customer.datev,
+            period=self.period,
+            line_checker=line_checker,
+        )
+        self.header = batch_header(config, pipeline, self.period, now or datetime.now(UTC))
+        self.observer = observer
+        self.max_bookings = max_bookings
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        scratch = self.workdir / _SCRATCH
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        self._scratch = scratch
+        self._index = KeyIndex(scratch / "keys.sqlite")
+        self._reversals = LineSpill(scratch / "reversals.bin")
+        self._bookings = LineSpill(scratch / "bookings.bin")
+        self._held = (scratch / "held.jsonl").open("w", encoding="utf-8")
+        self._traces = JsonSpill(scratch / "traces.jsonl") if trace_rows else None
+        self._tally = TieOutTally(self.spec.tie_out, self.mapping)
+        self._period_field = self.spec.source.period_field
+        self.rows_total = 0
+        self.rows_other = 0
+        self.rows_mapped = 0
+        self.rows_rejected = 0
+        self._selected = 0
+        self._examples: list[Rejection] = []
+        self._changes: dict[str, int] = {}
+        self._reversal_lines = 0
+        self._finished: StreamedRun | None = None
+        self._ready = False
+
+    # -- context --------------------------------------------------------------------------
+
+    def __enter__(self) -> RunStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the scratch files."""
+        self._held.close()
+        self._index.close()
+        self._reversals.close()
+        self._bookings.close()
+        if self._traces is not None:
+            self._traces.close()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- input ----------------------------------------------------------------------------
+
+    def load_posted(self, records: Iterable[PostedRecord]) -> None:
+        """What earlier runs posted for this pipeline and period (before any row)."""
+        for record in records:
+            lines = [line_to_json(line) for line in record.lines]
+            self.add_posted(record.row_key, record.content_digest, lines)
+
+    def add_posted(self, row_key: str, digest: str, lines: Sequence[Mapping[str, Any]]) -> None:
+        """One posted record, its lines as JSON (see :func:`line_to_json`)."""
+        if self._selected:
+            raise RuntimeError("posted records must be loaded before the rows")
+        self._index.add_posted(row_key, digest, json.dumps(lines, ensure_ascii=False))
+
+    def add_many(self, rows: Iterable[Mapping[str, object]]) -> None:
+        """Add rows (a partition batch, or all of them from a sync iterator)."""
+        for row in rows:
+            self.add(row)
+
+    async def add_async(self, rows: AsyncIterable[Mapping[str, object]]) -> None:
+        """Add every row of an async source (mapping runs on the event loop)."""
+        async for row in rows:
+            self.add(row)
+
+    def add(self, row: Mapping[str, object]) -> None:
+        """Map one Looker row (rows of other periods are counted and skipped)."""
+        if self._finished is not None:
+            raise RuntimeError("the run is finished")
+        self.rows_total += 1
+        if not _in_period(row, self._period_field, self.period):
+            self.rows_other += 1
+            return
+        index = self._selected
+        self._selected += 1
+        outcome = self.mapper.map_row(row, index)
+        if outcome.row_key is not None:
+            first = self._index.see(outcome.row_key, index, mapped=isinstance(outcome, MappedRow))
+            if first is not None:
+                outcome = duplicate_key(outcome, first)
+        self._tally.add(outcome)
+        if self.observer is not None:
+            self.observer.outcome(outcome)
+        if isinstance(outcome, MappedRow):
+            self._mapped(outcome)
+        else:
+            self._rejected(outcome)
+
+    def _count(self, change: PlannedChange, row: MappedRow | None) -> None:
+        self._changes[change.kind.value] = self._changes.get(change.kind.value, 0) + 1
+        if self.observer is not None:
+            self.observer.change(change, row)
+
+    def _rejected(self, rejection: Rejection) -> None:
+        self.rows_rejected += 1
+        if len(self._examples) < MAX_LISTED_REJECTIONS:
+            self._examples.append(rejection)
+        write_rows([held_record(rejection)], self._held)
+        if self._traces is not None:
+            key = rejection.row_key or f"row-{rejection.index + 1}"
+            self._traces.append([key, _source(rejection.row), None, rejection.describe(), None])
+
+    def _mapped(self, row: MappedRow) -> None:
+        self.rows_mapped += 1
+        old = self._index.posted(row.row_key)
+        reversal: tuple[BookingLine, ...] = ()
+        if old is None:
+            change = PlannedChange(ChangeKind.NEW, row.row_key, booking=row.lines)
+        elif old[0] == row.content_digest:
+            change = PlannedChange(ChangeKind.UNCHANGED, row.row_key)
+        else:
+            reversal = _reversal(old[1])
+            change = PlannedChange(
+                ChangeKind.CHANGED,
+                row.row_key,
+                reversal=reversal,
+                booking=row.lines,
+                applied=self.corrections,
+            )
+        self._count(change, row)
+        lines = [line_to_json(line) for line in row.lines]
+        reversed_lines = [line_to_json(line) for line in reversal] if change.applied else []
+        position: list[object] | None = None
+        if change.applied:
+            for item in reversed_lines:
+                self._reversals.append(item)
+            if change.booking:
+                position = ["b", self._bookings.count]
+                for item in lines:
+                    self._bookings.append(item)
+        if self._traces is not None:
+            payload = _payload(row.content_digest, lines, reversed_lines)
+            self._traces.append([row.row_key, _source(row.row), payload, None, position])
+
+    # -- the end --------------------------------------------------------------------------
+
+    def finish(
+        self, totals: Iterable[Mapping[str, object]] | None = None, *, write: bool = True
+    ) -> StreamedRun:
+        """Plan the gone keys, tie out against ``totals`` (the Looker control totals,
+        ``None`` when not fetched) and decide; with ``write`` put the EXTF file(s) (when
+        ready), the reports and ``held.jsonl`` into the working directory."""
+        if self._finished is not None:
+            return self._finished
+        for row_key, lines_json, held in self._index.not_mapped():
+            if held:
+                self._count(PlannedChange(ChangeKind.HELD, row_key), None)
+                continue
+            reversal = _reversal(lines_json)
+            change = PlannedChange(
+                ChangeKind.GONE, row_key, reversal=reversal, applied=self.corrections
+            )
+            self._count(change, None)
+            if change.applied and reversal:
+                reversed_lines = [line_to_json(line) for line in reversal]
+                if self._traces is not None:
+                    payload = _payload(None, [], reversed_lines)
+                    self._traces.append([row_key, {}, payload, None, ["r", self._reversals.count]])
+                for item in reversed_lines:
+                    self._reversals.append(item)
+        self._held.close()
+        spec = self.spec
+        period_totals = None
+        if totals is not None:
+            totals_source = spec.tie_out.totals or spec.source
+            period_totals, _ = rows_in_period(totals, totals_source, self.period)
+        tie = self._tally.report(period_totals)
+        blockers = []
+        if self.rows_rejected and spec.reject_policy == "reject_batch":
+            blockers.append(
+                f"{self.rows_rejected} row(s) rejected and the pipeline's reject_policy is "
+                'reject_batch; fix the mapping or the data, or set reject_policy = "hold_rejected"'
+            )
+        if not tie.ok:
+            blockers.append("the tie-out failed; nothing may be submitted until the figures agree")
+        if spec.tie_out.totals is not None and totals is None:
+            blockers.append(
+                "the pipeline's tie_out.totals were not fetched; a run that cannot tie out "
+                "may not be submitted"
+            )
+        self._reversal_lines = self._reversals.count
+        facts = RunFacts(
+            pipeline=self.pipeline,
+            customer=spec.customer,
+            period=self.period,
+            header=self.header,
+            channel=spec.channel,
+            reject_policy=spec.reject_policy,
+            restatement_mode=spec.restatement,
+            rows_total=self.rows_total,
+            rows_other_periods=self.rows_other,
+            rows_mapped=self.rows_mapped,
+            rows_rejected=self.rows_rejected,
+            changes=dict(self._changes),
+            lines_to_post=self._reversals.count + self._bookings.count,
+            reversals=self._reversals.count,
+            tie_out=tie,
+            rejection_examples=tuple(self._examples),
+            blockers=tuple(blockers),
+        )
+        self._ready = facts.ready
+        files: list[WrittenFile] = []
+        written: list[Path] = []
+        if write:
+            out = self.workdir
+            remove_stale_files(out)
+            if facts.ready and facts.lines_to_post:
+                files = write_split(
+                    self.header,
+                    self.lines(),
+                    out,
+                    pipeline=self.pipeline,
+                    expected_client_id=self.header.client_id,
+                    max_bookings=self.max_bookings,
+                )
+                written += [item.path for item in files]
+            written += write_reports(facts, files, out)
+            held_path = out / "held.jsonl"
+            if self.rows_rejected:
+                (self._scratch / "held.jsonl").replace(held_path)
+                written.append(held_path)
+            else:
+                held_path.unlink(missing_ok=True)
+        self._finished = StreamedRun(facts, tuple(files), tuple(written))
+        return self._finished
+
+    def lines(self) -> Iterator[BookingLine]:
+        """The batch read back from the spills: reversals first, then new bookings."""
+        return chain(iter(self._reversals), iter(self._bookings))
+
+    def traces(self) -> Iterator[RowTrace]:
+        """One trace per row of the period (extract order), then one per gone key
+        reversed by this batch; positions only when the batch is ready."""
+        if self._traces is None:
+            raise RuntimeError("the run was started without trace_rows")
+        if self._finished is None:
+            raise RuntimeError("finish the run first")
+        ready = self._ready
+        for key, source, booking, rejection, position in self._traces:
+            at: int | None = None
+            if position is not None:
+                kind, offset = position
+                if not ready and kind == "r":
+                    continue  # gone keys are reversed only by a batch that is sent
+                at = offset if kind == "r" else self._reversal_lines + offset
+                at = at if ready else None
+            yield RowTrace(key, source, booking, rejection, at)
+
+
+def _reversal(lines_json: str) -> tuple[BookingLine, ...]:
+    return tuple(reversal_of(line_from_json(item)) for item in json.loads(lines_json))
+
+
+def prepare_stream(
+    config: LoadedConfig,
+    pipeline: str,
+    period: Period | str,
+    rows: Iterable[Mapping[str, object]],
+    out_dir: Path,
+    *,
+    totals: Iterable[Mapping[str, object]] | None = None,
+    posted: Iterable[PostedRecord] = (),
+    now: datetime | None = None,
+    line_checker: LineChecker | None = None,
+) -> StreamedRun:
+    """Stream ``rows`` through a :class:`RunStream` and write the run into ``out_dir``."""
+    with RunStream(config, pipeline, period, out_dir, now=now, line_checker=line_checker) as run:
+        run.load_posted(posted)
+        run.add_many(rows)
+        return run.finish(totals)

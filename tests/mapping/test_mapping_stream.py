@@ -1,0 +1,216 @@
+"""The streamed run: same plan and files as the in-memory one, bounded memory, splits."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import weakref
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mapping_support import load_demo_rows, make_config, make_row, totals_of, v_totals
+
+from ml_connector.config import LoadedConfig
+from ml_connector.extf.reader import read_file
+from ml_connector.mapping.mapper import MappedRow, Rejection
+from ml_connector.mapping.pipeline import prepare_run
+from ml_connector.mapping.report import write_run_files
+from ml_connector.mapping.restatement import ChangeKind, PostedRecord, plan_restatement
+from ml_connector.mapping.stream import RunStream, prepare_stream
+
+NOW = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
+
+
+class _Row(dict[str, object]):
+    """A row that can be watched with a weak reference."""
+
+
+def _demo_template() -> list[dict[str, object]]:
+    """December 2025 of the demo data, without its one unmapped row."""
+    return [
+        r
+        for r in load_demo_rows()
+        if r["gl_monthly.period_month"] == "2025-12"
+        and r["gl_monthly.gl_account_number"] != "OPS-399"
+    ]
+
+
+def _generate(template: list[dict[str, object]], n: int) -> Iterator[_Row]:
+    for i in range(n):
+        row = _Row(template[i % len(template)])
+        row["gl_monthly.line_id"] = f"{row['gl_monthly.line_id']}|{i}"
+        yield row
+
+
+def test_rows_are_consumed_one_at_a_time_and_let_go(
+    demo_config: LoadedConfig, tmp_path: Path
+) -> None:
+    template = _demo_template()
+    alive = 0
+    most = 0
+
+    def gone() -> None:
+        nonlocal alive
+        alive -= 1
+
+    def rows() -> Iterator[_Row]:
+        nonlocal alive, most
+        for row in _generate(template, 2_000):
+            most = max(most, alive)
+            alive += 1
+            weakref.finalize(row, gone)
+            yield row
+
+    with RunStream(demo_config, "gl-monthly", "2025-12", tmp_path, now=NOW, trace_rows=True) as run:
+        run.add_many(rows())
+        done = run.finish(totals_of(list(_generate(template, 2_000))))
+        assert done.ready, done.facts.blockers
+        assert sum(1 for _ in run.traces()) == 2_000
+    assert most <= 1  # no row outlives its own turn
+    assert done.facts.rows_mapped == 2_000
+    assert not list(tmp_path.glob(".prepare*"))  # scratch removed
+
+
+def _peak_bytes(config: LoadedConfig, template: list[dict[str, object]], n: int, out: Path) -> int:
+    control = totals_of(list(_generate(template, n)))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        with RunStream(config, "gl-monthly", "2025-12", out, now=NOW, trace_rows=True) as run:
+            run.add_many(_generate(template, n))
+            assert run.finish(control).ready
+            for _ in run.traces():
+                pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_peak_memory_does_not_grow_with_the_rows(demo_config: LoadedConfig, tmp_path: Path) -> None:
+    template = _demo_template()
+    _peak_bytes(demo_config, template, 100, tmp_path / "warm-up")  # first-use caches
+    # above the EXTF writer's chunk of 1,024 lines, its buffer is at its largest
+    small = _peak_bytes(demo_config, template, 1_200, tmp_path / "small")
+    large = _peak_bytes(demo_config, template, 4_800, tmp_path / "large")
+    # four times the rows; holding rows, lines or records (kilobytes each) would cost ~4x
+    assert large < 1.25 * small, (small, large)
+
+
+def test_the_streamed_files_equal_the_in_memory_run(
+    demo_config: LoadedConfig, demo_rows: list[dict[str, object]], tmp_path: Path
+) -> None:
+    period_rows = [r for r in demo_rows if r["gl_monthly.period_month"] == "2026-10"]
+    first = prepare_run(
+        demo_config, "gl-monthly", "2026-10", period_rows, totals=totals_of(period_rows)
+    )
+    posted = [PostedRecord(m.row_key, m.content_digest, m.lines) for m in first.mapped]
+    changed = [dict(r) for r in period_rows[1:]]  # row 0 gone
+    amount = changed[0]["gl_monthly.amount_eur"]
+    assert isinstance(amount, Decimal)
+    changed[0]["gl_monthly.amount_eur"] = amount + 7  # row 1 changed
+    args = (demo_config, "gl-monthly", "2026-10", changed)
+    kw = {"totals": totals_of(changed), "posted": posted, "now": NOW}
+    memory = prepare_run(*args, **kw)  # type: ignore[arg-type]
+    write_run_files(memory, tmp_path / "memory")
+    streamed = prepare_stream(*args, tmp_path / "stream", **kw)  # type: ignore[arg-type]
+    again = prepare_stream(*args, tmp_path / "again", **kw)  # type: ignore[arg-type]
+    names = [f.path.name for f in streamed.files]
+    assert names == sorted(p.name for p in (tmp_path / "memory").glob("EXTF_*.csv"))
+    assert names == [f.path.name for f in again.files]
+    for name in names:
+        data = (tmp_path / "stream" / name).read_bytes()
+        assert data == (tmp_path / "memory" / name).read_bytes()
+        assert data == (tmp_path / "again" / name).read_bytes()
+    assert streamed.facts.report() == memory.report()
+    lines = read_file(streamed.files[0].path).lines
+    assert [line.generalumkehr for line in lines[:2]] == [True, True]  # reversals first
+    assert len(lines) == len(memory.lines) == 3
+    for name in ("report.json", "report.txt", "held.jsonl"):
+        memory_file, stream_file = tmp_path / "memory" / name, tmp_path / "stream" / name
+        assert memory_file.exists() == stream_file.exists()
+        if memory_file.exists():
+            assert stream_file.read_bytes() == memory_file.read_bytes()
+
+
+def test_a_batch_over_the_file_limit_is_split_and_records_point_into_the_parts(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    posted = [
+        PostedRecord(m.row_key, m.content_digest, m.lines)
+        for m in prepare_run(
+            config, "p", "2026-10", [make_row(id=f"old{i}") for i in range(5)]
+        ).mapped
+    ]
+    rows = [make_row(id=f"r{i}", doc=f"RE-{i}", amount=Decimal(i + 1)) for i in range(45)]
+    with RunStream(
+        config, "p", "2026-10", tmp_path / "out", now=NOW, trace_rows=True, max_bookings=20
+    ) as run:
+        run.load_posted(posted)
+        run.add_many(rows)
+        done = run.finish(v_totals(rows))
+        traces = list(run.traces())
+    assert done.ready
+    assert [f.bookings for f in done.files] == [20, 20, 10]
+    assert done.facts.changes == {"new": 45, "gone": 5}
+    assert done.facts.report()["lines"] == {"to_post": 50, "reversals": 5}
+    batch = [line for f in done.files for line in read_file(f.path).lines]
+    assert all(line.generalumkehr for line in batch[:5])
+    by_key = {t.row_key: t for t in traces}
+    for i in range(45):
+        trace = by_key[f"r{i}"]
+        assert trace.position is not None
+        assert batch[trace.position].belegfeld_1 == f"RE-{i}"
+    assert [by_key[f"old{i}"].position for i in range(5)] == [0, 1, 2, 3, 4]
+
+
+def test_many_rejections_are_all_held_and_counted_but_listed_briefly(tmp_path: Path) -> None:
+    config = make_config(tmp_path, detail_amount='detail_amount = "v.amount"')
+    rows = [make_row(id=f"r{i}", account="NOPE") for i in range(30)] + [make_row(id="ok")]
+    done = prepare_stream(config, "p", "2026-10", rows, tmp_path / "out", totals=v_totals(rows))
+    assert done.ready
+    assert done.facts.rows_rejected == 30
+    text = (tmp_path / "out" / "report.txt").read_text(encoding="utf-8")
+    assert text.count("rejected row") == 10
+    assert "... and 20 more rejections" in text
+    held = (tmp_path / "out" / "held.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(held) == 30
+
+
+keys = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+plan_rows = st.lists(
+    st.tuples(keys, st.sampled_from(["OPS-300", "REV-100", "NOPE"]), st.integers(1, 3)),
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(before=plan_rows, after=plan_rows, mode=st.sampled_from(["corrections", "append_only"]))
+def test_the_streamed_plan_is_the_reference_plan(
+    tmp_path: Path,
+    before: list[tuple[str, str, int]],
+    after: list[tuple[str, str, int]],
+    mode: str,
+) -> None:
+    config = make_config(tmp_path, restatement=mode)
+
+    def rows(spec: list[tuple[str, str, int]]) -> list[dict[str, object]]:
+        return [make_row(id=k, account=a, amount=Decimal(n)) for k, a, n in spec]
+
+    first = prepare_run(config, "p", "2026-10", rows(before))
+    posted = [PostedRecord(m.row_key, m.content_digest, m.lines) for m in first.mapped]
+    run = prepare_run(config, "p", "2026-10", rows(after), posted=posted)
+    rejected = [o for o in run.outcomes if isinstance(o, Rejection)]
+    mapped = [o for o in run.outcomes if isinstance(o, MappedRow)]
+    reference = plan_restatement(
+        mapped, posted, mode=mode, held_keys={r.row_key for r in rejected if r.row_key}
+    )
+    assert run.plan == reference
+    for kind in ChangeKind:
+        assert run.report()["changes"][kind.value] == reference.count(kind)  # type: ignore[index]
