@@ -57,9 +57,8 @@ def _template_rows() -> list[dict[str, object]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "mapping"))
     from mapping_support import load_demo_rows
 
-    rows = [r for r in load_demo_rows() if r["gl_monthly.period_month"] == PERIOD]
     # the demo's one unmapped account stays in: every 64th row is held, as in the demo
-    return rows
+    return [r for r in load_demo_rows() if r["gl_monthly.period_month"] == PERIOD]
 
 
 def generate(n: int, *, changed: bool = False) -> Iterator[dict[str, object]]:
@@ -110,7 +109,9 @@ def _child(mode: str, n: int) -> dict[str, object]:
         if mode == "restate":
             # the first run's posted state, as the engine would have stored it
             posted = work / "posted.jsonl"
-            with RunStream(config, PIPELINE, PERIOD, work / "first", now=now, trace_rows=True) as run:
+            with RunStream(
+                config, PIPELINE, PERIOD, work / "first", now=now, trace_rows=True
+            ) as run:
                 run.add_many(generate(n))
                 run.finish(totals(n), write=False)
                 with posted.open("w", encoding="utf-8") as handle:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ml_connector.logs import configure_logging
+from ml_connector.logs import LogFormat, configure_logging
 
 
 @pytest.fixture
@@ -56,6 +56,20 @@ def test_credentials_in_messages_are_masked(restore_root: None, message: str) ->
         "zzzz",
     ):
         assert secret not in text
+    assert "[redacted]" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_credentials_in_tracebacks_are_masked(restore_root: None, fmt: LogFormat) -> None:
+    out = io.StringIO()
+    configure_logging("INFO", fmt, stream=out)
+    try:
+        raise RuntimeError("refresh failed: refresh_token=8f7a6b5c4d3e2f1a0b")
+    except RuntimeError:
+        logging.getLogger("some.library").exception("call failed")
+    text = out.getvalue()
+    assert "RuntimeError" in text
+    assert "8f7a6b5c4d3e2f1a0b" not in text
     assert "[redacted]" in text
 
 

@@ -45,6 +45,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _TextFormatter(logging.Formatter):
+    """The terminal format; tracebacks are masked like the JSON ``error`` field.
+
+    The whole text is masked, not only :meth:`formatException`: a traceback another
+    handler formatted first is cached on the record unmasked and reused from there.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, extra fields, error."""
 
@@ -73,7 +84,7 @@ def configure_logging(
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+            _TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     root = logging.getLogger()
     for old in list(root.handlers):

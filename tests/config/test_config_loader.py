@@ -6,9 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from ml_connector.config import ConfigFileError, ConfigProblem, load_config, parse_config
-from ml_connector.config.models import CredentialRef
+from ml_connector.config.models import CredentialRef, DatevOAuth
 from ml_connector.errors import ConfigurationError
 from ml_connector.examples import demo_config_path
 
@@ -233,3 +234,9 @@ def test_unknown_pipeline_lists_the_known_ones(tmp_path: Path) -> None:
     config = parse_config(VALID, path=tmp_path / "c.toml")
     with pytest.raises(ConfigurationError, match="revenue"):
         config.pipeline("nope")
+
+
+def test_validation_error_text_never_shows_a_value() -> None:
+    with pytest.raises(ValidationError) as info:
+        DatevOAuth(client_id="app", client_secret="hunter2-the-real-secret")
+    assert "hunter2" not in str(info.value)

@@ -27,6 +27,15 @@ def test_invalid_environment_key_is_reported_without_showing_it(tmp_path: Path) 
     assert bad not in str(info.value)
 
 
+def test_non_ascii_environment_key_is_reported_without_showing_it(tmp_path: Path) -> None:
+    bad = "geheimer-schlüssel"
+    with pytest.raises(ConfigurationError) as info:
+        load_keys(tmp_path, environ={ENV_SECRET_KEYS: f"{generate_key()},{bad}"})
+    assert "#2" in str(info.value)
+    assert "ü" not in str(info.value)
+    assert info.value.__cause__ is None
+
+
 def test_key_file_is_generated_private_only_when_nothing_is_configured(tmp_path: Path) -> None:
     first = load_keys(tmp_path, environ={}, use_keyring=False)
     path = tmp_path / "secret.key"

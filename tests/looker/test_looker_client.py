@@ -24,6 +24,7 @@ from ml_connector.errors import (
 )
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.looker import InlineQuery, LookerClient, api_root
+from ml_connector.looker.errors import server_message
 
 GL = "gl_monthly"
 MakeClient = Callable[..., LookerClient]
@@ -293,6 +294,14 @@ async def test_secrets_never_appear_in_logs_reprs_or_errors(
     text = "\n".join(messages + [r.getMessage() for r in caplog.records])
     assert SECRET not in text
     assert token.value not in text
+
+
+def test_server_message_redacts_a_secret_that_straddles_the_cut() -> None:
+    secret = "s3cr3t-" + "x" * 40
+    body = {"message": "a" * 195 + " " + secret + " echoed back"}
+    message = server_message(httpx.Response(400, json=body), (secret,))
+    assert secret[:4] not in message
+    assert message == "a" * 195 + " *** "
 
 
 # -- queries and typed rows ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -87,6 +88,29 @@ async def test_webhook_is_retried_signed_and_carries_the_outcome(
     )
     expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert state.headers[-1][SIGNATURE_HEADER.lower()] == expected
+
+
+async def test_webhook_target_names_the_host_without_user_info() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200)
+
+    url = "https://bot:pa55word@hooks.example.com:8443/hook?token=abc"
+    config = NotifyConfig(webhooks=[WebhookTarget(url=url)])
+    notifier = Notifier({"acme": config}, transport=httpx.MockTransport(answer))
+    deliveries = await notifier(_outcome("partial"))
+    assert [(d.target, d.ok) for d in deliveries] == [("hooks.example.com:8443", True)]
+
+
+def test_webhook_target_repr_hides_url_and_headers() -> None:
+    target = WebhookTarget(
+        url="https://hooks.example.com/services/T0/B0/tok3n",
+        headers={"Authorization": "Bearer h3ader"},
+        secret=SecretStr("s3cret"),
+    )
+    text = repr(target)
+    assert "tok3n" not in text
+    assert "h3ader" not in text
+    assert "s3cret" not in text
 
 
 async def test_rejected_webhook_is_not_retried_and_reported(

@@ -10,9 +10,17 @@ if TYPE_CHECKING:
     from ml_connector.credentials import CredentialStore
     from ml_connector.datev.oauth.connection_store import ConnectionStore
 
-__all__ = ["STORE_HELP", "open_cli_connection_store", "open_cli_credential_store"]
+__all__ = [
+    "STORE_HELP",
+    "open_cli_connection_store",
+    "open_cli_credential_store",
+    "store_url_option",
+]
 
 STORE_HELP = "database URL of the ml-connector store (default: SQLite in the data directory)"
+
+#: the ``--store-url`` option every command that opens the store takes
+store_url_option = click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
 
 
 def open_cli_credential_store(store_url: str | None) -> CredentialStore:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-__all__ = ["audit"]
+from ml_connector.cli._store import store_url_option
 
-_STORE_HELP = "database URL of the ml-connector store (default: SQLite in the data directory)"
+__all__ = ["audit"]
 
 
 @click.group(name="audit")
@@ -18,7 +18,7 @@ def audit() -> None:
 
 
 @audit.command(name="verify")
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=_STORE_HELP)
+@store_url_option
 @click.option("--chain", help="verify only this DATEV client's chain")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def verify(store_url: str | None, chain: str | None, as_json: bool) -> None:
@@ -86,7 +86,7 @@ def verify(store_url: str | None, chain: str | None, as_json: bool) -> None:
 )
 @click.option("--chain", help="only this DATEV client's trail")
 @click.option("--run", "run_id", help="only this run")
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=_STORE_HELP)
+@store_url_option
 def export(
     fmt: str, out: Path, chain: str | None, run_id: str | None, store_url: str | None
 ) -> None:

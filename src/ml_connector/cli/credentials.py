@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ml_connector.cli._store import STORE_HELP
+from ml_connector.cli._store import store_url_option
 
 __all__ = ["credentials"]
 
@@ -17,7 +17,7 @@ def credentials() -> None:
 @credentials.command(name="set")
 @click.argument("owner")
 @click.argument("kind")
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
+@store_url_option
 def set_secret(owner: str, kind: str, store_url: str | None) -> None:
     """Store a secret for OWNER/KIND (asked for without echo, or read from stdin)."""
     from pydantic import SecretStr
@@ -33,7 +33,7 @@ def set_secret(owner: str, kind: str, store_url: str | None) -> None:
 
 @credentials.command(name="list")
 @click.argument("owner")
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
+@store_url_option
 def list_kinds(owner: str, store_url: str | None) -> None:
     """List which kinds of secret are stored for OWNER (never the values)."""
     from ml_connector.cli._store import open_cli_credential_store
@@ -46,7 +46,7 @@ def list_kinds(owner: str, store_url: str | None) -> None:
 
 
 @credentials.command(name="rotate")
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
+@store_url_option
 def rotate(store_url: str | None) -> None:
     """Re-encrypt every stored secret with the newest key of ML_CONNECTOR_SECRET_KEYS.
 

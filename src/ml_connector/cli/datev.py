@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from ml_connector.cli._store import STORE_HELP as _STORE_HELP
+from ml_connector.cli._store import store_url_option
 
 if TYPE_CHECKING:
     import httpx
+    from pydantic import SecretStr
 
     from ml_connector.datev.oauth.connection_store import ConnectionStore
     from ml_connector.datev.oauth.login import LoginRequest
@@ -31,27 +32,29 @@ def _open_store(store_url: str | None) -> ConnectionStore:
     return open_cli_connection_store(store_url)
 
 
-def _secret_from_reference(reference: str, store: ConnectionStore) -> Any:
-    """Resolve ``env:NAME`` / ``store:OWNER`` to the client secret (a SecretStr)."""
+def _secret_from_reference(reference: str, store: ConnectionStore) -> SecretStr:
+    """Resolve ``env:NAME`` / ``store:OWNER`` to the client secret."""
     from pydantic import SecretStr
 
+    from ml_connector.config.models import CredentialRef
     from ml_connector.errors import ConfigurationError
 
-    scheme, _, name = reference.partition(":")
-    if scheme == "env":
-        for variable in (f"{name}_CLIENT_SECRET", name):
+    try:
+        ref = CredentialRef.parse(reference)
+    except ValueError:
+        raise ConfigurationError(
+            "the client secret setting is not a credential reference (env:… or store:…)"
+        ) from None
+    if ref.scheme == "env":
+        for variable in (f"{ref.name}_CLIENT_SECRET", ref.name):
             value = os.environ.get(variable)
             if value:
                 return SecretStr(value)
         raise ConfigurationError(
-            f"the DATEV client secret variable {name}_CLIENT_SECRET (or {name}) is not set",
+            f"the DATEV client secret variable {ref.name}_CLIENT_SECRET (or {ref.name}) is not set",
             hint="export it before running the command",
         )
-    if scheme == "store":
-        return store.credentials.get(name, "datev_client_secret")
-    raise ConfigurationError(
-        "the client secret setting is not a credential reference (env:… or store:…)"
-    )
+    return store.credentials.get(ref.name, "datev_client_secret")
 
 
 async def _login_request(
@@ -181,7 +184,7 @@ def _when(timestamp: float | None) -> str:
 @click.option("--no-browser", is_flag=True, help="print the consent URL instead of opening it")
 @click.option("--timeout", default=300, show_default=True, help="seconds to wait for the login")
 @click.option("--config", "config_path", help="configuration file (for --customer)")
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=_STORE_HELP)
+@store_url_option
 def login(
     customer: str | None,
     connection: str | None,
@@ -244,7 +247,7 @@ def login(
 
 @datev.command(name="status")
 @click.argument("connection", required=False)
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=_STORE_HELP)
+@store_url_option
 def status(connection: str | None, store_url: str | None) -> None:
     """Show the stored DATEV connections: status, scope, token expiry (never a token)."""
     from ml_connector.errors import MlConnectorError
@@ -287,7 +290,7 @@ def status(connection: str | None, store_url: str | None) -> None:
 
 @datev.command(name="logout")
 @click.argument("connection")
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=_STORE_HELP)
+@store_url_option
 def logout(connection: str, store_url: str | None) -> None:
     """Revoke the connection's tokens at DATEV and delete them here."""
     import asyncio

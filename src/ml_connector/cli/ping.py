@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ml_connector.cli._store import store_url_option
 from ml_connector.cli.mapping import config_option, load_cli_config
 
 __all__ = ["ping"]
@@ -14,11 +15,7 @@ __all__ = ["ping"]
 @click.command(name="ping")
 @click.argument("customer", required=False)
 @config_option
-@click.option(
-    "--store-url",
-    envvar="ML_CONNECTOR_STORE_URL",
-    help="database URL of the ml-connector store (default: SQLite in the data directory)",
-)
+@store_url_option
 @click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
 @click.option(
     "--datev-url",

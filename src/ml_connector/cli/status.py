@@ -8,6 +8,8 @@ from itertools import groupby
 
 import click
 
+from ml_connector.cli._store import store_url_option
+
 __all__ = ["status"]
 
 _STATE_STYLE = {
@@ -24,11 +26,7 @@ _STATE_STYLE = {
 @click.option("--customer", help="only this customer's runs")
 @click.option("--limit", default=20, show_default=True, help="most recent runs to show")
 @click.option("--json", "as_json", is_flag=True, help="print the runs as JSON")
-@click.option(
-    "--store-url",
-    envvar="ML_CONNECTOR_STORE_URL",
-    help="database URL of the ml-connector store (default: SQLite in the data directory)",
-)
+@store_url_option
 def status(customer: str | None, limit: int, as_json: bool, store_url: str | None) -> None:
     """List recent runs per customer with their outcome."""
     from rich.table import Table

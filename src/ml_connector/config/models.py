@@ -83,7 +83,8 @@ Money = Annotated[Decimal, BeforeValidator(_decimal)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A mistyped setting may hold a secret: a ValidationError's text never shows values.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class LookerConnection(_Model):
@@ -112,23 +113,25 @@ class LookerConnection(_Model):
         return CredentialRef.parse(self.credential)
 
 
+def _optional_ref(value: str | None) -> str | None:
+    if value is not None:
+        CredentialRef.parse(value)
+    return value
+
+
+OptionalCredentialRef = Annotated[str | None, AfterValidator(_optional_ref)]
+
+
 class DatevOAuth(_Model):
     """``[customers.<id>.datev.oauth]``: the DATEV app registration used for the login."""
 
     client_id: str = Field(
         min_length=1, description="public app id from the DATEV developer portal"
     )
-    client_secret: str | None = Field(
+    client_secret: OptionalCredentialRef = Field(
         default=None, description="credential reference (env:NAME or store:OWNER), never the secret"
     )
     redirect_uri: str = "http://localhost:8765/callback"
-
-    @field_validator("client_secret")
-    @classmethod
-    def _secret_ref(cls, value: str | None) -> str | None:
-        if value is not None:
-            CredentialRef.parse(value)
-        return value
 
 
 class DatevClient(_Model):
@@ -153,15 +156,6 @@ class DatevClient(_Model):
     @property
     def client_id(self) -> str:
         return f"{self.consultant_number}-{self.client_number}"
-
-
-def _optional_ref(value: str | None) -> str | None:
-    if value is not None:
-        CredentialRef.parse(value)
-    return value
-
-
-OptionalCredentialRef = Annotated[str | None, AfterValidator(_optional_ref)]
 
 
 class WebhookNotification(_Model):

@@ -54,22 +54,25 @@ def generate_key() -> str:
 
 def parse_keys(text: str, *, source: str) -> tuple[bytes, ...]:
     """Split and check a comma-separated key list; the message never shows a key."""
-    keys = tuple(part.strip().encode("ascii") for part in text.split(",") if part.strip())
-    if not keys:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
         raise ConfigurationError(
             f"no encryption key in {source}",
             hint="set it to one or more Fernet keys, newest first, separated by commas",
         )
-    for position, key in enumerate(keys, start=1):
+    keys: list[bytes] = []
+    for position, part in enumerate(parts, start=1):
         try:
-            Fernet(key)
+            # a non-ASCII key fails here too (UnicodeEncodeError would quote a character)
+            keys.append(part.encode("ascii"))
+            Fernet(keys[-1])
         except (ValueError, TypeError):
             raise ConfigurationError(
                 f"encryption key #{position} in {source} is not a valid Fernet key",
                 hint="generate one with `python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`",
             ) from None
-    return keys
+    return tuple(keys)
 
 
 def _from_keyring() -> str | None:

@@ -51,11 +51,13 @@ async def check_datev(
     results: list[CheckResult] = []
     try:
         await client.tokens.get_access_token()
-    except ReconsentRequiredError as exc:
-        results.append(_failure("DATEV token", exc, "run `ml-connector datev login`"))
-        return results + _skipped(later, "no valid DATEV token")
     except MlConnectorError as exc:
-        results.append(_failure("DATEV token", exc, "check the DATEV login configuration"))
+        fix = (
+            "run `ml-connector datev login`"
+            if isinstance(exc, ReconsentRequiredError)
+            else "check the DATEV login configuration"
+        )
+        results.append(_failure("DATEV token", exc, fix))
         return results + _skipped(later, "no valid DATEV token")
     results.append(CheckResult("DATEV token", True, "access token valid or refreshable"))
 

@@ -119,52 +119,32 @@ def line_fields(line: BookingLine) -> list[str]:
 _DATE_CACHE_LIMIT = 4096
 
 
-def _amount_slow(col: Column) -> Callable[[Decimal], str]:
-    return col.to_text
-
-
 _CACHE4: dict[date, str] = {}
 _CACHE8: dict[date, str] = {}
 
 
-def _make_date4() -> Callable[[date], str]:
-    cache_ = _CACHE4
+def _memo_date(cache_: dict[date, str], fmt: Callable[[date], str]) -> Callable[[date], str]:
+    """``fmt`` memoised in ``cache_`` (emptied when it grows past the limit)."""
 
-    def ttmm(value: date) -> str:
+    def text_of(value: date) -> str:
         text = cache_.get(value)
         if text is None:
             if len(cache_) > _DATE_CACHE_LIMIT:
                 cache_.clear()
-            text = cache_[value] = f"{value.day:02d}{value.month:02d}"
+            text = cache_[value] = fmt(value)
         return text
 
-    return ttmm
+    return text_of
+
+
+def _make_date4() -> Callable[[date], str]:
+    """TTMM."""
+    return _memo_date(_CACHE4, lambda value: f"{value.day:02d}{value.month:02d}")
 
 
 def _make_date8() -> Callable[[date], str]:
-    cache_ = _CACHE8
-
-    def ttmmjjjj(value: date) -> str:
-        text = cache_.get(value)
-        if text is None:
-            if len(cache_) > _DATE_CACHE_LIMIT:
-                cache_.clear()
-            text = cache_[value] = f"{value.day:02d}{value.month:02d}{value.year:04d}"
-        return text
-
-    return ttmmjjjj
-
-
-def _make_amount2(col: Column) -> Callable[[Decimal], str]:
-    slow = col.to_text
-
-    def amount(value: Decimal) -> str:
-        text = str(value)
-        if text[-3:-2] == ".":
-            return text.replace(".", ",")
-        return slow(value)
-
-    return amount
+    """TTMMJJJJ."""
+    return _memo_date(_CACHE8, lambda value: f"{value.day:02d}{value.month:02d}{value.year:04d}")
 
 
 def _expr(col: Column, var: str, env: dict[str, object]) -> str:

@@ -43,6 +43,15 @@ DEFAULT_ROW_CAP = 5000
 _RUN_PARAMS = {"apply_formatting": "false", "apply_vis": "false", "cache": "true"}
 
 
+def _require_json(resp: httpx.Response, operation: str) -> None:
+    """Refuse an HTML page (a login or proxy page) where the API should answer JSON."""
+    if is_html(resp):
+        raise ConfigurationError(
+            f"Looker {operation} answered an HTML page where JSON was expected",
+            hint="check the base URL points at the Looker API (not a login or proxy page)",
+        )
+
+
 @dataclass(frozen=True)
 class PollPolicy:
     """How to poll a query task: exponential intervals, bounded in total time."""
@@ -251,11 +260,7 @@ class LookerClient:
 
     async def _json(self, method: str, path: str, operation: str, **kw: Any) -> Any:
         resp = await self._send(method, path, operation, **kw)
-        if is_html(resp):
-            raise ConfigurationError(
-                f"Looker {operation} answered an HTML page where JSON was expected",
-                hint="check the base URL points at the Looker API (not a login or proxy page)",
-            )
+        _require_json(resp, operation)
         try:
             return loads(resp.content)
         except ValueError:
@@ -389,11 +394,7 @@ class LookerClient:
         return result
 
     def _rows(self, resp: httpx.Response, typer: RowTyper, operation: str) -> list[Row]:
-        if is_html(resp):
-            raise ConfigurationError(
-                f"Looker {operation} answered an HTML page where JSON was expected",
-                hint="check the base URL points at the Looker API (not a login or proxy page)",
-            )
+        _require_json(resp, operation)
         start = time.perf_counter()
         try:
             rows = parse_rows(resp.content, typer)

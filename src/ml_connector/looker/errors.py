@@ -37,11 +37,11 @@ def server_message(response: httpx.Response, redact: tuple[str, ...] = ()) -> st
             text = str(body.get("message")) if isinstance(body, dict) else response.text
         except ValueError:
             text = response.text
-    text = " ".join(text.split())[:200]
+    # Redact before cutting: a secret cut in half would no longer match.
     for secret in redact:
         if secret:
             text = text.replace(secret, "***")
-    return text
+    return " ".join(text.split())[:200]
 
 
 def classify(

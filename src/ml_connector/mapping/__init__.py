@@ -2,7 +2,10 @@
 
 Modules: ``expressions`` (safe expression language), ``lookups``, ``text`` (templates
 and text rules), ``spec`` (compiled mappings), ``mapper`` (row -> lines or rejection),
-``tieout``, ``restatement``, ``pipeline`` (:func:`~ml_connector.mapping.pipeline.prepare_run`),
-``check`` (plausibility for ``mapping check``), ``rows`` (JSON Lines rows files).
-Only ``fetch`` (Looker) and ``report`` (writing run files) do I/O.
+``tieout``, ``restatement``, ``stream`` (:class:`~ml_connector.mapping.stream.RunStream`:
+one run of any size, memory flat in the rows), ``scratch`` (its disk index and spill
+files), ``pipeline`` (:func:`~ml_connector.mapping.pipeline.prepare_run`, the same run in
+memory), ``check`` (plausibility for ``mapping check``), ``rows`` (JSON Lines rows files).
+Only ``fetch`` (Looker), ``stream``/``scratch`` (the run's working directory) and
+``report`` (writing run files) do I/O.
 """

@@ -421,8 +421,8 @@ class RunStream:
         scratch.mkdir()
         self._scratch = scratch
         self._index = KeyIndex(scratch / "keys.sqlite")
-        self._reversals = LineSpill(scratch / "reversals.bin")
-        self._bookings = LineSpill(scratch / "bookings.bin")
+        self._reversals = LineSpill(scratch / "reversals.jsonl")
+        self._bookings = LineSpill(scratch / "bookings.jsonl")
         self._held = (scratch / "held.jsonl").open("w", encoding="utf-8")
         self._traces = JsonSpill(scratch / "traces.jsonl") if trace_rows else None
         self._tally = TieOutTally(self.spec.tie_out, self.mapping)

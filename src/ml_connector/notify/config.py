@@ -20,8 +20,9 @@ class WebhookTarget(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
+    #: kept out of the repr: a webhook URL's path or query often is the credential
+    url: str = Field(repr=False)
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
     secret: SecretStr | None = None
     timeout: float = 10.0
 

@@ -61,7 +61,8 @@ class Notifier:
         return list(await asyncio.gather(*tasks))
 
     async def _webhook(self, target: WebhookTarget, note: Notification) -> Delivery:
-        host = urlsplit(target.url).netloc  # never the path or query: they may hold tokens
+        # host[:port] only: user info, path and query may hold tokens
+        host = urlsplit(target.url).netloc.rpartition("@")[2]
         try:
             await send_webhook(target, note, policy=self.policy, transport=self.transport)
         except Exception as exc:

@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ml_connector.http.retry import full_jitter_delay
+
 __all__ = ["PollPolicy", "next_poll_delay"]
 
 
@@ -46,8 +48,7 @@ def next_poll_delay(
     """
     if read_number < 1:
         raise ValueError("read_number is 1-based")
-    ceiling = min(policy.cap, policy.base * (2.0 ** (read_number - 1)))
-    delay = rand() * ceiling
+    delay = full_jitter_delay(read_number, base=policy.base, cap=policy.cap, rand=rand)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return max(delay, policy.floor)

@@ -141,6 +141,18 @@ def _unauthorized(api: DatevApi, detail: str, request_id: str) -> Response:
     return response
 
 
+def _too_large(api: DatevApi, limit: int, request_id: str) -> Response:
+    return error(
+        api,
+        413,
+        problem_code="1008833",
+        dco_code="#DCO01016",
+        title="File too large",
+        detail=f"more than {limit} bytes",
+        request_id=request_id,
+    )
+
+
 def _client_id_from_path(path: str) -> str | None:
     parts = path.strip("/").split("/")
     if len(parts) >= 2 and parts[0] == "clients":
@@ -210,26 +222,10 @@ async def _guarded(request: Request, api: DatevApi, handler: Handler, request_id
         else state.config.max_document_bytes * 11
     )
     if length and length.isdigit() and int(length) > limit:
-        return error(
-            api,
-            413,
-            problem_code="1008833",
-            dco_code="#DCO01016",
-            title="File too large",
-            detail=f"more than {limit} bytes",
-            request_id=request_id,
-        )
+        return _too_large(api, limit, request_id)
     body = await request.body()
     if len(body) > limit:
-        return error(
-            api,
-            413,
-            problem_code="1008833",
-            dco_code="#DCO01016",
-            title="File too large",
-            detail=f"more than {limit} bytes",
-            request_id=request_id,
-        )
+        return _too_large(api, limit, request_id)
 
     violations = validate_request(
         api,

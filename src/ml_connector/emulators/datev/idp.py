@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 from ml_connector.emulators.datev.grants import AccessGrant
 from ml_connector.emulators.datev.idp_jwt import IdTokenSigner
 from ml_connector.emulators.datev.idp_pages import consent_page, error_page
+from ml_connector.emulators.datev.static_tokens import ALL_SCOPES
 
 __all__ = [
     "DEFAULT_USERS",
@@ -52,19 +53,9 @@ MIN_STATE_LENGTH = 20
 MIN_NONCE_LENGTH = 20
 INTERACTION_TTL = 600.0
 
-SUPPORTED_SCOPES: frozenset[str] = frozenset(
-    {
-        "openid",
-        "profile",
-        "email",
-        "account_id",
-        "offline_access",
-        "datev:accounting:clients",
-        "datev:accounting:extf-files-import",
-        "accounting:clients:read",
-        "accounting:dxso-jobs",
-        "accounting:documents",
-    }
+#: the OpenID Connect scopes and every accounting API scope
+SUPPORTED_SCOPES: frozenset[str] = (
+    frozenset({"openid", "profile", "email", "account_id", "offline_access"}) | ALL_SCOPES
 )
 
 

@@ -268,15 +268,15 @@ def _unauthorized() -> JSONResponse:
     return _error(401, "Requires authentication.")
 
 
-async def _run(
-    state: EmulatorState,
-    user: str,
-    spec: QuerySpec,
-    fmt: str,
-    limit_raw: str | None,
-    latency: float,
-) -> Response:
-    """Run a query synchronously, holding one of the user's query slots meanwhile."""
+async def _run(request: Request, state: EmulatorState, user: str, spec: QuerySpec) -> Response:
+    """Run a query synchronously, holding one of the user's query slots meanwhile.
+
+    The result format comes from the path, the limit from the query string (default:
+    the query's own), the simulated latency from the request state.
+    """
+    fmt = request.path_params["result_format"]
+    limit_raw = request.query_params.get("limit", spec.limit)
+    latency = _latency(request)
     if fmt not in SUPPORTED_FORMATS:
         return _error(400, f"Unsupported result format: {fmt}")
     explore = state.dataset.explore(spec.model, spec.view)
@@ -369,9 +369,7 @@ async def run_look(request: Request, state: EmulatorState, user: str) -> Respons
     if look_id not in state.dataset.looks:
         return _error(404, "Not found")
     spec = state.queries[state.look_queries[look_id]]
-    limit = request.query_params.get("limit", spec.limit)
-    fmt = request.path_params["result_format"]
-    return await _run(state, user, spec, fmt, limit, _latency(request))
+    return await _run(request, state, user, spec)
 
 
 async def _json_body(request: Request) -> dict[str, Any] | Response:
@@ -382,6 +380,14 @@ async def _json_body(request: Request) -> dict[str, Any] | Response:
     if not isinstance(body, dict):
         return _error(400, "Expected a JSON object")
     return body
+
+
+async def _body_query(request: Request) -> QuerySpec | Response:
+    """The query in the request's JSON body, or the error response."""
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    return _validate_query(body)
 
 
 def _validate_query(body: dict[str, Any]) -> QuerySpec | Response:
@@ -402,23 +408,15 @@ def _validate_query(body: dict[str, Any]) -> QuerySpec | Response:
 
 
 async def run_inline_query(request: Request, state: EmulatorState, user: str) -> Response:
-    body = await _json_body(request)
-    if isinstance(body, Response):
-        return body
-    spec = _validate_query(body)
+    spec = await _body_query(request)
     if isinstance(spec, Response):
         return spec
     state.query_id(spec)
-    limit = request.query_params.get("limit", spec.limit)
-    fmt = request.path_params["result_format"]
-    return await _run(state, user, spec, fmt, limit, _latency(request))
+    return await _run(request, state, user, spec)
 
 
 async def create_query(request: Request, state: EmulatorState, user: str) -> Response:
-    body = await _json_body(request)
-    if isinstance(body, Response):
-        return body
-    spec = _validate_query(body)
+    spec = await _body_query(request)
     if isinstance(spec, Response):
         return spec
     if state.dataset.explore(spec.model, spec.view) is None:
@@ -438,9 +436,7 @@ async def run_query(request: Request, state: EmulatorState, user: str) -> Respon
     if qid not in state.queries:
         return _error(404, "Not found")
     spec = state.queries[qid]
-    limit = request.query_params.get("limit", spec.limit)
-    fmt = request.path_params["result_format"]
-    return await _run(state, user, spec, fmt, limit, _latency(request))
+    return await _run(request, state, user, spec)
 
 
 async def create_query_task(request: Request, state: EmulatorState, user: str) -> Response:
