@@ -249,7 +249,7 @@ async def test_public_client_sends_its_id_in_the_form() -> None:
 
 @pytest.mark.parametrize(
     ("status", "error_type"),
-    [(503, "RetriableError"), (429, "RetriableError"), (401, "ConfigurationError")],
+    [(503, "RetriableError"), (429, "RateLimitedError"), (401, "ConfigurationError")],
 )
 async def test_token_endpoint_failures_map_to_the_error_tree(status: int, error_type: str) -> None:
     def answer(request: httpx.Request) -> httpx.Response:

@@ -21,10 +21,12 @@ from pydantic import SecretStr
 from ml_connector.datev.oauth.endpoints import ProviderEndpoints
 from ml_connector.errors import (
     ConfigurationError,
+    RateLimitedError,
     ReconsentRequiredError,
     RemoteRejectedError,
     RetriableError,
 )
+from ml_connector.http.retry import parse_retry_after
 
 __all__ = ["InvalidGrantError", "OAuthClient", "TokenEndpointClient", "TokenSet", "id_token_claims"]
 
@@ -183,11 +185,10 @@ class TokenEndpointClient:
             pass
         said = f"{error}: {description}" if description else error or f"HTTP {status}"
         if status >= 500 or status == 429:
-            retry_after = response.headers.get("Retry-After")
-            raise RetriableError(
+            raise (RateLimitedError if status == 429 else RetriableError)(
                 f"{what} failed at the identity provider ({said})",
                 status_code=status,
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if error == "invalid_grant":
             raise InvalidGrantError(
