@@ -350,7 +350,8 @@ def main() -> None:
     print(
         f"{args.rows:,} generated Looker rows over 24 months; running {len(args.months_list)} "
         f"months (one run each, about {args.rows // 24:,} rows per run); "
-        f"{args.latency_ms:g} ms latency on every call of both emulators; "
+        f"real steps (LiveRunSteps) against both emulators, each in its own process, "
+        f"{args.latency_ms:g} ms latency on every call; "
         f"{'PostgreSQL' if args.postgres else 'SQLite'}; {os.cpu_count()} CPUs",
         flush=True,
     )

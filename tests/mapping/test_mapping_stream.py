@@ -214,3 +214,27 @@ def test_the_streamed_plan_is_the_reference_plan(
     assert run.plan == reference
     for kind in ChangeKind:
         assert run.report()["changes"][kind.value] == reference.count(kind)  # type: ignore[index]
+
+
+def test_rows_from_an_async_source_give_the_same_run(tmp_path: Path) -> None:
+    import asyncio
+    from collections.abc import AsyncIterator
+
+    config = make_config(tmp_path, detail_amount='detail_amount = "v.amount"')
+    rows = [make_row(id=f"r{i}", doc=f"RE-{i}") for i in range(5)] + [make_row(id="r0")]
+
+    async def source() -> AsyncIterator[dict[str, object]]:
+        for row in rows:
+            yield row
+
+    with RunStream(config, "p", "2026-10", tmp_path / "async", now=NOW) as run:
+        asyncio.run(run.add_async(source()))
+        streamed = run.finish(v_totals(rows))
+    expected = prepare_stream(
+        config, "p", "2026-10", rows, tmp_path / "sync", totals=v_totals(rows), now=NOW
+    )
+    assert streamed.facts == expected.facts
+    assert streamed.ready
+    assert streamed.facts.rows_rejected == 1  # the repeated key
+    assert [f.bookings for f in streamed.files] == [5]
+    assert [f.path.name for f in streamed.files] == [f.path.name for f in expected.files]
