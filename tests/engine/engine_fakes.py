@@ -85,12 +85,13 @@ class FakeDatev:
 
 @dataclass
 class FakeSteps:
-    """Deterministic prepare (``files`` parts of ``rows_per_file`` rows, one rejected row)."""
+    """Deterministic prepare (``files`` parts of ``rows_per_file`` rows, ``rejected`` rows)."""
 
     datev: FakeDatev
     files: int = 2
     rows_per_file: int = 3
     reconsent: bool = False
+    rejected: int = 1
     prepared: list[str] = field(default_factory=list)
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
@@ -130,17 +131,20 @@ class FakeSteps:
                     lines=len(lines),
                 )
             )
-        records.append(
+        records.extend(
             RowRecord(
-                row_key=f"{spec.period}/bad",
+                row_key=f"{spec.period}/bad" + (f"-{n}" if n else ""),
                 source={"amount": "n/a"},
                 rejection="amount is not a number",
             )
+            for n in range(self.rejected)
         )
         records_path = workdir / "records.jsonl"
         write_records(records_path, records)
         mapped = self.files * self.rows_per_file
-        return Prepared(tuple(files), str(records_path), mapped + 1, mapped, 1)
+        return Prepared(
+            tuple(files), str(records_path), mapped + self.rejected, mapped, self.rejected
+        )
 
     async def find_submission(self, spec: RunSpec, file: PreparedFile) -> str | None:
         return self.datev.find(file.reference_id)

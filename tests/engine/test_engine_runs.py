@@ -76,7 +76,23 @@ def test_partial_run_notifies_and_only_failed_replay_resubmits_only_that_file(
     assert full_id == f"{run_id}:replay-2"
     assert engine.wait(full_id, timeout=60).state == "succeeded"
     assert len(datev.ledger()) == 3
-    assert len(notes) == 1
+    # every run still holds the rejected row back, so each one tells someone about it
+    assert [(n.state, n.rows_rejected) for n in notes] == [
+        ("partial", 1),
+        ("succeeded", 1),
+        ("succeeded", 1),
+    ]
+
+
+def test_a_clean_run_notifies_nobody_and_held_rows_are_announced(
+    make_engine: Callable[..., Engine], tmp_path: Path
+) -> None:
+    datev = FakeDatev(tmp_path / "datev.sqlite3")
+    notes: list[RunOutcome] = []
+    clean = make_engine(FakeSteps(datev, rejected=0), notifications=notes)
+    outcome = clean.wait(clean.enqueue(SPEC), timeout=60)
+    assert (outcome.state, outcome.rows_rejected) == ("succeeded", 0)
+    assert notes == []
 
 
 def test_reconsent_needed_stops_the_run_and_notifies(

@@ -104,3 +104,16 @@ def test_store_reference_reads_the_credential_store(tmp_path: Path) -> None:
     store.put("meridian", "smtp_password", SecretStr("pw"))
     secret = resolve_reference("store:meridian", kind="smtp_password", store=store)
     assert secret.get_secret_value() == "pw"
+
+
+def test_held_rows_are_a_partial_success_worth_a_notification() -> None:
+    from ml_connector.notify import notification_for
+
+    spec = RunSpec("gl-monthly", "meridian", "29098-55003", "2025-12")
+    clean = RunOutcome(run_id="r", spec=spec, state="succeeded", rows_read=63)
+    assert notification_for(clean) is None
+    held = RunOutcome(run_id="r", spec=spec, state="succeeded", rows_read=64, rows_rejected=1)
+    note = notification_for(held)
+    assert note is not None
+    assert note.event == "partial"
+    assert "held back" in note.action

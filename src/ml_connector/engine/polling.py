@@ -6,6 +6,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ml_connector.http.retry import full_jitter_delay
+
 __all__ = ["PollPolicy", "poll_delay"]
 
 
@@ -27,8 +29,9 @@ def poll_delay(
     rand: Callable[[], float] = random.random,
 ) -> float:
     """Seconds to sleep before poll ``attempt + 1`` (``attempt`` is 1-based)."""
-    ceiling = min(policy.cap, policy.base * (2.0 ** (attempt - 1)))
-    delay = max(policy.floor, rand() * ceiling)
+    delay = max(
+        policy.floor, full_jitter_delay(attempt, base=policy.base, cap=policy.cap, rand=rand)
+    )
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay

@@ -450,6 +450,7 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
     except Exception as exc:
         outcome = replace(outcome, state="failed", error=str(exc), error_kind=type(exc).__name__)
     await _finish_step(outcome)
-    if outcome.state in ("failed", "partial", "needs_user"):
+    if outcome.state in ("failed", "partial", "needs_user") or outcome.rows_rejected:
+        # held rows wait for a correction and a replay: someone has to be told
         await _notify_step(outcome)
     return outcome

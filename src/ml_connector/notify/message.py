@@ -66,6 +66,13 @@ def notification_for(outcome: RunOutcome) -> Notification | None:
     if outcome.state == "partial":
         event: EventKind = "partial"
         action = "check the rejected files, then 'ml-connector replay RUN --only-failed'"
+    elif outcome.state == "succeeded" and outcome.rows_rejected:
+        event = "partial"
+        action = (
+            f"{outcome.rows_rejected} row(s) were held back (see the run's held.jsonl or "
+            "'ml-connector audit export'); correct the mapping or the data, then "
+            "'ml-connector replay RUN'"
+        )
     elif outcome.state == "needs_user" and outcome.error_kind == "ReconsentRequiredError":
         event = "reconsent"
         action = "log in to DATEV again ('ml-connector datev login'), then replay the run"
