@@ -9,8 +9,9 @@ run: N/5 rows (the baseline) and N rows. Printed: wall time, rows/s, files and j
 DATEV ledger bookings, peak RSS growth of this process, and the ratios full / baseline
 for time (linear: ~5) and memory (flat: ~1).
 
-The default is 95,000 rows: the mapping refuses a period whose batch has more than
-99,999 lines (DATEV's per-file limit), although the EXTF writer could split it.
+The DATEV emulator runs in this process and keeps its ledger in memory, so the peak
+RSS printed here includes the emulator's ledger; ``benchmarks/engine_e2e.py`` runs both
+emulators in their own processes and is the one to read for the engine's memory.
 
 Usage: ``.venv/bin/python benchmarks/e2e_rows.py [--rows 95000] [--latency-ms 20]``
 """

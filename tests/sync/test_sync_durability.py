@@ -46,9 +46,14 @@ def _worker(
 @pytest.mark.parametrize(
     "kill_at",
     [
+        "start",  # the run is recorded, nothing else yet
         "prepare",  # files written, the step's result not checkpointed: prepared again
+        "record_rows",  # every row's audit event written, the step not checkpointed
         "submitted:1",  # DATEV has the file; the job id is stored nowhere yet
+        "submit:1",  # the job id is stored, no poll yet
         "poll:1",  # the job id is stored, the outcome not yet
+        "outcome:1",  # the outcome and the posted records stored, the run not finished
+        "finish",  # the run is finished, the notification step not yet run
     ],
 )
 def test_killed_worker_resumes_without_loss_or_double_posting(
@@ -57,7 +62,8 @@ def test_killed_worker_resumes_without_loss_or_double_posting(
     killed = _worker(installed, emulators, kill_at)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     # the file reached DATEV before the kill, unless the kill came before submitting
-    assert len(emulators.ledger.transfers(CLIENT)) == (0 if kill_at == "prepare" else 1)
+    before_submit = kill_at in ("start", "prepare", "record_rows")
+    assert len(emulators.ledger.transfers(CLIENT)) == (0 if before_submit else 1)
 
     resumed = _worker(installed, emulators)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
