@@ -171,3 +171,17 @@ def test_a_blocked_run_raises_with_the_report_on_disk(
     assert "reject_batch" in str(caught.value)
     assert (tmp_path / "blocked" / "report.txt").exists()
     assert not list((tmp_path / "blocked").glob("EXTF_*.csv"))
+
+
+def test_prepare_reports_rows_as_they_stream_in(installed: DemoInstall, tmp_path: Path) -> None:
+    lines: list[str] = []
+    steps = LiveRunSteps(installed.settings, progress=lines.append, progress_interval=0.0)
+    try:
+        spec = steps.spec_for(PIPELINE, "2025-12")
+        asyncio.run(steps.prepare(spec, tmp_path / "run"))
+    finally:
+        steps.close()
+    assert lines[-1] == f"{PIPELINE} 2025-12: 64 rows extracted and mapped"
+    counts = [int(line.split(": ")[1].split()[0].replace(",", "")) for line in lines]
+    assert counts == sorted(counts)
+    assert len(lines) >= 2, "partial counts are reported while the rows stream in"

@@ -164,7 +164,7 @@ def run_demo(
         install = asyncio.run(install_demo(workdir, emulators))
         say(f"Looker API3 key stored encrypted; logged in to DATEV as {install.datev_subject}")
         settings = install.settings
-        steps = LiveRunSteps(settings)
+        steps = LiveRunSteps(settings, progress=say)
         current = {"period": ""}
 
         def boundary(name: str) -> None:

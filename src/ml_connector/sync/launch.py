@@ -149,7 +149,7 @@ def run_pipeline(
     Raises :class:`RunAlreadyExistsError` when the period ran before and finished
     (use :func:`replay_run`); a run that was interrupted is resumed instead.
     """
-    live = steps or LiveRunSteps(settings)
+    live = steps or LiveRunSteps(settings, progress=progress)
     try:
         spec = live.spec_for(pipeline, period)
         opts = options or EngineOptions()
@@ -180,7 +180,7 @@ def replay_run(
 ) -> RunOutcome:
     """Replay a finished run (or only its failed files) and wait for the new run."""
     opts = options or EngineOptions()
-    steps = LiveRunSteps(settings)
+    steps = LiveRunSteps(settings, progress=progress)
     try:
         hook = _hook(progress, f"{run_id}: ")
         notifier = notifier_for_steps(steps)

@@ -24,7 +24,9 @@ after a crash writes byte-identical files).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +55,8 @@ from ml_connector.sync.connect import (
 )
 from ml_connector.sync.names import file_sha256, reference_id_for
 from ml_connector.sync.records import FileSlice, iter_posted_states, posted_entry, row_records
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RECORDS_FILE", "LiveRunSteps", "RunBlockedError", "datev_client_id"]
 
@@ -89,10 +93,16 @@ class LiveRunSteps:
         *,
         store: Engine | None = None,
         connections: DatevConnections | None = None,
+        progress: Callable[[str], None] | None = None,
+        progress_interval: float = 2.0,
     ) -> None:
         self.settings = settings
         self.store = store or open_sync_store(settings)
         self.connections = connections or open_connections(settings, self.store)
+        #: called with a line such as "gl-monthly 2026-10: 150,000 rows extracted and
+        #: mapped" at most every ``progress_interval`` seconds while rows stream in
+        self.progress = progress
+        self.progress_interval = progress_interval
 
     def __repr__(self) -> str:
         return f"LiveRunSteps(data_dir={str(self.settings.data_dir)!r})"
@@ -216,13 +226,27 @@ class LiveRunSteps:
         try:
             await asyncio.to_thread(self._load_posted, run, spec)
             batches = self.stream_rows(config, spec)
+            rows, last_report = 0, time.monotonic()
             async with aclosing(batches):
                 async for batch in batches:
                     await asyncio.to_thread(run.add_many, batch)
+                    rows += len(batch)
+                    if time.monotonic() - last_report >= self.progress_interval:
+                        self._report_rows(spec, rows, done=False)
+                        last_report = time.monotonic()
+            self._report_rows(spec, rows, done=True)
             totals = await self._totals(config, spec)
             return await asyncio.to_thread(self._write, run, spec, workdir, totals)
         finally:
             await asyncio.to_thread(run.close)
+
+    def _report_rows(self, spec: RunSpec, rows: int, *, done: bool) -> None:
+        text = f"{spec.pipeline} {spec.period}: {rows:,} rows extracted and mapped" + (
+            "" if done else " so far"
+        )
+        log.info(text, extra={"pipeline": spec.pipeline, "period": spec.period, "rows": rows})
+        if self.progress is not None:
+            self.progress(text)
 
     def _write(
         self,
