@@ -8,7 +8,7 @@ the current state. A restated period compares its new records against
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "PostedRecord",
     "PostedState",
     "content_digest",
+    "iter_latest",
     "latest",
     "record_posted",
     "record_posted_in",
@@ -105,10 +106,11 @@ class PostedState:
     recorded_at: str
 
 
-def latest(
+def iter_latest(
     engine: Engine, *, pipeline: str, datev_client: str, period: str
-) -> dict[str, PostedState]:
-    """Newest posting per record key of one (pipeline, DATEV client, period)."""
+) -> Iterator[PostedState]:
+    """Newest posting per record key of one (pipeline, DATEV client, period), ordered
+    by key and streamed in batches of 1,000 (memory does not grow with the keys)."""
     table = POSTED_RECORDS
     scope = (
         (table.c.pipeline == pipeline)
@@ -118,17 +120,31 @@ def latest(
     newest = (
         select(func.max(table.c.id).label("id")).where(scope).group_by(table.c.row_key).subquery()
     )
-    query = select(
-        table.c.row_key, table.c.digest, table.c.payload, table.c.run_id, table.c.recorded_at
-    ).join(newest, newest.c.id == table.c.id)
+    query = (
+        select(
+            table.c.row_key, table.c.digest, table.c.payload, table.c.run_id, table.c.recorded_at
+        )
+        .join(newest, newest.c.id == table.c.id)
+        .order_by(table.c.row_key)
+    )
     with engine.connect() as conn:
-        return {
-            row.row_key: PostedState(
+        for row in conn.execution_options(yield_per=_BATCH).execute(query):
+            yield PostedState(
                 row_key=row.row_key,
                 digest=row.digest,
                 booking=row.payload,
                 run_id=row.run_id,
                 recorded_at=row.recorded_at,
             )
-            for row in conn.execute(query)
-        }
+
+
+def latest(
+    engine: Engine, *, pipeline: str, datev_client: str, period: str
+) -> dict[str, PostedState]:
+    """Newest posting per record key of one (pipeline, DATEV client, period)."""
+    return {
+        state.row_key: state
+        for state in iter_latest(
+            engine, pipeline=pipeline, datev_client=datev_client, period=period
+        )
+    }

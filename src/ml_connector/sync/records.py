@@ -20,12 +20,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from ml_connector.engine.ports import RowRecord
 from ml_connector.mapping.restatement import PostedRecord, line_from_json
 from ml_connector.mapping.stream import RowTrace, booking_payload
-from ml_connector.store.tables import POSTED_RECORDS
+from ml_connector.store.posted import iter_latest
 
 __all__ = [
     "FileSlice",
@@ -35,8 +35,6 @@ __all__ = [
     "posted_from_store",
     "row_records",
 ]
-
-_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +82,8 @@ def iter_posted_states(
 ) -> Iterator[tuple[str, str]]:
     """``(row_key, booking JSON)`` of the newest posting per record key of one
     (pipeline, DATEV client, period), ordered by key, streamed in batches."""
-    table = POSTED_RECORDS
-    scope = (
-        (table.c.pipeline == pipeline)
-        & (table.c.datev_client == datev_client)
-        & (table.c.period == period)
-    )
-    newest = (
-        select(func.max(table.c.id).label("id")).where(scope).group_by(table.c.row_key).subquery()
-    )
-    query = (
-        select(table.c.row_key, table.c.payload)
-        .join(newest, newest.c.id == table.c.id)
-        .order_by(table.c.row_key)
-    )
-    with engine.connect() as conn:
-        result = conn.execution_options(yield_per=_BATCH).execute(query)
-        for row in result:
-            yield str(row.row_key), str(row.payload)
+    for state in iter_latest(engine, pipeline=pipeline, datev_client=datev_client, period=period):
+        yield state.row_key, state.booking
 
 
 def posted_entry(row_key: str, text: str) -> tuple[str, str, list[Any]] | None:
