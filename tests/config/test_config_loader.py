@@ -240,3 +240,11 @@ def test_validation_error_text_never_shows_a_value() -> None:
     with pytest.raises(ValidationError) as info:
         DatevOAuth(client_id="app", client_secret="hunter2-the-real-secret")
     assert "hunter2" not in str(info.value)
+
+
+def test_the_dxso_channel_is_refused_not_silently_posted_as_extf(tmp_path: Path) -> None:
+    text = VALID.replace("[pipelines.revenue]\n", '[pipelines.revenue]\nchannel = "dxso"\n')
+    assert text != VALID
+    problem = one(text, tmp_path)
+    assert problem.key.endswith(".channel")
+    assert "not available" in problem.message

@@ -370,6 +370,19 @@ class Pipeline(_Model):
     channel: Literal["extf", "dxso"] = "extf"
     schedule: str | None = Field(default=None, description="raw schedule spec, e.g. a cron line")
     reject_policy: Literal["reject_batch", "hold_rejected"] = "reject_batch"
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_available(cls, value: str) -> str:
+        # Refuse rather than quietly post finalized EXTF bookings for a pipeline that
+        # asked for reviewable suggestions.
+        if value == "dxso":
+            raise ValueError(
+                "the dxso channel (booking suggestions in DATEV Unternehmen Online) is not "
+                'available in this version; use channel = "extf" (finalized booking batches)'
+            )
+        return value
+
     restatement: Literal["append_only", "corrections"] = "corrections"
     batch_label: str = Field(default="", max_length=30, description="EXTF header Bezeichnung")
     mapping: MappingConfig
