@@ -77,3 +77,26 @@ def test_a_revoked_grant_ends_the_run_as_needs_user(
     assert outcome.error is not None
     assert "datev login --customer meridian" in outcome.error
     assert emulators.ledger.transfers(CLIENT) == []
+
+
+def test_a_held_row_is_posted_by_a_replay_once_the_mapping_is_fixed(
+    installed: DemoInstall, emulators: DemoEmulators
+) -> None:
+    outcome = run_pipeline(installed.settings, PIPELINE, "2025-12", options=FAST, progress=None)
+    assert (outcome.rows_mapped, outcome.rows_rejected) == (63, 1)
+    assert len(emulators.ledger.bookings(CLIENT)) == 63
+
+    # the accountant maps the missing GL account, then replays the run
+    accounts = installed.config_path.parent / "accounts.csv"
+    accounts.write_text(
+        accounts.read_text(encoding="utf-8") + "OPS-399,4980,Betriebsbedarf\n", encoding="utf-8"
+    )
+    replayed = replay_run(installed.settings, outcome.run_id, options=FAST, progress=None)
+    assert (replayed.state, replayed.rows_mapped, replayed.rows_rejected) == ("succeeded", 64, 0)
+    assert len(replayed.files) == 1
+
+    bookings = emulators.ledger.bookings(CLIENT)
+    assert len(bookings) == 64, "exactly the held row is added; nothing is posted twice"
+    assert bookings[-1].document_field == "2025-12/ZD/OPS-399/CGN-BO"
+    assert bookings[-1].contra_account == "4980"
+    assert emulators.ledger.duplicates() == []

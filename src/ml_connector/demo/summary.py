@@ -122,6 +122,11 @@ class DemoSummary:
             f"  rows rejected     {self.rows_rejected}",
         ]
         out += [f"    {r.period} {r.row_key}: {r.reason}" for r in self.rejections]
+        if self.rejections:
+            out.append(
+                "    held back for correction (held.jsonl in the run's folder); fix the "
+                "mapping or the data, then 'ml-connector replay RUN' posts them"
+            )
         out.append("  runs")
         for run in self.runs:
             line = (
