@@ -18,24 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ml_connector.config.models import (
-    ConfigModel,
-    Customer,
-    DatevClient,
-    DatevOAuth,
-    EmailNotification,
-    FieldSpec,
-    LookerConnection,
-    LookupConfig,
-    MappingConfig,
-    NotifySettings,
-    Pipeline,
-    QuerySource,
-    Source,
-    TextRules,
-    TieOut,
-    WebhookNotification,
-)
+from ml_connector.config.models import ConfigModel, Customer, Pipeline, known_keys
 from ml_connector.errors import ConfigurationError
 from ml_connector.mapping.lookups import (
     LookupKind,
@@ -63,25 +46,7 @@ ENV_CONFIG = "ML_CONNECTOR_CONFIG"
 #: file name looked for in the working directory and the data directory
 CONFIG_FILENAME = "ml-connector.toml"
 _SECRETISH = re.compile(r"(secret|password|passwd|token|api_?key)", re.IGNORECASE)
-_ALL_MODELS = (
-    ConfigModel,
-    Customer,
-    DatevClient,
-    DatevOAuth,
-    EmailNotification,
-    FieldSpec,
-    LookerConnection,
-    LookupConfig,
-    MappingConfig,
-    NotifySettings,
-    Pipeline,
-    QuerySource,
-    Source,
-    TextRules,
-    TieOut,
-    WebhookNotification,
-)
-_KNOWN_KEYS = sorted({name for model in _ALL_MODELS for name in model.model_fields})
+_KNOWN_KEYS = known_keys()
 
 
 @dataclass(frozen=True, slots=True)

@@ -413,3 +413,8 @@ class ConfigModel(_Model):
     customers: dict[str, Customer] = Field(min_length=1)
     lookups: dict[str, LookupConfig] = Field(default_factory=dict)
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+
+
+def known_keys() -> list[str]:
+    """Every setting name of every configuration table (for "did you mean" hints)."""
+    return sorted({name for model in _Model.__subclasses__() for name in model.model_fields})
