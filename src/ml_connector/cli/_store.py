@@ -12,15 +12,30 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STORE_HELP",
+    "datev_url_option",
     "open_cli_connection_store",
     "open_cli_credential_store",
     "store_url_option",
+    "system_db_url_option",
 ]
 
 STORE_HELP = "database URL of the ml-connector store (default: SQLite in the data directory)"
 
 #: the ``--store-url`` option every command that opens the store takes
 store_url_option = click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", help=STORE_HELP)
+#: the durable engine's database, for the commands that run the engine
+system_db_url_option = click.option(
+    "--system-db-url",
+    envvar="ML_CONNECTOR_SYSTEM_DB_URL",
+    help="database URL of the durable engine's system database; workers sharing it share "
+    "the queue (default: SQLite in the data directory)",
+)
+#: points DATEV calls at an emulator (dry runs, demos)
+datev_url_option = click.option(
+    "--datev-url",
+    envvar="ML_CONNECTOR_DATEV_API_URL",
+    help="use a DATEV emulator at this URL instead of DATEV",
+)
 
 
 def open_cli_credential_store(store_url: str | None) -> CredentialStore:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ml_connector.cli._store import datev_url_option, store_url_option, system_db_url_option
 from ml_connector.cli.mapping import config_option
 
 __all__ = ["replay"]
@@ -16,14 +17,10 @@ __all__ = ["replay"]
 @click.option("--only-failed", is_flag=True,
               help="Resend only the files DATEV did not accept in RUN.")  # fmt: skip
 @config_option
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", default=None,
-              help="Database URL of the ml-connector store (default: SQLite in the data "
-                   "directory).")  # fmt: skip
-@click.option("--system-db-url", envvar="ML_CONNECTOR_SYSTEM_DB_URL", default=None,
-              help="Database URL of the durable engine's system database.")  # fmt: skip
+@store_url_option
+@system_db_url_option
 @click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
-@click.option("--datev-url", envvar="ML_CONNECTOR_DATEV_API_URL", default=None,
-              help="Use a DATEV emulator at this URL instead of DATEV.")  # fmt: skip
+@datev_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def replay(
     run_id: str,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ml_connector.cli._store import datev_url_option, store_url_option, system_db_url_option
 from ml_connector.cli.mapping import config_option, load_cli_config, obtain_rows, parse_period
 
 __all__ = ["run"]
@@ -26,14 +27,9 @@ __all__ = ["run"]
               help="Read the tie-out totals from a JSON Lines file instead of Looker.")  # fmt: skip
 @click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
 @config_option
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", default=None,
-              help="Database URL of the ml-connector store (default: SQLite in the data "
-                   "directory).")  # fmt: skip
-@click.option("--system-db-url", envvar="ML_CONNECTOR_SYSTEM_DB_URL", default=None,
-              help="Database URL of the durable engine's system database (default: SQLite "
-                   "in the data directory).")  # fmt: skip
-@click.option("--datev-url", envvar="ML_CONNECTOR_DATEV_API_URL", default=None,
-              help="Use a DATEV emulator at this URL instead of DATEV.")  # fmt: skip
+@store_url_option
+@system_db_url_option
+@datev_url_option
 @click.option("--queue", "queue_only", is_flag=True,
               help="Only queue the run; a running 'ml-connector worker' executes it.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ml_connector.cli._store import datev_url_option, store_url_option, system_db_url_option
 from ml_connector.cli.mapping import config_option
 
 __all__ = ["worker"]
@@ -13,20 +14,15 @@ __all__ = ["worker"]
 
 @click.command(name="worker")
 @config_option
-@click.option("--store-url", envvar="ML_CONNECTOR_STORE_URL", default=None,
-              help="Database URL of the ml-connector store (default: SQLite in the data "
-                   "directory).")  # fmt: skip
-@click.option("--system-db-url", envvar="ML_CONNECTOR_SYSTEM_DB_URL", default=None,
-              help="Database URL of the durable engine's system database; workers sharing "
-                   "it share the queue (default: SQLite in the data directory).")  # fmt: skip
+@store_url_option
+@system_db_url_option
 @click.option("--executor-id", envvar="ML_CONNECTOR_EXECUTOR_ID", default=None,
               help="Stable id of this worker (default: 'local' on SQLite, host name plus a "
                    "random suffix on PostgreSQL).")  # fmt: skip
 @click.option("--tick", type=float, default=30.0, show_default=True,
               help="Seconds between schedule checks.")  # fmt: skip
 @click.option("--looker-url", default=None, help="Override every customer's Looker URL.")
-@click.option("--datev-url", envvar="ML_CONNECTOR_DATEV_API_URL", default=None,
-              help="Use a DATEV emulator at this URL instead of DATEV.")  # fmt: skip
+@datev_url_option
 def worker(
     config_path: Path | None,
     store_url: str | None,

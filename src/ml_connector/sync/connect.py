@@ -33,7 +33,7 @@ from ml_connector.datev.oauth.connection_store import ConnectionStore, relogin_h
 from ml_connector.datev.oauth.manager import TokenManager
 from ml_connector.errors import ConfigurationError, ReconsentRequiredError
 from ml_connector.mapping.fetch import LookerCredentials, resolve_looker_credentials
-from ml_connector.store.db import make_engine, migrate, sqlite_url
+from ml_connector.store.open import open_store
 
 __all__ = [
     "ENV_DATEV_API_URL",
@@ -77,9 +77,7 @@ class SyncSettings:
 
 def open_sync_store(settings: SyncSettings) -> Engine:
     """The migrated ml-connector store of ``settings``."""
-    engine = make_engine(settings.store_url or sqlite_url(settings.data_dir))
-    migrate(engine)
-    return engine
+    return open_store(settings.store_url, data_dir=settings.data_dir)
 
 
 def store_looker_credentials(
