@@ -242,7 +242,8 @@ def test_run_dry_run_against_the_looker_emulator(looker_emulator: str, tmp_path:
 def test_missing_looker_credentials_say_what_to_export(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ML_CONNECTOR_LOOKER_CLIENT_ID", "ML_CONNECTOR_LOOKER_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    result = CliRunner().invoke(main, ["mapping", "preview", "gl-monthly", "--config", DEMO])
+    args = ["mapping", "preview", "gl-monthly", "--period", "2025-12", "--config", DEMO]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert "ML_CONNECTOR_LOOKER_CLIENT_ID" in result.output
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ml_connector.cli._store import store_url_option
+
 if TYPE_CHECKING:
     from ml_connector.config import LoadedConfig
-    from ml_connector.config.models import Source
+    from ml_connector.engine.ports import RowRecord
     from ml_connector.mapping.period import Period
+    from ml_connector.sync.connect import SyncSettings
 
-__all__ = ["config_option", "load_cli_config", "mapping", "obtain_rows", "parse_period"]
+__all__ = ["config_option", "load_cli_config", "mapping", "parse_period"]
 
 #: the columns of a booking line the preview shows, with their headings
 _PREVIEW_FIELDS = (
@@ -63,34 +65,6 @@ def parse_period(text: str | None) -> Period | None:
         return Period.parse(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from None
-
-
-def obtain_rows(
-    config: LoadedConfig,
-    pipeline: str,
-    source: Source,
-    period: Period | None,
-    *,
-    rows_file: Path | None,
-    looker_url: str | None,
-    limit: int | None = None,
-) -> list[dict[str, object]]:
-    """Rows from ``rows_file`` (JSON Lines) or, without one, from the customer's Looker."""
-    from ml_connector.errors import MlConnectorError
-    from ml_connector.mapping.fetch import fetch_source
-    from ml_connector.mapping.rows import read_rows
-
-    try:
-        if rows_file is not None:
-            return read_rows(rows_file)
-        connection = config.customer_of(pipeline).looker
-        return asyncio.run(
-            fetch_source(connection, source, period, base_url=looker_url, limit=limit)
-        )
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read rows: {exc}") from None
 
 
 @click.group(name="mapping")
@@ -157,94 +131,92 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _looker_cell(row: dict[str, object], columns: Sequence[str]) -> str:
+def _looker_cell(row: Mapping[str, Any], columns: Sequence[str]) -> str:
     return "\n".join(f"{c.split('.')[-1]}={_cell(row.get(c))}" for c in columns)
+
+
+def _preview_records(
+    pipeline: str, period: str, count: int, rows_file: Path | None, settings: SyncSettings
+) -> tuple[list[RowRecord], int]:
+    """The row records of the first ``count`` rows of the period, through the run's
+    own steps (stopped before sending, written to a scratch directory)."""
+    import tempfile
+
+    from ml_connector.engine.ports import iter_records
+    from ml_connector.sync.commands import dry_run
+    from ml_connector.sync.steps import RECORDS_FILE
+
+    with tempfile.TemporaryDirectory(prefix="ml-connector-preview-") as scratch:
+        out = Path(scratch)
+        done = dry_run(settings, pipeline, period, out, rows_file=rows_file, limit=count)
+        rows = done.facts.rows_mapped + done.facts.rows_rejected
+        records = list(iter_records(out / RECORDS_FILE))[:rows]
+    return records, done.facts.rows_rejected
 
 
 @mapping.command(name="preview")
 @click.argument("pipeline")
 @click.option("-n", "count", type=click.IntRange(1, 5000), default=20, show_default=True,
               help="How many rows to show.")  # fmt: skip
-@click.option("--period", default=None, help="Only rows of this period (YYYY-MM).")
+@click.option("--period", required=True, help="The period's rows (YYYY-MM).")
 @click.option("--rows", "rows_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Read rows from a JSON Lines file instead of Looker.")  # fmt: skip
 @click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
 @config_option
+@store_url_option
 def preview(
     pipeline: str,
     count: int,
-    period: str | None,
+    period: str,
     rows_file: Path | None,
     looker_url: str | None,
     config_path: Path | None,
+    store_url: str | None,
 ) -> None:
-    """Show the first N rows of PIPELINE beside the booking fields they become."""
+    """Show the first N rows of PIPELINE for a period beside the booking fields they become.
+
+    The rows go through the run's own steps (the dry run on the first N rows): what is
+    shown is what a run would map, and a rejected row shows the reason it would be held.
+    """
     from rich.table import Table
 
     from ml_connector.cli._console import console as _console
-    from ml_connector.mapping.mapper import MappedRow, RowMapper
-    from ml_connector.mapping.pipeline import rows_in_period
+    from ml_connector.sync.commands import cli_settings
 
+    the_period = str(parse_period(period))
+    settings = cli_settings(config_path=config_path, store_url=store_url, looker_url=looker_url)
     config = load_cli_config(config_path)
-    spec = config.pipeline(pipeline) if pipeline in config.model.pipelines else None
-    if spec is None:
+    if pipeline not in config.model.pipelines:
         raise click.ClickException(
             f"no pipeline {pipeline!r}; known: {', '.join(sorted(config.model.pipelines))}"
         )
-    the_period = parse_period(period)
-    rows = obtain_rows(
-        config,
-        pipeline,
-        spec.source,
-        the_period,
-        rows_file=rows_file,
-        looker_url=looker_url,
-        limit=None if the_period else count,
-    )
-    selected = rows_in_period(rows, spec.source, the_period)[0] if the_period else rows
-    rows = [dict(row) for row in selected[:count]]
-    mapping_rules = config.mapping(pipeline)
-    mapper = RowMapper(
-        mapping_rules,
-        config.lookups,
-        config.model.customers[spec.customer].datev,
-        period=the_period,
-    )
-    outcomes = mapper.map_rows(rows)
-    columns = sorted(mapping_rules.columns)
-    table = Table(title=f"{pipeline}: first {len(rows)} rows", show_lines=True)
+    records, rejected = _preview_records(pipeline, the_period, count, rows_file, settings)
+    columns = sorted(config.mapping(pipeline).columns)
+    table = Table(title=f"{pipeline} {the_period}: first {len(records)} rows", show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("Looker row", overflow="fold")
     for _, heading in _PREVIEW_FIELDS:
         table.add_column(heading, overflow="fold")
-    rejected = 0
-    for outcome in outcomes:
-        looker = _looker_cell(dict(outcome.row), columns)
-        if isinstance(outcome, MappedRow):
-            if not outcome.lines:
-                table.add_row(str(outcome.index + 1), looker, "0.00 (skipped)")
-                continue
-            line = outcome.lines[0]
-            table.add_row(
-                str(outcome.index + 1),
-                looker,
-                *(_cell(getattr(line, attr)) for attr, _ in _PREVIEW_FIELDS),
-            )
-        else:
-            rejected += 1
-            table.add_row(
-                str(outcome.index + 1),
-                looker,
-                f"REJECTED: {outcome.describe()}",
-                style="bold red",
-            )
+    for number, record in enumerate(records, start=1):
+        looker = _looker_cell(record.source, columns)
+        if record.rejection is not None:
+            table.add_row(str(number), looker, f"REJECTED: {record.rejection}", style="bold red")
+            continue
+        lines = (record.booking or {}).get("lines") or []
+        if not lines:
+            table.add_row(str(number), looker, "0.00 (skipped)")
+            continue
+        table.add_row(
+            str(number), looker, *(_cell(lines[0].get(attr)) for attr, _ in _PREVIEW_FIELDS)
+        )
     console = _console()
     console.print(table)
-    for outcome in outcomes:
-        if not isinstance(outcome, MappedRow):
+    for number, record in enumerate(records, start=1):
+        if record.rejection is not None:
             console.print(
-                f"[bold red]rejected[/bold red] row {outcome.index + 1} [{outcome.row_key}]: "
-                f"{outcome.describe()}",
+                f"[bold red]rejected[/bold red] row {number} [{record.row_key}]: "
+                f"{record.rejection}",
                 highlight=False,
+                soft_wrap=True,
             )
-    console.print(f"{len(outcomes) - rejected} mapped, {rejected} rejected")
+    console.print(f"{len(records) - rejected} mapped, {rejected} rejected")

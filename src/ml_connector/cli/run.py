@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ml_connector.cli._store import datev_url_option, store_url_option, system_db_url_option
-from ml_connector.cli.mapping import config_option, load_cli_config, obtain_rows, parse_period
+from ml_connector.cli.mapping import config_option, parse_period
 
 __all__ = ["run"]
 
@@ -15,7 +15,9 @@ __all__ = ["run"]
 @click.command(name="run")
 @click.argument("pipeline")
 @click.option("--period", required=True, help="Booking period, YYYY-MM.")
-@click.option("--dry-run", is_flag=True, help="Write the files and the report; send nothing.")
+@click.option(
+    "--dry-run", "dry_run_flag", is_flag=True, help="Write the files and the report; send nothing."
+)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for files and report "
                    "(default: <data dir>/dry-run/PIPELINE/PERIOD).")  # fmt: skip
@@ -36,7 +38,7 @@ __all__ = ["run"]
 def run(
     pipeline: str,
     period: str,
-    dry_run: bool,
+    dry_run_flag: bool,
     out_dir: Path | None,
     rows_file: Path | None,
     totals_file: Path | None,
@@ -55,14 +57,14 @@ def run(
     succeeded, 1 otherwise. A period that ran before is run again with 'ml-connector
     replay RUN'.
 
-    With --dry-run nothing is sent to DATEV. Exits 0 when the batch is ready to send,
-    1 when rejections or the tie-out block it (see report.txt / report.json).
+    With --dry-run the run stops before sending: the same extract (with the posted
+    state of earlier runs), mapping, tie-out and files, written to --out; nothing is
+    sent to DATEV. Exits 0 when the batch is ready to send, 1 when rejections or the
+    tie-out block it (see report.txt / report.json).
     """
-    from ml_connector.mapping.pipeline import prepare_run
-    from ml_connector.mapping.report import write_run_files
-    from ml_connector.paths import default_data_dir
+    from ml_connector.sync.commands import cli_settings, dry_run, would_send
 
-    if not dry_run:
+    if not dry_run_flag:
         if rows_file is not None or totals_file is not None or out_dir is not None:
             raise click.UsageError("--rows, --totals and --out go with --dry-run only")
         from ml_connector.sync.commands import run_through_engine
@@ -79,32 +81,19 @@ def run(
             as_json=as_json,
         )
         return
-    the_period = parse_period(period)
-    assert the_period is not None
-    config = load_cli_config(config_path)
-    if pipeline not in config.model.pipelines:
-        raise click.ClickException(
-            f"no pipeline {pipeline!r}; known: {', '.join(sorted(config.model.pipelines))}"
-        )
-    spec = config.pipeline(pipeline)
-    rows = obtain_rows(
-        config, pipeline, spec.source, the_period, rows_file=rows_file, looker_url=looker_url
+    the_period = str(parse_period(period))
+    settings = cli_settings(
+        config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
     )
-    totals = None
-    if totals_file is not None or (spec.tie_out.totals is not None and rows_file is None):
-        totals_source = spec.tie_out.totals or spec.source
-        totals = obtain_rows(
-            config,
-            pipeline,
-            totals_source,
-            the_period,
-            rows_file=totals_file,
-            looker_url=looker_url,
+    target = out_dir or settings.data_dir / "dry-run" / pipeline / the_period
+    done = dry_run(
+        settings, pipeline, the_period, target, rows_file=rows_file, totals_file=totals_file
+    )
+    click.echo(done.facts.summary())
+    click.echo(f"  written to {target}: " + ", ".join(p.name for p in done.written))
+    if not done.ready:
+        raise click.ClickException(
+            f"{pipeline} {the_period} is blocked: {'; '.join(done.facts.blockers)} "
+            f"(see {target / 'report.txt'})"
         )
-    prepared = prepare_run(config, pipeline, the_period, rows, totals=totals)
-    target = out_dir or default_data_dir() / "dry-run" / pipeline / str(the_period)
-    written = write_run_files(prepared, target)
-    click.echo(prepared.summary())
-    click.echo(f"  written to {target}: " + ", ".join(p.name for p in written))
-    if not prepared.ready:
-        raise SystemExit(1)
+    click.echo(would_send(done.facts, len(done.files)))

@@ -1,4 +1,5 @@
-"""What the ``run``, ``worker`` and ``replay`` commands share: settings and outcome output."""
+"""What the ``run``, ``worker``, ``replay`` and ``mapping preview`` commands share:
+settings, the dry run, and outcome output."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import click
 
 from ml_connector.engine.ports import RunOutcome
 from ml_connector.errors import MlConnectorError
+from ml_connector.mapping.restatement import ChangeKind
+from ml_connector.mapping.stream import RunFacts, StreamedRun
 from ml_connector.sync.connect import SyncSettings
 from ml_connector.sync.launch import EngineOptions, outcome_json
 
-__all__ = ["cli_settings", "print_outcome", "run_through_engine"]
+__all__ = ["cli_settings", "dry_run", "print_outcome", "run_through_engine", "would_send"]
 
 _STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "needs_user": "magenta"}
 
@@ -111,3 +114,54 @@ def run_through_engine(
     except MlConnectorError as exc:
         raise click.ClickException(str(exc)) from None
     print_outcome(outcome, as_json=as_json)
+
+
+def dry_run(
+    settings: SyncSettings,
+    pipeline: str,
+    period: str,
+    out_dir: Path,
+    *,
+    rows_file: Path | None = None,
+    totals_file: Path | None = None,
+    limit: int | None = None,
+) -> StreamedRun:
+    """The real run's prepare into ``out_dir``, stopped before sending (see
+    :meth:`~ml_connector.sync.steps.LiveRunSteps.dry_run`); rows from the customer's
+    Looker, or from ``rows_file``/``totals_file``. Errors become one-line click errors."""
+    import asyncio
+
+    from ml_connector.sync.sources import JsonLinesRows
+    from ml_connector.sync.steps import LiveRunSteps
+
+    try:
+        steps = LiveRunSteps(settings)
+        try:
+            if rows_file is not None or totals_file is not None:
+                steps.source = JsonLinesRows(rows_file, totals_file, fallback=steps)
+            spec = steps.spec_for(pipeline, period)
+            return asyncio.run(steps.dry_run(spec, out_dir, limit=limit))
+        finally:
+            steps.close()
+    except MlConnectorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def would_send(facts: RunFacts, files: int) -> str:
+    """One line on what a ready run would send, and what it skips as already posted."""
+    count = facts.changes.get
+    unchanged = count(ChangeKind.UNCHANGED.value, 0)
+    skipped = f"{unchanged} row(s) unchanged since their last posting, skipped"
+    if not facts.lines_to_post:
+        return f"nothing to send; {skipped}"
+    changed = count(ChangeKind.CHANGED.value, 0)
+    corrected = (
+        f"{changed} changed row(s) not re-posted (append_only)"
+        if facts.restatement_mode == "append_only"
+        else f"{changed} corrected"
+    )
+    return (
+        f"would send {facts.lines_to_post} booking line(s) in {files} file(s): "
+        f"{count(ChangeKind.NEW.value, 0)} new row(s), {corrected}, "
+        f"{count(ChangeKind.GONE.value, 0)} gone, {facts.reversals} reversal line(s); {skipped}"
+    )

@@ -10,6 +10,10 @@
   (:class:`~ml_connector.mapping.stream.RunStream`). A blocked run (tie-out,
   rejections under ``reject_batch``) raises :class:`RunBlockedError` with the report
   on disk.
+* ``dry_run`` is ``prepare`` stopped before sending: the same files, report and row
+  records, written into a directory of the caller's choice, and a blocked run is
+  returned (with its report) instead of raised; with ``limit`` it reads only the
+  first rows of the period (``mapping preview``).
 * ``find_submission`` asks DATEV's job list for the file's name (which carries a
   digest of the booking lines); a failed earlier job counts as not submitted.
 * ``submit`` uploads with the file's deterministic ``Reference-Id``.
@@ -18,7 +22,8 @@
 Determinism: file names come from the EXTF writer (client, period, part, pipeline,
 digest of the lines); the ``Reference-Id`` is derived from the file name; the
 header's creation time is fixed on the first prepare in ``workdir`` (a re-prepare
-after a crash writes byte-identical files).
+after a crash writes byte-identical files). The rows come from the customer's Looker
+unless another :class:`~ml_connector.sync.sources.RowSource` is given.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from ml_connector.engine.ports import (
 from ml_connector.errors import ConfigurationError, DataError
 from ml_connector.mapping.fetch import fetch_source, iter_source_batches
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.stream import RunStream
+from ml_connector.mapping.stream import RunStream, StreamedRun
 from ml_connector.sync.connect import (
     DatevConnections,
     SyncSettings,
@@ -55,6 +60,7 @@ from ml_connector.sync.connect import (
 )
 from ml_connector.sync.names import file_sha256, reference_id_for
 from ml_connector.sync.records import FileSlice, iter_posted_states, posted_entry, row_records
+from ml_connector.sync.sources import RowSource
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +80,56 @@ def datev_client_id(config: LoadedConfig, pipeline: str) -> str:
     return config.customer_of(pipeline).datev.client_id
 
 
-def _stamp(workdir: Path) -> datetime:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(workdir: Path, clock: Callable[[], datetime] = _now) -> datetime:
     """The header's creation time: fixed on the first prepare in ``workdir``."""
     path = workdir / _STAMP_FILE
     if path.exists():
         return datetime.fromisoformat(path.read_text("utf-8").strip())
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock().replace(microsecond=0)
     path.write_text(now.isoformat() + "\n", encoding="utf-8")
     return now
+
+
+def _restamp(out_dir: Path) -> None:
+    (out_dir / _STAMP_FILE).unlink(missing_ok=True)
+
+
+def _add(run: RunStream, batch: list[dict[str, object]], limit: int | None) -> bool:
+    """Add ``batch`` to ``run``; whether ``limit`` rows of the period are in."""
+    if limit is None:
+        run.add_many(batch)
+        return False
+    for row in batch:
+        if run.rows_total - run.rows_other >= limit:
+            return True
+        run.add(row)
+    return run.rows_total - run.rows_other >= limit
+
+
+def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
+    facts = done.facts
+    files = tuple(
+        PreparedFile(
+            part=number,
+            path=str(item.path),
+            filename=item.path.name,
+            sha256=file_sha256(item.path),
+            reference_id=reference_id_for(item.path.name),
+            lines=item.bookings,
+        )
+        for number, item in enumerate(done.files, start=1)
+    )
+    return Prepared(
+        files=files,
+        records_path=str(workdir / RECORDS_FILE),
+        rows_read=facts.rows_total,
+        rows_mapped=facts.rows_mapped,
+        rows_rejected=facts.rows_rejected,
+    )
 
 
 class LiveRunSteps:
@@ -95,6 +143,8 @@ class LiveRunSteps:
         connections: DatevConnections | None = None,
         progress: Callable[[str], None] | None = None,
         progress_interval: float = 2.0,
+        source: RowSource | None = None,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         self.settings = settings
         self.store = store or open_sync_store(settings)
@@ -103,6 +153,10 @@ class LiveRunSteps:
         #: mapped" at most every ``progress_interval`` seconds while rows stream in
         self.progress = progress
         self.progress_interval = progress_interval
+        #: where the rows come from (default: these steps, i.e. the customer's Looker)
+        self.source: RowSource = source or self
+        #: the header's creation time of a first prepare in a workdir
+        self.clock = clock
 
     def __repr__(self) -> str:
         return f"LiveRunSteps(data_dir={str(self.settings.data_dir)!r})"
@@ -169,9 +223,10 @@ class LiveRunSteps:
             )
 
     async def stream_rows(
-        self, config: LoadedConfig, spec: RunSpec
+        self, config: LoadedConfig, spec: RunSpec, *, limit: int | None = None
     ) -> AsyncGenerator[list[dict[str, object]], None]:
-        """The period's detail rows as they arrive (one list per Looker partition)."""
+        """The period's detail rows as they arrive (one list per Looker partition);
+        ``limit`` asks Looker for the first rows only."""
         pipeline = config.pipeline(spec.pipeline)
         connection = config.customer_of(spec.pipeline).looker
         credentials = await asyncio.to_thread(
@@ -183,12 +238,14 @@ class LiveRunSteps:
             Period.parse(spec.period),
             base_url=self.settings.looker_url,
             credentials=credentials,
+            limit=limit,
         )
         async with aclosing(batches):
             async for batch in batches:
                 yield batch
 
-    async def _totals(self, config: LoadedConfig, spec: RunSpec) -> list[dict[str, object]] | None:
+    async def totals(self, config: LoadedConfig, spec: RunSpec) -> list[dict[str, object]] | None:
+        """The period's tie-out totals from Looker, ``None`` when none are configured."""
         pipeline = config.pipeline(spec.pipeline)
         if pipeline.tie_out.totals is None:
             return None
@@ -206,7 +263,7 @@ class LiveRunSteps:
 
     def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
         workdir.mkdir(parents=True, exist_ok=True)
-        now = _stamp(workdir)
+        now = _stamp(workdir, self.clock)
         return RunStream(config, spec.pipeline, spec.period, workdir, now=now, trace_rows=True)
 
     def _load_posted(self, run: RunStream, spec: RunSpec) -> None:
@@ -220,23 +277,46 @@ class LiveRunSteps:
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
         """Extract, map, validate, tie out; write files, report and row records."""
+        done = await self._prepare(spec, workdir)
+        if not done.ready:
+            raise RunBlockedError(
+                f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(done.facts.blockers),
+                location=str(workdir / "report.txt"),
+                hint="fix the data or the mapping, then replay the run",
+            )
+        return _prepared(done, workdir)
+
+    async def dry_run(
+        self, spec: RunSpec, out_dir: Path, *, limit: int | None = None
+    ) -> StreamedRun:
+        """:meth:`prepare` stopped before sending: the same files, report and row records
+        in ``out_dir`` (stamped afresh), a blocked run returned rather than raised.
+        ``limit`` stops the extract after that many rows of the period and skips the
+        tie-out totals (a preview)."""
+        await asyncio.to_thread(_restamp, out_dir)
+        return await self._prepare(spec, out_dir, limit=limit)
+
+    async def _prepare(
+        self, spec: RunSpec, workdir: Path, *, limit: int | None = None
+    ) -> StreamedRun:
         config = await asyncio.to_thread(self.config)
         self._check_spec(config, spec)
         run = await asyncio.to_thread(self._start, config, spec, workdir)
         try:
             await asyncio.to_thread(self._load_posted, run, spec)
-            batches = self.stream_rows(config, spec)
-            rows, last_report = 0, time.monotonic()
+            batches = self.source.stream_rows(config, spec, limit=limit)
+            last_report = time.monotonic()
             async with aclosing(batches):
                 async for batch in batches:
-                    await asyncio.to_thread(run.add_many, batch)
-                    rows += len(batch)
+                    full = await asyncio.to_thread(_add, run, batch, limit)
+                    if full:
+                        break
                     if time.monotonic() - last_report >= self.progress_interval:
-                        self._report_rows(spec, rows, done=False)
+                        self._report_rows(spec, run.rows_total, done=False)
                         last_report = time.monotonic()
-            self._report_rows(spec, rows, done=True)
-            totals = await self._totals(config, spec)
-            return await asyncio.to_thread(self._write, run, spec, workdir, totals)
+            self._report_rows(spec, run.rows_total, done=True)
+            totals = await self.source.totals(config, spec) if limit is None else None
+            return await asyncio.to_thread(self._write, run, workdir, totals)
         finally:
             await asyncio.to_thread(run.close)
 
@@ -249,41 +329,12 @@ class LiveRunSteps:
             self.progress(text)
 
     def _write(
-        self,
-        run: RunStream,
-        spec: RunSpec,
-        workdir: Path,
-        totals: list[dict[str, object]] | None,
-    ) -> Prepared:
+        self, run: RunStream, workdir: Path, totals: list[dict[str, object]] | None
+    ) -> StreamedRun:
         done = run.finish(totals)
-        facts = done.facts
-        if not done.ready:
-            raise RunBlockedError(
-                f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(facts.blockers),
-                location=str(workdir / "report.txt"),
-                hint="fix the data or the mapping, then replay the run",
-            )
-        files = tuple(
-            PreparedFile(
-                part=number,
-                path=str(item.path),
-                filename=item.path.name,
-                sha256=file_sha256(item.path),
-                reference_id=reference_id_for(item.path.name),
-                lines=item.bookings,
-            )
-            for number, item in enumerate(done.files, start=1)
-        )
-        records_path = workdir / RECORDS_FILE
         slices = [FileSlice(item.path.name, item.bookings) for item in done.files]
-        write_records(records_path, row_records(run.traces(), slices))
-        return Prepared(
-            files=files,
-            records_path=str(records_path),
-            rows_read=facts.rows_total,
-            rows_mapped=facts.rows_mapped,
-            rows_rejected=facts.rows_rejected,
-        )
+        write_records(workdir / RECORDS_FILE, row_records(run.traces(), slices))
+        return done
 
     # ------------------------------------------------------------ DATEV
 
