@@ -152,11 +152,14 @@ def _child(mode: str, n: int) -> dict[str, object]:
 def _extf_only(config: object, n: int, out: Path, now: object) -> list[int]:
     """Baseline: ``write_split`` of ``n`` ready lines (one mapped demo line, renumbered)."""
     from ml_connector.extf.split import write_split
-    from ml_connector.mapping.pipeline import prepare_run
+    from ml_connector.mapping.stream import RunStream
 
     assert hasattr(config, "pipeline")
-    sample = prepare_run(config, PIPELINE, PERIOD, list(generate(64)), totals=totals(64))  # type: ignore[arg-type]
-    lines = [m.lines[0] for m in sample.mapped]
+    with RunStream(config, PIPELINE, PERIOD, out / "sample", now=now) as sample:  # type: ignore[arg-type]
+        sample.add_many(generate(64))
+        done = sample.finish(totals(64), write=False)
+        lines = list(sample.lines())
+    header = done.facts.header
 
     def all_lines() -> Iterator[object]:
         for i in range(n):
@@ -164,11 +167,11 @@ def _extf_only(config: object, n: int, out: Path, now: object) -> list[int]:
             yield dataclasses.replace(line, belegfeld_1=f"B{i}")
 
     written = write_split(
-        dataclasses.replace(sample.header, erzeugt_am=now),  # type: ignore[arg-type]
+        dataclasses.replace(header, erzeugt_am=now),  # type: ignore[arg-type]
         all_lines(),  # type: ignore[arg-type]
         out,
         pipeline=PIPELINE,
-        expected_client_id=sample.header.client_id,
+        expected_client_id=header.client_id,
     )
     return [item.bookings for item in written]
 

@@ -1,15 +1,22 @@
-"""Support for the mapping tests: demo rows and totals, a small test configuration."""
+"""Support for the mapping tests: demo rows and totals, a small test configuration, and
+a streamed run with what it would send and what is posted once it is accepted."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
-from datetime import date
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from string import Template
 
 from ml_connector.config import LoadedConfig
+from ml_connector.extf.models import BookingLine
+from ml_connector.extf.reader import read_file
+from ml_connector.mapping.restatement import PostedRecord, line_from_json
+from ml_connector.mapping.stream import RowTrace, RunFacts, RunStream, StreamedRun
 
 DEMO_CSV = (
     Path(__file__).resolve().parents[2]
@@ -159,3 +166,62 @@ def v_totals(rows: list[dict[str, object]]) -> list[dict[str, object]]:
         entry["t.total"] = Decimal(str(entry["t.total"])) + Decimal(str(row["v.amount"]))
         entry["t.count"] = int(str(entry["t.count"])) + 1
     return list(out.values())
+
+
+NOW = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A finished streamed run: its facts, one trace per row, and the batch it would send."""
+
+    done: StreamedRun
+    traces: tuple[RowTrace, ...]
+    batch: tuple[BookingLine, ...]
+    """The lines of the written EXTF file(s), reversals first (empty unless ready)."""
+
+    @property
+    def facts(self) -> RunFacts:
+        return self.done.facts
+
+    def lines_of(self, row_key: str) -> tuple[BookingLine, ...]:
+        """The booking lines the row with ``row_key`` maps to."""
+        (trace,) = [t for t in self.traces if t.row_key == row_key and t.source]
+        assert trace.booking is not None, trace.rejection
+        return tuple(line_from_json(item) for item in trace.booking["lines"])
+
+    def posted(self, before: Mapping[str, PostedRecord] | None = None) -> dict[str, PostedRecord]:
+        """What is posted once DATEV accepted this batch (as the engine records it)."""
+        ledger = dict(before or {})
+        for trace in self.traces:
+            if trace.position is None or trace.booking is None:
+                continue
+            lines = tuple(line_from_json(item) for item in trace.booking["lines"])
+            if lines:
+                digest = str(trace.booking["content_digest"])
+                ledger[trace.row_key] = PostedRecord(trace.row_key, digest, lines)
+            else:
+                ledger.pop(trace.row_key, None)
+        return ledger
+
+
+def stream_run(
+    config: LoadedConfig,
+    pipeline: str,
+    period: str,
+    rows: Iterable[Mapping[str, object]],
+    *,
+    totals: Iterable[Mapping[str, object]] | None = None,
+    posted: Mapping[str, PostedRecord] | None = None,
+    out: Path | None = None,
+) -> Ran:
+    """Run ``rows`` through a :class:`RunStream` (writing into ``out``, else a scratch dir)."""
+    with tempfile.TemporaryDirectory(prefix="mapping-test-") as scratch:
+        workdir = out or Path(scratch)
+        with RunStream(config, pipeline, period, workdir, now=NOW, trace_rows=True) as run:
+            run.load_posted((posted or {}).values())
+            run.add_many(rows)
+            done = run.finish(totals)
+            traces = tuple(run.traces())
+        batch = tuple(line for item in done.files for line in read_file(item.path).lines)
+    return Ran(done, traces, batch)

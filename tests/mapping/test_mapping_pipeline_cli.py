@@ -1,4 +1,4 @@
-"""prepare_run on the demo data, and the commands mapping check / preview / run --dry-run."""
+"""The streamed run on the demo data, and the commands mapping check / preview / run --dry-run."""
 
 from __future__ import annotations
 
@@ -9,31 +9,33 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mapping_support import totals_of
+from mapping_support import stream_run, totals_of
 
 from ml_connector.cli import main
 from ml_connector.config import LoadedConfig, load_config
 from ml_connector.examples import demo_config_path
 from ml_connector.extf.validate import validate_file
 from ml_connector.mapping.mapper import RejectReason
-from ml_connector.mapping.pipeline import prepare_run
 from ml_connector.mapping.rows import read_rows, write_rows
 
 DEMO = str(demo_config_path())
 
 
 def test_december_holds_the_unmapped_account_and_still_ties_out(
-    demo_config: LoadedConfig, demo_rows: list[dict[str, object]]
+    demo_config: LoadedConfig, demo_rows: list[dict[str, object]], tmp_path: Path
 ) -> None:
-    run = prepare_run(demo_config, "gl-monthly", "2025-12", demo_rows, totals=totals_of(demo_rows))
-    assert run.ready, run.blockers
-    (held,) = run.held
+    run = stream_run(
+        demo_config, "gl-monthly", "2025-12", demo_rows, totals=totals_of(demo_rows), out=tmp_path
+    )
+    assert run.facts.ready, run.facts.blockers
+    (held,) = run.facts.rejection_examples
     assert held.reason is RejectReason.UNMAPPED_ACCOUNT
     assert held.row_key == "2025-12|ZD|OPS-399|CGN-BO"
-    assert len(run.lines) == len(run.mapped) == 63
-    assert run.header.datum_vom.isoformat() == "2025-12-01"
-    assert run.header.wj_beginn.isoformat() == "2025-01-01"
-    report = run.report()
+    assert [r["_reason"] for r in read_rows(tmp_path / "held.jsonl")] == ["unmapped_account"]
+    assert len(run.batch) == run.facts.rows_mapped == 63
+    assert run.facts.header.datum_vom.isoformat() == "2025-12-01"
+    assert run.facts.header.wj_beginn.isoformat() == "2025-01-01"
+    report = run.facts.report()
     assert report["rows"] == {
         "extracted": 1549,
         "other_periods": 1485,
@@ -47,16 +49,14 @@ def test_december_holds_the_unmapped_account_and_still_ties_out(
 def test_awkward_demo_rows_map(
     demo_config: LoadedConfig, demo_rows: list[dict[str, object]]
 ) -> None:
-    march = prepare_run(
-        demo_config, "gl-monthly", "2026-03", demo_rows, totals=totals_of(demo_rows)
-    )
-    by_key = {m.row_key: m for m in march.mapped}
-    assert by_key["2026-03|ZD|OPS-310|-"].lines[0].kost1 is None  # no cost center
-    nfd = next(m for m in march.mapped if "OPS-340" in m.row_key)
-    assert nfd.lines[0].buchungstext is not None
-    assert nfd.lines[0].buchungstext.startswith("Bankgebühren")  # NFC
-    june = prepare_run(demo_config, "gl-monthly", "2025-06", demo_rows, totals=totals_of(demo_rows))
-    credit = {m.row_key: m for m in june.mapped}["2025-06|IT|OPS-320|MUC-IT|GS"].lines[0]
+    march = stream_run(demo_config, "gl-monthly", "2026-03", demo_rows, totals=totals_of(demo_rows))
+    assert march.lines_of("2026-03|ZD|OPS-310|-")[0].kost1 is None  # no cost center
+    (nfd,) = [t.row_key for t in march.traces if "OPS-340" in t.row_key]
+    text = march.lines_of(nfd)[0].buchungstext
+    assert text is not None
+    assert text.startswith("Bankgebühren")  # NFC
+    june = stream_run(demo_config, "gl-monthly", "2025-06", demo_rows, totals=totals_of(demo_rows))
+    (credit,) = june.lines_of("2025-06|IT|OPS-320|MUC-IT|GS")
     assert (credit.umsatz, credit.soll_haben, credit.gegenkonto) == (Decimal("1250.00"), "S", 4964)
 
 
@@ -70,18 +70,18 @@ def test_reject_batch_policy_blocks_the_whole_batch(
         }
     )
     config = LoadedConfig(demo_config.path, strict, demo_config.lookups, demo_config.mappings)
-    run = prepare_run(config, "gl-monthly", "2025-12", demo_rows, totals=totals_of(demo_rows))
-    assert not run.ready
-    assert run.lines == ()
-    assert "reject_batch" in run.blockers[0]
+    run = stream_run(config, "gl-monthly", "2025-12", demo_rows, totals=totals_of(demo_rows))
+    assert not run.facts.ready
+    assert run.batch == ()
+    assert "reject_batch" in run.facts.blockers[0]
 
 
 def test_missing_totals_block_a_pipeline_that_configures_them(
     demo_config: LoadedConfig, demo_rows: list[dict[str, object]]
 ) -> None:
-    run = prepare_run(demo_config, "gl-monthly", "2026-10", demo_rows)
-    assert not run.ready
-    assert "tie_out.totals" in run.blockers[0]
+    run = stream_run(demo_config, "gl-monthly", "2026-10", demo_rows)
+    assert not run.facts.ready
+    assert "tie_out.totals" in run.facts.blockers[0]
 
 
 @pytest.fixture(scope="module")

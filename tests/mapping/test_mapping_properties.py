@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from mapping_support import make_config, make_row, totals_of, v_totals
+from mapping_support import make_config, make_row, stream_run, totals_of, v_totals
 
 from ml_connector.config import LoadedConfig
 from ml_connector.extf.models import BatchHeader
 from ml_connector.extf.validate import validate_line
 from ml_connector.mapping.mapper import MappedRow, Rejection, RejectReason, RowMapper
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.pipeline import prepare_run
-from ml_connector.mapping.restatement import ChangeKind, PostedRecord
 from ml_connector.mapping.tieout import tie_out
 
 OCTOBER = Period(2026, 10)
@@ -118,12 +116,12 @@ def test_tie_out_catches_any_change_to_one_amount(
     amount = changed[index]["gl_monthly.amount_eur"]
     assert isinstance(amount, Decimal)
     changed[index] = {**changed[index], "gl_monthly.amount_eur": amount + delta}
-    run = prepare_run(demo_config, "gl-monthly", "2026-10", changed, totals=looker_totals)
-    assert not run.tie_out.ok
-    assert not run.ready
-    assert run.lines == ()
-    unchanged = prepare_run(demo_config, "gl-monthly", "2026-10", period_rows, totals=looker_totals)
-    assert unchanged.tie_out.ok
+    run = stream_run(demo_config, "gl-monthly", "2026-10", changed, totals=looker_totals)
+    assert not run.facts.tie_out.ok
+    assert not run.facts.ready
+    assert run.batch == ()
+    unchanged = stream_run(demo_config, "gl-monthly", "2026-10", period_rows, totals=looker_totals)
+    assert unchanged.facts.tie_out.ok
 
 
 @settings(
@@ -166,26 +164,24 @@ def test_a_restated_row_yields_one_reversal_and_one_new_booking(
     delta: Decimal,
 ) -> None:
     period_rows = [r for r in demo_rows if r["gl_monthly.period_month"] == "2026-10"]
-    first = prepare_run(
+    first = stream_run(
         demo_config, "gl-monthly", "2026-10", period_rows, totals=totals_of(period_rows)
     )
-    posted = [PostedRecord(m.row_key, m.content_digest, m.lines) for m in first.mapped]
+    posted = first.posted()
     index = data.draw(st.integers(min_value=0, max_value=len(period_rows) - 1))
     amount = period_rows[index]["gl_monthly.amount_eur"]
     assert isinstance(amount, Decimal)
     assume(amount + delta != 0)
     changed = list(period_rows)
     changed[index] = {**changed[index], "gl_monthly.amount_eur": amount + delta}
-    second = prepare_run(
+    second = stream_run(
         demo_config, "gl-monthly", "2026-10", changed, totals=totals_of(changed), posted=posted
     )
-    assert second.ready
-    changes = [c for c in second.plan.changes if c.kind is not ChangeKind.UNCHANGED]
-    assert len(changes) == 1
-    (change,) = changes
-    assert change.kind is ChangeKind.CHANGED
-    assert len(change.reversal) == 1
-    assert len(change.booking) == 1
-    assert change.reversal[0].generalumkehr is True
-    assert change.reversal[0].umsatz == posted[index].lines[0].umsatz
-    assert len(second.lines) == 2
+    assert second.facts.ready
+    assert second.facts.changes == {"changed": 1, "unchanged": len(period_rows) - 1}
+    reversal, booking = second.batch
+    (key,) = [k for k, record in second.posted(posted).items() if record != posted[k]]
+    assert reversal.generalumkehr is True
+    assert reversal.umsatz == posted[key].lines[0].umsatz
+    assert booking.generalumkehr is None
+    assert (booking,) == second.lines_of(key)

@@ -1,28 +1,30 @@
-"""The streamed run: same plan and files as the in-memory one, bounded memory, splits."""
+"""The streamed run: deterministic files, the restatement plan, bounded memory, splits."""
 
 from __future__ import annotations
 
 import gc
 import tracemalloc
 import weakref
+from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mapping_support import load_demo_rows, make_config, make_row, totals_of, v_totals
+from mapping_support import (
+    NOW,
+    load_demo_rows,
+    make_config,
+    make_row,
+    stream_run,
+    totals_of,
+    v_totals,
+)
 
 from ml_connector.config import LoadedConfig
 from ml_connector.extf.reader import read_file
-from ml_connector.mapping.mapper import MappedRow, Rejection
-from ml_connector.mapping.pipeline import prepare_run
-from ml_connector.mapping.report import write_run_files
-from ml_connector.mapping.restatement import ChangeKind, PostedRecord, plan_restatement
-from ml_connector.mapping.stream import RunStream, prepare_stream
-
-NOW = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
+from ml_connector.mapping.stream import RunStream
 
 
 class _Row(dict[str, object]):
@@ -100,57 +102,57 @@ def test_peak_memory_does_not_grow_with_the_rows(demo_config: LoadedConfig, tmp_
     assert large < 1.25 * small, (small, large)
 
 
-def test_the_streamed_files_equal_the_in_memory_run(
+def test_a_streamed_run_writes_the_same_bytes_each_time(
     demo_config: LoadedConfig, demo_rows: list[dict[str, object]], tmp_path: Path
 ) -> None:
     period_rows = [r for r in demo_rows if r["gl_monthly.period_month"] == "2026-10"]
-    first = prepare_run(
+    posted = stream_run(
         demo_config, "gl-monthly", "2026-10", period_rows, totals=totals_of(period_rows)
-    )
-    posted = [PostedRecord(m.row_key, m.content_digest, m.lines) for m in first.mapped]
+    ).posted()
     changed = [dict(r) for r in period_rows[1:]]  # row 0 gone
     amount = changed[0]["gl_monthly.amount_eur"]
     assert isinstance(amount, Decimal)
     changed[0]["gl_monthly.amount_eur"] = amount + 7  # row 1 changed
-    args = (demo_config, "gl-monthly", "2026-10", changed)
-    kw = {"totals": totals_of(changed), "posted": posted, "now": NOW}
-    memory = prepare_run(*args, **kw)  # type: ignore[arg-type]
-    write_run_files(memory, tmp_path / "memory")
-    streamed = prepare_stream(*args, tmp_path / "stream", **kw)  # type: ignore[arg-type]
-    again = prepare_stream(*args, tmp_path / "again", **kw)  # type: ignore[arg-type]
-    names = [f.path.name for f in streamed.files]
-    assert names == sorted(p.name for p in (tmp_path / "memory").glob("EXTF_*.csv"))
-    assert names == [f.path.name for f in again.files]
-    for name in names:
-        data = (tmp_path / "stream" / name).read_bytes()
-        assert data == (tmp_path / "memory" / name).read_bytes()
-        assert data == (tmp_path / "again" / name).read_bytes()
-    assert streamed.facts.report() == memory.report()
-    lines = read_file(streamed.files[0].path).lines
-    assert [line.generalumkehr for line in lines[:2]] == [True, True]  # reversals first
-    assert len(lines) == len(memory.lines) == 3
-    for name in ("report.json", "report.txt", "held.jsonl"):
-        memory_file, stream_file = tmp_path / "memory" / name, tmp_path / "stream" / name
-        assert memory_file.exists() == stream_file.exists()
-        if memory_file.exists():
-            assert stream_file.read_bytes() == memory_file.read_bytes()
+    runs = [
+        stream_run(
+            demo_config,
+            "gl-monthly",
+            "2026-10",
+            changed,
+            totals=totals_of(changed),
+            posted=posted,
+            out=tmp_path / name,
+        )
+        for name in ("first", "again")
+    ]
+    streamed, again = runs
+    names = [f.path.name for f in streamed.done.files]
+    assert names == [f.path.name for f in again.done.files]
+    assert streamed.facts.report() == again.facts.report()
+    for name in (*names, "report.json", "report.txt", "held.jsonl"):
+        first_file, again_file = tmp_path / "first" / name, tmp_path / "again" / name
+        assert first_file.exists() == again_file.exists()
+        if first_file.exists():
+            assert first_file.read_bytes() == again_file.read_bytes()
+    assert [line.generalumkehr for line in streamed.batch[:2]] == [True, True]  # reversals first
+    assert len(streamed.batch) == 3
+    assert streamed.facts.changes == {
+        "gone": 1,
+        "changed": 1,
+        "unchanged": len(period_rows) - 2,
+    }
 
 
 def test_a_batch_over_the_file_limit_is_split_and_records_point_into_the_parts(
     tmp_path: Path,
 ) -> None:
     config = make_config(tmp_path)
-    posted = [
-        PostedRecord(m.row_key, m.content_digest, m.lines)
-        for m in prepare_run(
-            config, "p", "2026-10", [make_row(id=f"old{i}") for i in range(5)]
-        ).mapped
-    ]
+    posted = stream_run(config, "p", "2026-10", [make_row(id=f"old{i}") for i in range(5)]).posted()
     rows = [make_row(id=f"r{i}", doc=f"RE-{i}", amount=Decimal(i + 1)) for i in range(45)]
     with RunStream(
         config, "p", "2026-10", tmp_path / "out", now=NOW, trace_rows=True, max_bookings=20
     ) as run:
-        run.load_posted(posted)
+        run.load_posted(posted.values())
         run.add_many(rows)
         done = run.finish(v_totals(rows))
         traces = list(run.traces())
@@ -171,8 +173,8 @@ def test_a_batch_over_the_file_limit_is_split_and_records_point_into_the_parts(
 def test_many_rejections_are_all_held_and_counted_but_listed_briefly(tmp_path: Path) -> None:
     config = make_config(tmp_path, detail_amount='detail_amount = "v.amount"')
     rows = [make_row(id=f"r{i}", account="NOPE") for i in range(30)] + [make_row(id="ok")]
-    done = prepare_stream(config, "p", "2026-10", rows, tmp_path / "out", totals=v_totals(rows))
-    assert done.ready
+    done = stream_run(config, "p", "2026-10", rows, totals=v_totals(rows), out=tmp_path / "out")
+    assert done.facts.ready
     assert done.facts.rows_rejected == 30
     text = (tmp_path / "out" / "report.txt").read_text(encoding="utf-8")
     assert text.count("rejected row") == 10
@@ -192,7 +194,7 @@ plan_rows = st.lists(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(before=plan_rows, after=plan_rows, mode=st.sampled_from(["corrections", "append_only"]))
-def test_the_streamed_plan_is_the_reference_plan(
+def test_each_key_is_planned_by_what_was_posted_and_what_maps_now(
     tmp_path: Path,
     before: list[tuple[str, str, int]],
     after: list[tuple[str, str, int]],
@@ -203,17 +205,28 @@ def test_the_streamed_plan_is_the_reference_plan(
     def rows(spec: list[tuple[str, str, int]]) -> list[dict[str, object]]:
         return [make_row(id=k, account=a, amount=Decimal(n)) for k, a, n in spec]
 
-    first = prepare_run(config, "p", "2026-10", rows(before))
-    posted = [PostedRecord(m.row_key, m.content_digest, m.lines) for m in first.mapped]
-    run = prepare_run(config, "p", "2026-10", rows(after), posted=posted)
-    rejected = [o for o in run.outcomes if isinstance(o, Rejection)]
-    mapped = [o for o in run.outcomes if isinstance(o, MappedRow)]
-    reference = plan_restatement(
-        mapped, posted, mode=mode, held_keys={r.row_key for r in rejected if r.row_key}
+    posted = stream_run(config, "p", "2026-10", rows(before)).posted()
+    run = stream_run(config, "p", "2026-10", rows(after), posted=posted)
+    digests = {t.row_key: t.booking["content_digest"] for t in run.traces if t.source and t.booking}
+    rejected = {t.row_key for t in run.traces if t.rejection} - set(digests)
+    expected = Counter[str]()
+    for key, digest in digests.items():
+        old = posted.get(key)
+        kind = "new" if old is None else "unchanged" if old.content_digest == digest else "changed"
+        expected[kind] += 1
+    for key in set(posted) - set(digests):
+        expected["held" if key in rejected else "gone"] += 1
+    assert run.facts.changes == dict(expected)
+    reversed_keys = list(set(posted) - set(digests) - rejected) + [
+        k for k, d in digests.items() if k in posted and posted[k].content_digest != d
+    ]
+    reversals = sum(len(posted[k].lines) for k in reversed_keys) if mode == "corrections" else 0
+    assert run.facts.reversals == reversals
+    assert [line.generalumkehr for line in run.batch] == [True] * reversals + [None] * (
+        len(run.batch) - reversals
     )
-    assert run.plan == reference
-    for kind in ChangeKind:
-        assert run.report()["changes"][kind.value] == reference.count(kind)  # type: ignore[index]
+    # once accepted, the same rows again send nothing
+    assert stream_run(config, "p", "2026-10", rows(after), posted=run.posted(posted)).batch == ()
 
 
 def test_rows_from_an_async_source_give_the_same_run(tmp_path: Path) -> None:
@@ -230,11 +243,9 @@ def test_rows_from_an_async_source_give_the_same_run(tmp_path: Path) -> None:
     with RunStream(config, "p", "2026-10", tmp_path / "async", now=NOW) as run:
         asyncio.run(run.add_async(source()))
         streamed = run.finish(v_totals(rows))
-    expected = prepare_stream(
-        config, "p", "2026-10", rows, tmp_path / "sync", totals=v_totals(rows), now=NOW
-    )
+    expected = stream_run(config, "p", "2026-10", rows, totals=v_totals(rows))
     assert streamed.facts == expected.facts
     assert streamed.ready
     assert streamed.facts.rows_rejected == 1  # the repeated key
     assert [f.bookings for f in streamed.files] == [5]
-    assert [f.path.name for f in streamed.files] == [f.path.name for f in expected.files]
+    assert [f.path.name for f in streamed.files] == [f.path.name for f in expected.done.files]

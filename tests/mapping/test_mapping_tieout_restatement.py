@@ -1,4 +1,5 @@
-"""Tie-out against Looker totals, balance checks, and restatement planning."""
+"""Tie-out against Looker totals, balance checks, and restatement planning (the
+streaming run's planner, through what it would send and what is posted after)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
-from mapping_support import make_config, make_row, v_totals
+from mapping_support import Ran, make_config, make_row, stream_run, v_totals
 
 from ml_connector.config import LoadedConfig
 from ml_connector.mapping.mapper import MappedRow, RowMapper, RowOutcome
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.restatement import ChangeKind, PostedRecord, plan_restatement
+from ml_connector.mapping.restatement import ChangeKind, PostedRecord
 from ml_connector.mapping.tieout import tie_out
 
 
@@ -84,67 +85,65 @@ def test_a_changed_booking_line_breaks_the_tie_out(tmp_path: Path) -> None:
     assert not report.ok
 
 
-def _mapped(config: LoadedConfig, rows: list[dict[str, object]]) -> list[MappedRow]:
-    return [o for o in outcomes_of(config, rows) if isinstance(o, MappedRow)]
-
-
-def _posted(rows: list[MappedRow]) -> list[PostedRecord]:
-    return [PostedRecord(r.row_key, r.content_digest, r.lines) for r in rows]
+def _run(
+    config: LoadedConfig, rows: list[dict[str, object]], posted: dict[str, PostedRecord]
+) -> Ran:
+    return stream_run(config, "p", "2026-10", rows, posted=posted)
 
 
 def test_unchanged_rerun_posts_nothing(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    first = _mapped(config, ROWS)
-    plan = plan_restatement(first, _posted(first), mode="corrections")
-    assert plan.lines == ()
-    assert plan.count(ChangeKind.UNCHANGED) == 3
+    posted = _run(config, ROWS, {}).posted()
+    again = _run(config, ROWS, posted)
+    assert again.batch == ()
+    assert again.done.files == ()
+    assert again.facts.changes == {ChangeKind.UNCHANGED.value: 3}
 
 
 def test_changed_row_gets_one_reversal_and_one_new_booking(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    before = _mapped(config, ROWS)
-    after = _mapped(config, [make_row(id="a", amount=Decimal("120.00")), *ROWS[1:]])
-    plan = plan_restatement(after, _posted(before), mode="corrections")
-    (change,) = [c for c in plan.changes if c.kind is ChangeKind.CHANGED]
-    (reversal,) = change.reversal
-    (booking,) = change.booking
+    posted = _run(config, ROWS, {}).posted()
+    after = _run(config, [make_row(id="a", amount=Decimal("120.00")), *ROWS[1:]], posted)
+    assert after.facts.changes == {"changed": 1, "unchanged": 2}
+    reversal, booking = after.batch
     assert reversal.generalumkehr is True
     assert reversal.umsatz == Decimal("100.00")
     assert reversal.buchungstext is not None
     assert reversal.buchungstext.startswith("Storno ")
     assert booking.umsatz == Decimal("120.00")
-    assert plan.lines == (reversal, booking)
-    assert [r.row_key for r in plan.records_to_store] == ["a"]
+    stored = after.posted(posted)
+    assert [k for k in stored if stored[k] != posted[k]] == ["a"]
+    assert stored["a"].lines == after.lines_of("a")
 
 
 def test_gone_row_is_reversed_and_retired(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    before = _mapped(config, ROWS)
-    plan = plan_restatement(before[:2], _posted(before), mode="corrections")
-    (gone,) = [c for c in plan.changes if c.kind is ChangeKind.GONE]
-    assert gone.row_key == "c"
-    assert len(plan.lines) == 1
-    assert plan.lines[0].generalumkehr is True
-    assert plan.keys_to_retire == ("c",)
+    posted = _run(config, ROWS, {}).posted()
+    after = _run(config, ROWS[:2], posted)
+    assert after.facts.changes == {"gone": 1, "unchanged": 2}
+    (reversal,) = after.batch
+    assert reversal.generalumkehr is True
+    assert sorted(after.posted(posted)) == ["a", "b"]
 
 
 def test_held_row_is_not_mistaken_for_gone(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    before = _mapped(config, ROWS)
-    plan = plan_restatement(before[:2], _posted(before), mode="corrections", held_keys={"c"})
-    assert plan.lines == ()
-    assert plan.count(ChangeKind.HELD) == 1
+    posted = _run(config, ROWS, {}).posted()
+    rejected = make_row(id="c", account="NOPE", amount=Decimal("-150.00"))
+    after = _run(config, [*ROWS[:2], rejected], posted)
+    assert after.batch == ()
+    assert after.facts.changes == {"held": 1, "unchanged": 2}
+    assert after.posted(posted) == posted
 
 
 def test_append_only_posts_only_new_keys(tmp_path: Path) -> None:
     config = make_config(tmp_path, restatement="append_only")
-    before = _mapped(config, ROWS[:2])
-    rows = [make_row(id="a", amount=Decimal("1.00")), ROWS[2]]
-    plan = plan_restatement(_mapped(config, rows), _posted(before), mode="append_only")
-    assert [line.umsatz for line in plan.lines] == [Decimal("150.00")]
-    assert plan.count(ChangeKind.CHANGED, applied=False) == 1
-    assert plan.count(ChangeKind.GONE, applied=False) == 1
-    assert plan.keys_to_retire == ()
+    posted = _run(config, ROWS[:2], {}).posted()
+    after = _run(config, [make_row(id="a", amount=Decimal("1.00")), ROWS[2]], posted)
+    assert [line.umsatz for line in after.batch] == [Decimal("150.00")]
+    assert after.facts.changes == {"changed": 1, "gone": 1, "new": 1}
+    assert after.facts.reversals == 0
+    assert sorted(after.posted(posted)) == ["a", "b", "c"]
 
 
 def test_posted_records_round_trip_through_json(
@@ -154,22 +153,27 @@ def test_posted_records_round_trip_through_json(
 
     from mapping_support import totals_of
 
-    from ml_connector.mapping.pipeline import prepare_run
-
-    run = prepare_run(demo_config, "gl-monthly", "2025-06", demo_rows, totals=totals_of(demo_rows))
-    records = _posted(list(run.mapped))
-    restored = [PostedRecord.from_json(json.loads(json.dumps(r.to_json()))) for r in records]
+    first = stream_run(demo_config, "gl-monthly", "2025-06", demo_rows, totals=totals_of(demo_rows))
+    records = first.posted()
+    assert len(records) == first.facts.rows_mapped
+    restored = {
+        k: PostedRecord.from_json(json.loads(json.dumps(r.to_json()))) for k, r in records.items()
+    }
     assert restored == records
-    plan = plan_restatement(list(run.mapped), restored, mode="corrections")
-    assert plan.lines == ()
+    again = stream_run(
+        demo_config,
+        "gl-monthly",
+        "2025-06",
+        demo_rows,
+        totals=totals_of(demo_rows),
+        posted=restored,
+    )
+    assert again.batch == ()
+    assert again.facts.changes == {"unchanged": first.facts.rows_mapped}
 
 
 def test_successive_runs_against_a_ledger(tmp_path: Path) -> None:
-    from ml_connector.mapping.restatement import InMemoryLedger
-
     config = make_config(tmp_path)
-    ledger = InMemoryLedger()
-    period = Period(2026, 10)
     runs = [
         ROWS,  # first run: three new bookings
         ROWS,  # unchanged: nothing
@@ -177,12 +181,11 @@ def test_successive_runs_against_a_ledger(tmp_path: Path) -> None:
         [make_row(id="a", amount=Decimal("90.00")), ROWS[1]],  # c gone
         [make_row(id="a", amount=Decimal("90.00")), ROWS[1]],  # settled
     ]
+    ledger: dict[str, PostedRecord] = {}
     posted_lines = []
     for rows in runs:
-        plan = plan_restatement(
-            _mapped(config, rows), ledger.posted("p", period), mode="corrections"
-        )
-        ledger.apply("p", period, plan)
-        posted_lines.append(len(plan.lines))
+        ran = _run(config, rows, ledger)
+        ledger = ran.posted(ledger)
+        posted_lines.append(len(ran.batch))
     assert posted_lines == [3, 0, 2, 1, 0]
-    assert sorted(r.row_key for r in ledger.posted("p", period)) == ["a", "b"]
+    assert sorted(ledger) == ["a", "b"]

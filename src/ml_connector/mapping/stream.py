@@ -17,8 +17,8 @@ may be sent, and writes the EXTF file(s) with
 new and corrected bookings; split at 99,999 bookings or 50 MB), ``report.json``,
 ``report.txt`` and ``held.jsonl``.
 
-:func:`~ml_connector.mapping.pipeline.prepare_run` (in memory, for previews and tests)
-is this same code with an observer that keeps every outcome and change.
+It is the one run path: the engine's prepare step, ``run --dry-run`` and ``mapping
+preview`` all drive it through :class:`~ml_connector.sync.steps.LiveRunSteps`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from itertools import chain
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
@@ -45,7 +45,6 @@ from ml_connector.mapping.mapper import (
     MappedRow,
     Rejection,
     RowMapper,
-    RowOutcome,
     duplicate_key,
 )
 from ml_connector.mapping.period import Period
@@ -65,13 +64,11 @@ __all__ = [
     "MAX_LISTED_REJECTIONS",
     "RowTrace",
     "RunFacts",
-    "RunObserver",
     "RunStream",
     "StreamedRun",
     "batch_header",
     "booking_payload",
     "held_record",
-    "prepare_stream",
     "remove_stale_files",
     "rows_in_period",
     "write_reports",
@@ -347,14 +344,6 @@ def remove_stale_files(out_dir: Path) -> None:
 # ---------------------------------------------------------------- the streaming run
 
 
-class RunObserver(Protocol):
-    """Sees every outcome and planned change (the in-memory :func:`prepare_run` keeps them)."""
-
-    def outcome(self, outcome: RowOutcome) -> None: ...
-
-    def change(self, change: PlannedChange, row: MappedRow | None) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class StreamedRun:
     """A finished :class:`RunStream`: its facts and the EXTF files written (in order)."""
@@ -391,7 +380,6 @@ class RunStream:
         *,
         now: datetime | None = None,
         line_checker: LineChecker | None = None,
-        observer: RunObserver | None = None,
         trace_rows: bool = False,
         max_bookings: int = MAX_BOOKINGS,
     ) -> None:
@@ -412,7 +400,6 @@ class RunStream:
             line_checker=line_checker,
         )
         self.header = batch_header(config, pipeline, self.period, now or datetime.now(UTC))
-        self.observer = observer
         self.max_bookings = max_bookings
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -501,17 +488,13 @@ class RunStream:
             if first is not None:
                 outcome = duplicate_key(outcome, first)
         self._tally.add(outcome)
-        if self.observer is not None:
-            self.observer.outcome(outcome)
         if isinstance(outcome, MappedRow):
             self._mapped(outcome)
         else:
             self._rejected(outcome)
 
-    def _count(self, change: PlannedChange, row: MappedRow | None) -> None:
+    def _count(self, change: PlannedChange) -> None:
         self._changes[change.kind.value] = self._changes.get(change.kind.value, 0) + 1
-        if self.observer is not None:
-            self.observer.change(change, row)
 
     def _rejected(self, rejection: Rejection) -> None:
         self.rows_rejected += 1
@@ -539,7 +522,7 @@ class RunStream:
                 booking=row.lines,
                 applied=self.corrections,
             )
-        self._count(change, row)
+        self._count(change)
         lines = [line_to_json(line) for line in row.lines]
         reversed_lines = [line_to_json(line) for line in reversal] if change.applied else []
         position: list[object] | None = None
@@ -566,13 +549,13 @@ class RunStream:
             return self._finished
         for row_key, lines_json, held in self._index.not_mapped():
             if held:
-                self._count(PlannedChange(ChangeKind.HELD, row_key), None)
+                self._count(PlannedChange(ChangeKind.HELD, row_key))
                 continue
             reversal = _reversal(lines_json)
             change = PlannedChange(
                 ChangeKind.GONE, row_key, reversal=reversal, applied=self.corrections
             )
-            self._count(change, None)
+            self._count(change)
             if change.applied and reversal:
                 reversed_lines = [line_to_json(line) for line in reversal]
                 if self._traces is not None:
@@ -671,22 +654,3 @@ class RunStream:
 
 def _reversal(lines_json: str) -> tuple[BookingLine, ...]:
     return tuple(reversal_of(line_from_json(item)) for item in json.loads(lines_json))
-
-
-def prepare_stream(
-    config: LoadedConfig,
-    pipeline: str,
-    period: Period | str,
-    rows: Iterable[Mapping[str, object]],
-    out_dir: Path,
-    *,
-    totals: Iterable[Mapping[str, object]] | None = None,
-    posted: Iterable[PostedRecord] = (),
-    now: datetime | None = None,
-    line_checker: LineChecker | None = None,
-) -> StreamedRun:
-    """Stream ``rows`` through a :class:`RunStream` and write the run into ``out_dir``."""
-    with RunStream(config, pipeline, period, out_dir, now=now, line_checker=line_checker) as run:
-        run.load_posted(posted)
-        run.add_many(rows)
-        return run.finish(totals)
