@@ -204,8 +204,23 @@ def test_run_dry_run_stops_when_the_tie_out_fails(
     result = CliRunner().invoke(main, [*args, "--rows", str(rows), "--totals", str(bad_totals)])
     assert result.exit_code == 1
     assert "tie-out: FAILED" in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert f"gl-monthly {period} is blocked: the tie-out failed" in error
+    assert str(out / "report.txt") in error
     assert not list(out.glob("EXTF_*.csv"))
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["ready"] is False
+
+
+def test_a_broken_rows_file_is_one_clear_error(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"gl_monthly.line_id": "a"}\n{not json\n', encoding="utf-8")
+    args = ["run", "gl-monthly", "--period", "2025-12", "--dry-run", "--config", DEMO]
+    result = CliRunner().invoke(main, [*args, "--rows", str(rows), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{rows}, line 2" in result.output
+    assert "not valid JSON" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.fixture

@@ -88,13 +88,12 @@ def test_the_dry_run_command_reads_looker_with_the_stored_key(
 
 
 def test_preview_shows_a_mapping_error_as_the_dry_run_reports_it(
-    installed: DemoInstall, tmp_path: Path
+    installed_on: DemoInstall, db_url: str | None, tmp_path: Path
 ) -> None:
-    config = str(installed.config_path)
-    preview = CliRunner(env={"COLUMNS": "220"}).invoke(
-        main,
-        ["mapping", "preview", PIPELINE, "-n", "64", "--period", "2025-12", "--config", config],
-    )
+    config = str(installed_on.config_path)
+    store = ["--store-url", db_url] if db_url else []
+    args = ["mapping", "preview", PIPELINE, "-n", "64", "--period", "2025-12", "--config", config]
+    preview = CliRunner(env={"COLUMNS": "220"}).invoke(main, [*args, *store])
     assert preview.exit_code == 0, preview.output
     assert "63 mapped, 1 rejected" in preview.output
     (rejected,) = [line for line in preview.output.splitlines() if line.startswith("rejected ")]
@@ -102,7 +101,7 @@ def test_preview_shows_a_mapping_error_as_the_dry_run_reports_it(
 
     out = tmp_path / "dry"
     args = ["run", PIPELINE, "--period", "2025-12", "--dry-run", "--config", config]
-    dry = CliRunner().invoke(main, [*args, "--out", str(out)])
+    dry = CliRunner().invoke(main, [*args, "--out", str(out), *store])
     assert dry.exit_code == 0, dry.output
     assert f"  {rejected}" in (out / "report.txt").read_text("utf-8").splitlines()
 
