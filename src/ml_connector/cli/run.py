@@ -81,6 +81,8 @@ def run(
             as_json=as_json,
         )
         return
+    if queue_only:
+        raise click.UsageError("--queue and --dry-run exclude each other: a dry run runs now")
     the_period = str(parse_period(period))
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
