@@ -275,6 +275,7 @@ class RunFacts:
                 "debit_total": to_jsonable(report.debit_total),
                 "credit_total": to_jsonable(report.credit_total),
                 "problems": list(report.problems),
+                "notes": list(report.notes),
                 "groups": groups,
             },
             "rejections": rejections,
@@ -310,6 +311,8 @@ class RunFacts:
         ]
         for problem in self.tie_out.problems[:10]:
             lines.append(f"    - {problem}")
+        for note in self.tie_out.notes[:10]:
+            lines.append(f"    note: {note}")
         for rejection in self.rejection_examples[:_TEXT_REJECTIONS]:
             where = f"row {rejection.index + 1} [{rejection.row_key}]"
             lines.append(f"  rejected {where}: {rejection.describe()}")
