@@ -7,9 +7,10 @@
   customer's Looker through the mapping (one partition at a time), fetches the
   tie-out totals, and writes the EXTF file(s), the report and the row records under
   ``workdir``; memory stays flat in the number of rows
-  (:class:`~ml_connector.mapping.stream.RunStream`). A blocked run (tie-out,
-  rejections under ``reject_batch``) raises :class:`RunBlockedError` with the report
-  on disk.
+  (:class:`~ml_connector.mapping.stream.RunStream`). It then asks Looker for the
+  pipeline's rows with an empty or unreadable period (no month reads them; they are
+  held as ``no_period``). A blocked run (tie-out, rejections under ``reject_batch``)
+  raises :class:`RunBlockedError` with the report on disk and the row records written.
 * ``find_submission`` asks DATEV's job list for the file's name (which carries a
   digest of the booking lines); a failed earlier job counts as not submitted.
 * ``submit`` uploads with the file's deterministic ``Reference-Id``.
@@ -28,6 +29,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,13 +41,14 @@ from ml_connector.engine.ports import (
     JobStatus,
     Prepared,
     PreparedFile,
+    RunBlockedError,
     RunSpec,
     write_records,
 )
-from ml_connector.errors import ConfigurationError, DataError
-from ml_connector.mapping.fetch import fetch_source, iter_source_batches
+from ml_connector.errors import ConfigurationError
+from ml_connector.mapping.fetch import fetch_source, fetch_unassigned, iter_source_batches
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.stream import RunStream
+from ml_connector.mapping.stream import UNASSIGNED_FILE, RunStream
 from ml_connector.sync.connect import (
     DatevConnections,
     SyncSettings,
@@ -63,10 +66,6 @@ __all__ = ["RECORDS_FILE", "LiveRunSteps", "RunBlockedError", "datev_client_id"]
 #: the row records of a prepared run, in its workdir
 RECORDS_FILE = "records.jsonl"
 _STAMP_FILE = "prepared-at.txt"
-
-
-class RunBlockedError(DataError):
-    """The batch may not be sent (tie-out or rejections); the report says why."""
 
 
 def datev_client_id(config: LoadedConfig, pipeline: str) -> str:
@@ -204,6 +203,20 @@ class LiveRunSteps:
             credentials=credentials,
         )
 
+    async def _add_unassigned(self, config: LoadedConfig, spec: RunSpec, run: RunStream) -> None:
+        """The completeness check: the pipeline's rows no month's query returns."""
+        pipeline = config.pipeline(spec.pipeline)
+        if pipeline.source.period_field is None:
+            return
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        found = await fetch_unassigned(
+            connection, pipeline.source, base_url=self.settings.looker_url, credentials=credentials
+        )
+        await asyncio.to_thread(run.add_unassigned, found.rows, found.count)
+
     def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
         workdir.mkdir(parents=True, exist_ok=True)
         now = _stamp(workdir)
@@ -235,6 +248,7 @@ class LiveRunSteps:
                         self._report_rows(spec, rows, done=False)
                         last_report = time.monotonic()
             self._report_rows(spec, rows, done=True)
+            await self._add_unassigned(config, spec, run)
             totals = await self._totals(config, spec)
             return await asyncio.to_thread(self._write, run, spec, workdir, totals)
         finally:
@@ -257,12 +271,6 @@ class LiveRunSteps:
     ) -> Prepared:
         done = run.finish(totals)
         facts = done.facts
-        if not done.ready:
-            raise RunBlockedError(
-                f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(facts.blockers),
-                location=str(workdir / "report.txt"),
-                hint="fix the data or the mapping, then replay the run",
-            )
         files = tuple(
             PreparedFile(
                 part=number,
@@ -277,13 +285,26 @@ class LiveRunSteps:
         records_path = workdir / RECORDS_FILE
         slices = [FileSlice(item.path.name, item.bookings) for item in done.files]
         write_records(records_path, row_records(run.traces(), slices))
-        return Prepared(
+        unassigned = workdir / UNASSIGNED_FILE
+        prepared = Prepared(
             files=files,
             records_path=str(records_path),
             rows_read=facts.rows_total,
             rows_mapped=facts.rows_mapped,
             rows_rejected=facts.rows_rejected,
+            warnings=facts.completeness.warnings,
+            unassigned_path=str(unassigned) if unassigned.exists() else None,
+            rows_unassigned=facts.completeness.rows_unassigned,
         )
+        if not done.ready:
+            message = f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(facts.blockers)
+            raise RunBlockedError(
+                message,
+                prepared=replace(prepared, blocked=message),
+                location=str(workdir / "report.txt"),
+                hint="fix the data or the mapping, then replay the run",
+            )
+        return prepared
 
     # ------------------------------------------------------------ DATEV
 
