@@ -43,8 +43,8 @@ __all__ = [
     "UnassignedRows",
     "fetch_source",
     "fetch_unassigned",
-    "readable_period",
     "iter_source_batches",
+    "readable_period",
     "resolve_looker_credentials",
 ]
 

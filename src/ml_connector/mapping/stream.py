@@ -44,8 +44,8 @@ from ml_connector.mapping.lookups import normalise_key
 from ml_connector.mapping.mapper import (
     LineChecker,
     MappedRow,
-    RejectReason,
     Rejection,
+    RejectReason,
     RowMapper,
     RowOutcome,
     duplicate_key,
