@@ -107,7 +107,8 @@ def test_a_database_error_is_stored_without_row_data(
     outcome = engine.wait(engine.enqueue(SPEC), timeout=60)
     assert outcome.state == "failed"
     run = get_run(engine.store, outcome.run_id)
-    assert run is not None and run.error is not None
+    assert run is not None
+    assert run.error is not None
     assert "Exception" in run.error
     [note] = notes
     for text in (run.error, note.error or "", str(notification_for(note))):
@@ -125,7 +126,8 @@ def test_a_datev_job_failure_stores_datevs_reason(
     outcome = engine.wait(engine.enqueue(SPEC), timeout=60)
     assert outcome.state == "failed"
     run = get_run(engine.store, outcome.run_id)
-    assert run is not None and run.error is not None
+    assert run is not None
+    assert run.error is not None
     assert "Buchungsstapel abgelehnt" in run.error
     assert "EXTF_gl_2026-10_001.csv" in run.error
 
@@ -149,7 +151,8 @@ def test_no_rows_is_a_warning_and_unassigned_rows_are_recorded_once(
     assert first.warnings == ("Looker returned no rows for 2026-10",)
     assert [n.state for n in notes] == ["succeeded", "succeeded"]
     note = notification_for(notes[1])
-    assert note is not None and note.event == "partial"
+    assert note is not None
+    assert note.event == "partial"
     assert "Looker returned no rows for 2026-11" in note.as_text()
 
     run = get_run(engine.store, second.run_id)
