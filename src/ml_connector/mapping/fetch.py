@@ -198,8 +198,8 @@ def readable_period(value: object) -> bool:
     """Whether a month's query (period filter ``YYYY-MM``) selects a row with ``value``."""
     if isinstance(value, date):
         return True
-    if not isinstance(value, str):
-        return False
+    if not isinstance(value, str) or value != value.strip():
+        return False  # the month's filter matches the text exactly
     try:
         Period.parse(value)
     except ValueError:
