@@ -163,7 +163,7 @@ async def _prepare_step(req: RunRequest) -> Prepared:
         prepared = await _get().steps.prepare(req.spec, workdir)
     except RunBlockedError as exc:
         # what was read is recorded all the same; the run then ends as failed
-        prepared = replace(exc.prepared, blocked=exc.prepared.blocked or str(exc))
+        prepared = replace(exc.prepared, blocked=str(exc))
     _boundary("prepare")
     return prepared
 
@@ -318,7 +318,7 @@ def _record_unassigned(conn: Connection, req: RunRequest, prepared: Prepared) ->
 MAX_ERROR_CHARS = 2000
 
 
-def error_text(exc: BaseException) -> str:
+def _error_text(exc: BaseException) -> str:
     """What ``runs.error`` and the notification say about ``exc``: the project's own
     message (written to be shown), else only the error's class and where to look,
     since a database or library message can quote the rows it was handling."""
@@ -540,7 +540,7 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
     except Exception as exc:
         log.exception("run %s failed", req.run_id)
         outcome = replace(
-            outcome, state="failed", error=error_text(exc), error_kind=type(exc).__name__
+            outcome, state="failed", error=_error_text(exc), error_kind=type(exc).__name__
         )
     await _finish_step(outcome)
     if (
