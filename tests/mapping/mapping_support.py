@@ -163,7 +163,8 @@ def v_totals(rows: list[dict[str, object]]) -> list[dict[str, object]]:
         entry = out.setdefault(
             key, {"v.period": key[0], "v.account": key[1], "t.total": Decimal(0), "t.count": 0}
         )
-        entry["t.total"] = Decimal(str(entry["t.total"])) + Decimal(str(row["v.amount"]))
+        if row["v.amount"] is not None:  # like Looker's sum, which skips an empty value
+            entry["t.total"] = Decimal(str(entry["t.total"])) + Decimal(str(row["v.amount"]))
         entry["t.count"] = int(str(entry["t.count"])) + 1
     return list(out.values())
 

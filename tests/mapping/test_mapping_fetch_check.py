@@ -70,3 +70,14 @@ def test_check_targets_flags_each_kind(tmp_path: Path) -> None:
     messages = {f.where: f.message for f in check_targets(broken)}
     assert "BU-Schlüssel" in messages["lookups.tax_keys [a]"]
     assert "cost center" in messages["lookups.cost_centers [b]"]
+
+
+def test_only_a_value_a_month_filter_selects_counts_as_a_period() -> None:
+    from datetime import date
+
+    from ml_connector.mapping.fetch import readable_period
+
+    assert readable_period("2026-10")
+    assert readable_period(date(2026, 10, 31))
+    for value in (None, "", " 2026-10", "2026-13", "Okt 2026", "2026/10", "2026-10-31", 202610):
+        assert not readable_period(value), value

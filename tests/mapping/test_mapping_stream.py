@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import tracemalloc
 import weakref
 from collections import Counter
@@ -249,3 +250,23 @@ def test_rows_from_an_async_source_give_the_same_run(tmp_path: Path) -> None:
     assert streamed.facts.rows_rejected == 1  # the repeated key
     assert [f.bookings for f in streamed.files] == [5]
     assert [f.path.name for f in streamed.files] == [f.path.name for f in expected.done.files]
+
+
+def test_a_row_without_a_period_is_in_no_month_but_in_the_unassigned_bucket(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    rows = [
+        make_row(id="a", amount=Decimal("10.00")),
+        make_row(id="b", period=None, amount=Decimal("20.00")),
+        make_row(id="c", period="Okt 2026", amount=Decimal("30.00")),
+    ]
+    for month in ("2026-10", "2026-11"):
+        done = stream_run(config, "p", month, rows, out=tmp_path / month).done
+        held = (tmp_path / month / "unassigned.jsonl").read_text("utf-8").splitlines()
+        assert [json.loads(line)["row_key"] for line in held] == ["b", "c"]
+        assert done.facts.completeness.rows_unassigned == 2
+        assert done.facts.completeness.unassigned_values == ("", "Okt 2026")
+        assert done.facts.rows_mapped == (1 if month == "2026-10" else 0)
+    assert done.facts.completeness.warnings[0] == "Looker returned no rows for 2026-11"
+    assert "no_period" in done.facts.summary()

@@ -189,3 +189,31 @@ def test_successive_runs_against_a_ledger(tmp_path: Path) -> None:
         posted_lines.append(len(ran.batch))
     assert posted_lines == [3, 0, 2, 1, 0]
     assert sorted(ledger) == ["a", "b"]
+
+
+def test_a_held_row_without_amount_is_counted_named_and_does_not_fail(tmp_path: Path) -> None:
+    config = make_config(tmp_path, detail_amount='detail_amount = "v.amount"')
+    empty = make_row(id="d", account="OPS-300", amount=None)
+    report = tie_out(
+        outcomes_of(config, [*ROWS, empty]),
+        v_totals([*ROWS, empty]),
+        config.pipeline("p").tie_out,
+        config.mapping("p"),
+    )
+    assert report.ok, report.problems
+    group = next(g for g in report.groups if g.key == ("2026-10", "OPS-300"))
+    assert (group.booked_count, group.held_count) == (2, 1)
+    assert group.looker_amount == group.booked_amount + group.held_amount == Decimal("150.00")
+    assert len(report.notes) == 1
+    assert "(d)" in report.notes[0]
+    assert "v.amount" in report.notes[0]
+
+
+def test_without_a_detail_amount_a_held_row_names_the_setting_to_use(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    rows = [*ROWS, make_row(id="d", account="OPS-399", amount=Decimal("7.00"))]
+    report = tie_out(
+        outcomes_of(config, rows), v_totals(rows), config.pipeline("p").tie_out, config.mapping("p")
+    )
+    assert not report.ok
+    assert any("(d)" in p and "set tie_out.detail_amount" in p for p in report.problems)

@@ -52,6 +52,7 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
     for name, group in groupby(ordered, key=lambda r: r.customer):
         table = Table(title=f"customer {name}", title_justify="left")
         errors: list[str] = []
+        warnings: list[str] = []
         for column in (
             "run",
             "pipeline",
@@ -77,6 +78,10 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             )
             if r.error:
                 errors.append(f"{r.id}: {r.error}")
+            for warning in (r.warnings or "").splitlines():
+                warnings.append(f"{r.id}: {warning}")
         console.print(table)
         for line in errors:
             console.print(Text(f"  {line}", style="red"), soft_wrap=True)
+        for line in warnings:
+            console.print(Text(f"  warning {line}", style="yellow"), soft_wrap=True)

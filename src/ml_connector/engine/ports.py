@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ml_connector.errors import DataError
 from ml_connector.schedule.rules import ScheduleRule
 from ml_connector.store.canonical import canonical_json
 
@@ -33,6 +34,7 @@ __all__ = [
     "Prepared",
     "PreparedFile",
     "RowRecord",
+    "RunBlockedError",
     "RunOutcome",
     "RunSpec",
     "RunSteps",
@@ -86,6 +88,33 @@ class Prepared:
     rows_read: int
     rows_mapped: int
     rows_rejected: int
+    blocked: str | None = None
+    """Why nothing may be sent (tie-out, ``reject_batch``); ``files`` is then empty."""
+    warnings: tuple[str, ...] = ()
+    """What a successful run must still tell (e.g. Looker returned no rows)."""
+    unassigned_path: str | None = None
+    """JSON lines of :class:`RowRecord`: the pipeline's rows with no readable period
+    (recorded once per key and content, whichever run finds them first)."""
+    rows_unassigned: int = 0
+
+
+class RunBlockedError(DataError):
+    """The batch may not be sent (tie-out or rejections); the report says why.
+
+    ``prepared`` is what was read and decided anyway (no files, ``blocked`` set): the
+    engine records its rows and counts before it ends the run as failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prepared: Prepared,
+        hint: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, location=location)
+        self.prepared = prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +160,8 @@ class RunOutcome:
     error: str | None = None
     error_kind: str | None = None
     replay_of: str | None = None
+    warnings: tuple[str, ...] = ()
+    rows_unassigned: int = 0
 
 
 @dataclass(frozen=True, slots=True)

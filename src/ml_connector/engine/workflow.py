@@ -38,15 +38,23 @@ from ml_connector.engine.ports import (
     Prepared,
     PreparedFile,
     RowRecord,
+    RunBlockedError,
     RunOutcome,
     RunSpec,
     RunState,
     RunSteps,
     iter_records,
 )
-from ml_connector.errors import NeedsUserError, RetriableError
+from ml_connector.errors import MlConnectorError, NeedsUserError, RetriableError
 from ml_connector.store import runs as run_store
-from ml_connector.store.audit import AuditEvent, append_in, file_bookings, has_event
+from ml_connector.store.audit import (
+    AuditEvent,
+    append_in,
+    file_bookings,
+    has_event,
+    recorded_row_sources,
+)
+from ml_connector.store.canonical import canonical_json
 from ml_connector.store.posted import PostedRecord, record_posted_in
 from ml_connector.store.transactions import utc_now, write_transaction
 
@@ -151,7 +159,11 @@ async def _start_step(req: RunRequest) -> None:
 async def _prepare_step(req: RunRequest) -> Prepared:
     workdir = _workdir(req)
     workdir.mkdir(parents=True, exist_ok=True)
-    prepared = await _get().steps.prepare(req.spec, workdir)
+    try:
+        prepared = await _get().steps.prepare(req.spec, workdir)
+    except RunBlockedError as exc:
+        # what was read is recorded all the same; the run then ends as failed
+        prepared = replace(exc.prepared, blocked=str(exc))
     _boundary("prepare")
     return prepared
 
@@ -255,14 +267,71 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
             "rows_mapped": prepared.rows_mapped,
             "rows_rejected": prepared.rows_rejected,
             "files_written": len(prepared.files),
+            "rows_unassigned": prepared.rows_unassigned,
         }
         with write_transaction(store) as conn:
             if not has_event(conn, run_id=req.run_id, kind="rows_recorded"):
-                append_in(conn, chain, [AuditEvent("rows_recorded", req.run_id, counts)])
-                run_store.update_run(conn, req.run_id, **counts)
+                fresh = _record_unassigned(conn, req, prepared)
+                payload = {**counts, "unassigned_recorded": fresh}
+                append_in(conn, chain, [AuditEvent("rows_recorded", req.run_id, payload)])
+                run_store.update_run(
+                    conn, req.run_id, warnings="\n".join(prepared.warnings) or None, **counts
+                )
 
     await asyncio.to_thread(write)
     _boundary("record_rows")
+
+
+#: kind of the audit event of a row with no readable period (one per key and content)
+UNASSIGNED = "row_unassigned"
+
+
+def _record_unassigned(conn: Connection, req: RunRequest, prepared: Prepared) -> int:
+    """Record the pipeline's rows without a period that no run recorded yet (same key
+    and content); how many were new. These rows belong to no period: whichever run
+    finds them first puts them on the record, later runs only count them."""
+    if prepared.unassigned_path is None:
+        return 0
+    spec = req.spec
+    records = list(iter_records(Path(prepared.unassigned_path)))
+    seen = recorded_row_sources(
+        conn,
+        chain=spec.datev_client,
+        kind=UNASSIGNED,
+        pipeline=spec.pipeline,
+        keys=(r.row_key for r in records),
+    )
+    events = []
+    for record in records:
+        identity = (record.row_key, canonical_json(dict(record.source)))
+        if identity in seen:
+            continue
+        seen.add(identity)
+        payload = {"source": dict(record.source), "rejection": record.rejection}
+        events.append(AuditEvent(UNASSIGNED, req.run_id, payload, row_key=record.row_key))
+    if events:
+        append_in(conn, spec.datev_client, events)
+    return len(events)
+
+
+#: longest text of DATEV's reasons kept in ``runs.error``
+MAX_ERROR_CHARS = 2000
+
+
+def _error_text(exc: BaseException) -> str:
+    """What ``runs.error`` and the notification say about ``exc``: the project's own
+    message (written to be shown), else only the error's class and where to look,
+    since a database or library message can quote the rows it was handling."""
+    if isinstance(exc, MlConnectorError):
+        return str(exc)
+    orig = getattr(exc, "orig", None)  # a database driver's error behind SQLAlchemy's
+    name = type(orig).__name__ if isinstance(orig, BaseException) else type(exc).__name__
+    return f"unexpected {name}; the worker log has the details (then replay the run)"
+
+
+def _job_failures(failures: list[str]) -> str:
+    text = "DATEV rejected " + "; ".join(failures)
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
 
 def _retriable(exc: BaseException) -> bool:
@@ -362,6 +431,7 @@ async def _finish_step(outcome: RunOutcome) -> None:
                     "jobs_succeeded": outcome.jobs_succeeded,
                     "jobs_failed": outcome.jobs_failed,
                     "error": outcome.error,
+                    "warnings": list(outcome.warnings),
                 }
                 event = AuditEvent("run_finished", outcome.run_id, payload)
                 append_in(conn, outcome.spec.datev_client, [event])
@@ -409,6 +479,34 @@ async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobSta
     return JobStatus("failed", detail=f"job {job_id} still pending after {policy.max_polls} polls")
 
 
+async def _send(req: RunRequest, prepared: Prepared, outcome: RunOutcome) -> RunOutcome:
+    """Submit every file, await its job and record what DATEV did."""
+    todo = [f for f in prepared.files if f.filename not in req.skip_files]
+    jobs: dict[str, str] = {}
+    for file in todo:
+        jobs[file.filename] = await _submit_step(req, file)
+    succeeded = 0
+    failures: list[str] = []
+    for file in todo:
+        job_id = jobs[file.filename]
+        status = await _await_job(req, file, job_id)
+        await _outcome_step(req, file, job_id, status)
+        if status.state == "succeeded":
+            succeeded += 1
+        else:
+            failures.append(f"{file.filename}: {status.detail or 'no reason given'}")
+    failed = len(failures)
+    state: RunState = "succeeded" if failed == 0 else ("partial" if succeeded else "failed")
+    return replace(
+        outcome,
+        state=state,
+        jobs=jobs,
+        jobs_succeeded=succeeded,
+        jobs_failed=failed,
+        error=_job_failures(failures) if failures else None,
+    )
+
+
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def run_workflow(req: RunRequest) -> RunOutcome:
     """One run of a pipeline for a period, durable step by step."""
@@ -423,24 +521,16 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
             rows_rejected=prepared.rows_rejected,
             files=tuple(f.filename for f in prepared.files),
         )
-        await _record_rows_step(req, prepared)
-        todo = [f for f in prepared.files if f.filename not in req.skip_files]
-        jobs: dict[str, str] = {}
-        for file in todo:
-            jobs[file.filename] = await _submit_step(req, file)
-        succeeded = failed = 0
-        for file in todo:
-            job_id = jobs[file.filename]
-            status = await _await_job(req, file, job_id)
-            await _outcome_step(req, file, job_id, status)
-            if status.state == "succeeded":
-                succeeded += 1
-            else:
-                failed += 1
-        state: RunState = "succeeded" if failed == 0 else ("partial" if succeeded else "failed")
         outcome = replace(
-            outcome, state=state, jobs=jobs, jobs_succeeded=succeeded, jobs_failed=failed
+            outcome, warnings=prepared.warnings, rows_unassigned=prepared.rows_unassigned
         )
+        await _record_rows_step(req, prepared)
+        if prepared.blocked is not None:
+            outcome = replace(
+                outcome, state="failed", error=prepared.blocked, error_kind="RunBlockedError"
+            )
+        else:
+            outcome = await _send(req, prepared, outcome)
     except _NONDETERMINISM:
         raise
     except NeedsUserError as exc:
@@ -448,9 +538,16 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
             outcome, state="needs_user", error=str(exc), error_kind=type(exc).__name__
         )
     except Exception as exc:
-        outcome = replace(outcome, state="failed", error=str(exc), error_kind=type(exc).__name__)
+        log.exception("run %s failed", req.run_id)
+        outcome = replace(
+            outcome, state="failed", error=_error_text(exc), error_kind=type(exc).__name__
+        )
     await _finish_step(outcome)
-    if outcome.state in ("failed", "partial", "needs_user") or outcome.rows_rejected:
+    if (
+        outcome.state in ("failed", "partial", "needs_user")
+        or outcome.rows_rejected
+        or outcome.warnings
+    ):
         # held rows wait for a correction and a replay: someone has to be told
         await _notify_step(outcome)
     return outcome

@@ -11,13 +11,20 @@ For a period, a saved Look's query is re-run as an inline query with the source'
 A result that reaches Looker's row cap is an error (never silently truncated) unless
 the source names ``partition_by`` and ``count_measure``: then the Looker client's
 partitioned extract fetches every row exactly once.
+
+No month's query returns a row whose period is empty or unreadable (e.g. ``2026-13``,
+``Okt 2026``), so :func:`fetch_unassigned` looks for them: one query of the distinct
+values of ``period_field`` (a few rows), and only when some are empty or unreadable a
+second one for those rows.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -25,12 +32,19 @@ from ml_connector.config.models import LookerConnection, Source
 from ml_connector.errors import ConfigurationError
 from ml_connector.mapping.period import Period
 
+if TYPE_CHECKING:
+    from ml_connector.looker.client import LookerClient
+    from ml_connector.looker.query import InlineQuery
+
 __all__ = [
     "ENV_LOOKER_CLIENT_ID",
     "ENV_LOOKER_CLIENT_SECRET",
     "LookerCredentials",
+    "UnassignedRows",
     "fetch_source",
+    "fetch_unassigned",
     "iter_source_batches",
+    "readable_period",
     "resolve_looker_credentials",
 ]
 
@@ -102,40 +116,8 @@ async def iter_source_batches(
     Iterate it to the end (or close it, e.g. with :func:`contextlib.aclosing`): the
     Looker session lives as long as the iteration.
     """
-    from ml_connector.looker.client import LookerClient
-    from ml_connector.looker.query import InlineQuery
-
-    creds = credentials or resolve_looker_credentials(connection)
-    async with LookerClient(
-        base_url or connection.base_url,
-        creds.client_id,
-        creds.client_secret,
-        timeout=connection.timeout_seconds,
-        verify=connection.verify_tls,
-    ) as looker:
-        if source.query is not None:
-            spec = source.query_for_period(str(period)) if period else source.query
-            assert spec is not None
-            query = InlineQuery(
-                model=spec.model,
-                view=spec.view,
-                fields=tuple(spec.fields),
-                filters=dict(spec.filters),
-                sorts=tuple(spec.sorts),
-                limit=limit or spec.limit,
-            )
-        else:
-            assert source.look_id is not None
-            look = await looker.look(source.look_id)
-            q = look.get("query") or {}
-            query = InlineQuery(
-                model=str(q.get("model")),
-                view=str(q.get("view")),
-                fields=tuple(q.get("fields") or ()),
-                filters=dict(q.get("filters") or {}),
-                sorts=tuple(q.get("sorts") or ()),
-                limit=limit,
-            )
+    async with _looker(connection, base_url, credentials) as looker:
+        query = await _source_query(looker, source, period, limit)
         if period is not None and source.period_field:
             query = query.with_filters({source.period_field: str(period)})
         if source.partition_by and source.count_measure and limit is None:
@@ -147,3 +129,119 @@ async def iter_source_batches(
             return
         result = await looker.run_query(query, allow_truncated=limit is not None)
         yield [dict(row) for row in result.rows]
+
+
+def _looker(
+    connection: LookerConnection, base_url: str | None, credentials: LookerCredentials | None
+) -> LookerClient:
+    from ml_connector.looker.client import LookerClient
+
+    creds = credentials or resolve_looker_credentials(connection)
+    return LookerClient(
+        base_url or connection.base_url,
+        creds.client_id,
+        creds.client_secret,
+        timeout=connection.timeout_seconds,
+        verify=connection.verify_tls,
+    )
+
+
+async def _source_query(
+    looker: LookerClient, source: Source, period: Period | None, limit: int | None
+) -> InlineQuery:
+    """The source's query (a saved Look's re-run inline), without the period filter."""
+    from ml_connector.looker.query import InlineQuery
+
+    if source.query is not None:
+        spec = source.query_for_period(str(period)) if period else source.query
+        assert spec is not None
+        return InlineQuery(
+            model=spec.model,
+            view=spec.view,
+            fields=tuple(spec.fields),
+            filters=dict(spec.filters),
+            sorts=tuple(spec.sorts),
+            limit=limit or spec.limit,
+        )
+    assert source.look_id is not None
+    look = await looker.look(source.look_id)
+    q = look.get("query") or {}
+    return InlineQuery(
+        model=str(q.get("model")),
+        view=str(q.get("view")),
+        fields=tuple(q.get("fields") or ()),
+        filters=dict(q.get("filters") or {}),
+        sorts=tuple(q.get("sorts") or ()),
+        limit=limit,
+    )
+
+
+#: rows without a period fetched at most (all are counted when the source has a count)
+MAX_UNASSIGNED_ROWS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class UnassignedRows:
+    """The source's rows whose period is empty or unreadable: no month's run reads them.
+
+    ``count`` is exact when the source names a ``count_measure``, else the number of
+    rows fetched (at most :data:`MAX_UNASSIGNED_ROWS`); ``values`` are the unreadable
+    period values found (empty ones as ``""``).
+    """
+
+    rows: list[dict[str, object]]
+    count: int
+    values: tuple[str, ...] = ()
+
+
+def readable_period(value: object) -> bool:
+    """Whether a month's query (period filter ``YYYY-MM``) selects a row with ``value``."""
+    if isinstance(value, date):
+        return True
+    if not isinstance(value, str) or value != value.strip():
+        return False  # the month's filter matches the text exactly
+    try:
+        Period.parse(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _escape(value: str) -> str:
+    """``value`` as one literal term of a Looker string filter expression."""
+    escaped = "".join("^" + c if c in "^,%_" else c for c in value)
+    return "^" + escaped if escaped.startswith("-") else escaped
+
+
+async def fetch_unassigned(
+    connection: LookerConnection,
+    source: Source,
+    *,
+    base_url: str | None = None,
+    credentials: LookerCredentials | None = None,
+) -> UnassignedRows:
+    """The rows of ``source`` with an empty or unreadable ``period_field``."""
+    field = source.period_field
+    if field is None:
+        return UnassignedRows([], 0)
+    async with _looker(connection, base_url, credentials) as looker:
+        query = await _source_query(looker, source, None, None)
+        filters = {k: v for k, v in query.filters.items() if k != field}
+        query = replace(query, filters=filters)
+        counted = [source.count_measure] if source.count_measure else []
+        census = await looker.run_query(query.with_fields([field, *counted]))
+        bad = [row for row in census.rows if not readable_period(row.get(field))]
+        if not bad:
+            return UnassignedRows([], 0)
+        values = sorted({"" if row.get(field) is None else str(row.get(field)) for row in bad})
+        types = await looker.field_types(query.model, query.view)
+        terms = ["NULL"] if types.get(field) == "date" else ["NULL", "EMPTY"]
+        terms += [_escape(v) for v in values if v.strip()]
+        rows_query = query.with_filters({field: ",".join(terms)})
+        rows_query = replace(rows_query, limit=MAX_UNASSIGNED_ROWS)
+        result = await looker.run_query(rows_query, allow_truncated=True)
+        rows = [dict(row) for row in result.rows]
+        count = len(rows)
+        if source.count_measure:
+            count = sum(int(str(row.get(source.count_measure) or 0)) for row in bad)
+        return UnassignedRows(rows, count, tuple(values))

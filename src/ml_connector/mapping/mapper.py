@@ -68,6 +68,7 @@ class RejectReason(StrEnum):
     MISSING_KEY = "missing_key"
     DUPLICATE_KEY = "duplicate_key"
     EXTF_RULE = "extf_rule"
+    NO_PERIOD = "no_period"
 
 
 _UNMAPPED = {

@@ -23,6 +23,7 @@ preview`` all drive it through :class:`~ml_connector.sync.steps.LiveRunSteps`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -44,6 +45,7 @@ from ml_connector.mapping.mapper import (
     LineChecker,
     MappedRow,
     Rejection,
+    RejectReason,
     RowMapper,
     duplicate_key,
 )
@@ -62,6 +64,8 @@ from ml_connector.mapping.tieout import TieOutReport, TieOutTally
 
 __all__ = [
     "MAX_LISTED_REJECTIONS",
+    "UNASSIGNED_FILE",
+    "Completeness",
     "RowTrace",
     "RunFacts",
     "RunStream",
@@ -78,6 +82,9 @@ __all__ = [
 MAX_LISTED_REJECTIONS = 1000
 #: rejections listed in ``report.txt``
 _TEXT_REJECTIONS = 10
+
+#: the pipeline's rows with no readable period, as row records, in the run's directory
+UNASSIGNED_FILE = "unassigned.jsonl"
 
 _LABEL_CHARS = re.compile(r"[^\w.\-/ ]")
 _SCRATCH = ".prepare"
@@ -187,6 +194,24 @@ class RowTrace:
 
 
 @dataclass(frozen=True, slots=True)
+class Completeness:
+    """What the run knows beyond its period's rows: rows no month reads, and warnings."""
+
+    rows_unassigned: int = 0
+    """The pipeline's rows with an empty or unreadable period (held as ``no_period``)."""
+    unassigned_values: tuple[str, ...] = ()
+    """The unreadable period values seen (an empty one as ``""``)."""
+    warnings: tuple[str, ...] = ()
+
+    def report(self) -> dict[str, object]:
+        return {
+            "rows_unassigned": self.rows_unassigned,
+            "unassigned_values": list(self.unassigned_values),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RunFacts:
     """Everything the report says about a run, bounded in size whatever the row count."""
 
@@ -209,6 +234,7 @@ class RunFacts:
     rejection_examples: tuple[Rejection, ...]
     """The first :data:`MAX_LISTED_REJECTIONS` rejections."""
     blockers: tuple[str, ...] = field(default_factory=tuple)
+    completeness: Completeness = field(default_factory=Completeness)
 
     @property
     def ready(self) -> bool:
@@ -272,9 +298,11 @@ class RunFacts:
                 "debit_total": to_jsonable(report.debit_total),
                 "credit_total": to_jsonable(report.credit_total),
                 "problems": list(report.problems),
+                "notes": list(report.notes),
                 "groups": groups,
             },
             "rejections": rejections,
+            "completeness": self.completeness.report(),
         }
         if self.rows_rejected > len(rejections):
             out["rejections_not_listed"] = self.rows_rejected - len(rejections)
@@ -307,6 +335,8 @@ class RunFacts:
         ]
         for problem in self.tie_out.problems[:10]:
             lines.append(f"    - {problem}")
+        for note in self.tie_out.notes[:10]:
+            lines.append(f"    note: {note}")
         for rejection in self.rejection_examples[:_TEXT_REJECTIONS]:
             where = f"row {rejection.index + 1} [{rejection.row_key}]"
             lines.append(f"  rejected {where}: {rejection.describe()}")
@@ -314,6 +344,8 @@ class RunFacts:
             lines.append(f"  ... and {self.rows_rejected - _TEXT_REJECTIONS} more rejections")
         for blocker in self.blockers:
             lines.append(f"  blocked: {blocker}")
+        for warning in self.completeness.warnings:
+            lines.append(f"  warning: {warning}")
         return "\n".join(lines)
 
 
@@ -412,6 +444,9 @@ class RunStream:
         self._bookings = LineSpill(scratch / "bookings.jsonl")
         self._held = (scratch / "held.jsonl").open("w", encoding="utf-8")
         self._traces = JsonSpill(scratch / "traces.jsonl") if trace_rows else None
+        self._unassigned = JsonSpill(scratch / UNASSIGNED_FILE)
+        self._unassigned_values: set[str] = set()
+        self._unassigned_extra = 0
         self._tally = TieOutTally(self.spec.tie_out, self.mapping)
         self._period_field = self.spec.source.period_field
         self.rows_total = 0
@@ -444,6 +479,7 @@ class RunStream:
         self._index.close()
         self._reversals.close()
         self._bookings.close()
+        self._unassigned.close()
         if self._traces is not None:
             self._traces.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
@@ -473,10 +509,15 @@ class RunStream:
             self.add(row)
 
     def add(self, row: Mapping[str, object]) -> None:
-        """Map one Looker row (rows of other periods are counted and skipped)."""
+        """Map one Looker row (rows of other periods are counted and skipped; a row with
+        no readable period goes to the unassigned bucket)."""
         if self._finished is not None:
             raise RuntimeError("the run is finished")
         self.rows_total += 1
+        field_name = self._period_field
+        if field_name is not None and _period_of(row.get(field_name)) is None:
+            self._unassign(row)
+            return
         if not _in_period(row, self._period_field, self.period):
             self.rows_other += 1
             return
@@ -492,6 +533,32 @@ class RunStream:
             self._mapped(outcome)
         else:
             self._rejected(outcome)
+
+    def add_unassigned(self, rows: Iterable[Mapping[str, object]], count: int = 0) -> None:
+        """The pipeline's rows with an empty or unreadable period, found by the
+        completeness query (``count`` when it knows more rows than it returned)."""
+        if self._finished is not None:
+            raise RuntimeError("the run is finished")
+        fetched = 0
+        for row in rows:
+            self._unassign(row)
+            fetched += 1
+        self._unassigned_extra += max(0, count - fetched)
+
+    def _unassign(self, row: Mapping[str, object]) -> None:
+        """Hold a row with no readable period: in no month's batch, recorded by key."""
+        assert self._period_field is not None
+        value = row.get(self._period_field)
+        shown = "" if value is None else str(to_jsonable(value))
+        self._unassigned_values.add(shown)
+        source = _source(row)
+        key = self.mapper.map_row(row).row_key
+        if key is None:  # no usable key: a digest of the whole row identifies it
+            text = json.dumps(source, sort_keys=True, ensure_ascii=False)
+            key = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+        what = "empty" if not shown.strip() else f"not a period: {shown!r}"
+        reason = f"{RejectReason.NO_PERIOD.value} ({self._period_field}): {what}"
+        self._unassigned.append({"row_key": key, "source": source, "rejection": reason})
 
     def _count(self, change: PlannedChange) -> None:
         self._changes[change.kind.value] = self._changes.get(change.kind.value, 0) + 1
@@ -602,6 +669,7 @@ class RunStream:
             tie_out=tie,
             rejection_examples=tuple(self._examples),
             blockers=tuple(blockers),
+            completeness=self._completeness(),
         )
         self._ready = facts.ready
         files: list[WrittenFile] = []
@@ -626,8 +694,36 @@ class RunStream:
                 written.append(held_path)
             else:
                 held_path.unlink(missing_ok=True)
+            written += self._write_unassigned(out / UNASSIGNED_FILE)
         self._finished = StreamedRun(facts, tuple(files), tuple(written))
         return self._finished
+
+    def _write_unassigned(self, path: Path) -> list[Path]:
+        if not self._unassigned.count:
+            path.unlink(missing_ok=True)
+            return []
+        with path.open("w", encoding="utf-8") as handle:
+            for record in self._unassigned:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return [path]
+
+    @property
+    def rows_unassigned(self) -> int:
+        return self._unassigned.count + self._unassigned_extra
+
+    def _completeness(self) -> Completeness:
+        warnings = []
+        if self._selected == 0:
+            warnings.append(f"Looker returned no rows for {self.period}")
+        unassigned = self.rows_unassigned
+        if unassigned:
+            warnings.append(
+                f"{unassigned} row(s) of {self.pipeline} have no readable period in "
+                f"{self._period_field}; they are held as {RejectReason.NO_PERIOD.value} and "
+                "are in no month's batch (correct the period in Looker)"
+            )
+        values = tuple(sorted(self._unassigned_values))
+        return Completeness(unassigned, values, tuple(warnings))
 
     def lines(self) -> Iterator[BookingLine]:
         """The batch read back from the spills: reversals first, then new bookings."""

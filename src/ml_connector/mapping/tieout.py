@@ -10,6 +10,10 @@ The booked side is computed from the booking lines themselves (signed Umsatz) un
 ``detail_amount`` names a column, which is needed when the mapping changes amounts
 (e.g. grossing up net revenue for a tax key).  For a balanced extract the signed
 amounts must also sum to zero (debit == credit).
+
+A held row whose ``detail_amount`` is empty counts in its group's row count with
+0.00 (Looker's sum skips an empty value too) and is named in the report's notes; it
+does not fail the tie-out, so the rest of the period can be posted.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class TieOutReport:
     credit_total: Decimal
     groups: tuple[TieOutGroup, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    """Held rows without an amount, named (counted with 0.00; not a failure)."""
 
     @property
     def failed_groups(self) -> tuple[TieOutGroup, ...]:
@@ -93,6 +99,10 @@ def _decimal(value: object) -> Decimal | None:
         return Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation:
         return None
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _row_amount(outcome: RowOutcome, settings: TieOut, mapping: CompiledMapping) -> Decimal | None:
@@ -142,6 +152,7 @@ class TieOutTally:
         self.held: dict[tuple[str, ...], _Sum] = {}
         self.held_problems: list[str] = []
         self.held_problems_unlisted = 0
+        self.held_notes: list[str] = []
 
     def key_of(self, row: Mapping[str, object]) -> tuple[str, ...]:
         """The group of a detail or totals row."""
@@ -164,15 +175,27 @@ class TieOutTally:
         target = self.booked if mapped else self.held
         entry = target.setdefault(self.key_of(outcome.row), _Sum())
         if amount is None and isinstance(outcome, Rejection):
-            if len(self.held_problems) < MAX_LISTED_HELD_PROBLEMS:
-                self.held_problems.append(
-                    f"row {outcome.index + 1} ({outcome.row_key}): held row has no usable "
-                    "amount; set tie_out.detail_amount so held rows can be accounted for"
-                )
-            else:
-                self.held_problems_unlisted += 1
+            self._unaccounted(outcome)
         entry.amount += amount or _ZERO
         entry.count += 1
+
+    def _unaccounted(self, outcome: Rejection) -> None:
+        """A held row without a usable amount: a note when its amount is empty, else a
+        problem with the fix."""
+        where = f"row {outcome.index + 1} ({outcome.row_key})"
+        column = self.settings.detail_amount
+        if column is not None and _empty(outcome.row.get(column)):
+            if len(self.held_notes) < MAX_LISTED_HELD_PROBLEMS:
+                self.held_notes.append(f"{where}: held with no amount in {column}; counted as 0.00")
+            return
+        if column is None:
+            text = "held row has no amount; set tie_out.detail_amount so held rows count"
+        else:
+            text = f"held row's {column} is not a number; correct it in Looker"
+        if len(self.held_problems) < MAX_LISTED_HELD_PROBLEMS:
+            self.held_problems.append(f"{where}: {text}")
+        else:
+            self.held_problems_unlisted += 1
 
     def report(self, totals: Iterable[Mapping[str, object]] | None) -> TieOutReport:
         """Compare what was added with the Looker ``totals`` rows of the period."""
@@ -205,6 +228,7 @@ class TieOutTally:
             credit_total=credit,
             groups=tuple(groups),
             problems=tuple(problems),
+            notes=tuple(self.held_notes) if totals_checked else (),
         )
 
     def _compare_groups(

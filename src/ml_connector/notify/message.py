@@ -34,6 +34,8 @@ class Notification:
     jobs_failed: int
     error: str | None
     action: str
+    warnings: tuple[str, ...] = ()
+    rows_unassigned: int = 0
 
     @property
     def title(self) -> str:
@@ -57,6 +59,8 @@ class Notification:
         ]
         if self.error:
             lines.append(f"Error:         {self.error}")
+        for warning in self.warnings:
+            lines.append(f"Warning:       {warning}")
         lines += ["", f"What to do: {self.action}"]
         return "\n".join(lines) + "\n"
 
@@ -73,6 +77,9 @@ def notification_for(outcome: RunOutcome) -> Notification | None:
             "'ml-connector audit export'); correct the mapping or the data, then "
             "'ml-connector replay RUN'"
         )
+    elif outcome.state == "succeeded" and outcome.warnings:
+        event = "partial"
+        action = "read the warnings; correct the data in Looker, then 'ml-connector replay RUN'"
     elif outcome.state == "needs_user" and outcome.error_kind == "ReconsentRequiredError":
         event = "reconsent"
         action = "log in to DATEV again ('ml-connector datev login'), then replay the run"
@@ -96,4 +103,6 @@ def notification_for(outcome: RunOutcome) -> Notification | None:
         jobs_failed=outcome.jobs_failed,
         error=outcome.error,
         action=action,
+        warnings=outcome.warnings,
+        rows_unassigned=outcome.rows_unassigned,
     )

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ml_connector.store.canonical import canonical_json, sha256_hex
-from ml_connector.store.tables import AUDIT_EVENTS, CHAIN_HEADS
+from ml_connector.store.tables import AUDIT_EVENTS, CHAIN_HEADS, RUNS
 from ml_connector.store.transactions import utc_now, write_transaction
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "file_bookings",
     "has_event",
     "iter_events",
+    "recorded_row_sources",
     "verify",
 ]
 
@@ -229,6 +230,31 @@ def file_bookings(
         booking = json.loads(row.payload).get("booking")
         if booking is not None and row.row_key is not None:
             yield str(row.row_key), booking
+
+
+def recorded_row_sources(
+    conn: Connection, *, chain: str, kind: str, pipeline: str, keys: Iterable[str]
+) -> set[tuple[str, str]]:
+    """(row key, canonical JSON of its ``source``) of the ``kind`` events any run of
+    ``pipeline`` recorded in ``chain`` for ``keys``: what is already on the record."""
+    table, runs = AUDIT_EVENTS, RUNS
+    wanted = list(dict.fromkeys(keys))
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), _BATCH):
+        query = (
+            select(table.c.row_key, table.c.payload)
+            .join(runs, runs.c.id == table.c.run_id)
+            .where(
+                (table.c.chain == chain)
+                & (table.c.kind == kind)
+                & (runs.c.pipeline == pipeline)
+                & table.c.row_key.in_(wanted[start : start + _BATCH])
+            )
+        )
+        for row in conn.execute(query):
+            source = json.loads(row.payload).get("source")
+            found.add((str(row.row_key), canonical_json(source)))
+    return found
 
 
 def chains(engine: Engine) -> list[str]:

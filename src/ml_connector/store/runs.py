@@ -62,6 +62,10 @@ class RunRecord:
     created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None
+    warnings: str | None = None
+    """What a successful run must still tell, one per line (e.g. no rows from Looker)."""
+    rows_unassigned: int = 0
+    """The pipeline's rows with no readable period, found by this run (held as no_period)."""
 
 
 @dataclass(frozen=True, slots=True)

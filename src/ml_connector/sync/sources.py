@@ -18,6 +18,7 @@ from typing import Protocol
 from ml_connector.config import LoadedConfig
 from ml_connector.engine.ports import RunSpec
 from ml_connector.errors import DataError
+from ml_connector.mapping.fetch import UnassignedRows
 from ml_connector.mapping.rows import read_rows, rows_from_jsonl
 
 __all__ = ["JsonLinesRows", "RowSource"]
@@ -37,6 +38,10 @@ class RowSource(Protocol):
 
     async def totals(self, config: LoadedConfig, spec: RunSpec) -> list[dict[str, object]] | None:
         """The control totals, ``None`` when the pipeline has none (or they are not read)."""
+        ...
+
+    async def unassigned(self, config: LoadedConfig, spec: RunSpec) -> UnassignedRows:
+        """The source's rows whose period is empty or unreadable (no month reads them)."""
         ...
 
 
@@ -98,3 +103,10 @@ class JsonLinesRows:
         if self.rows is None:
             return await self.fallback.totals(config, spec)
         return None
+
+    async def unassigned(self, config: LoadedConfig, spec: RunSpec) -> UnassignedRows:
+        """Nothing from a rows file (the run holds its rows without a period itself),
+        else the fallback's."""
+        if self.rows is None:
+            return await self.fallback.unassigned(config, spec)
+        return UnassignedRows([], 0)

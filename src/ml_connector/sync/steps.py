@@ -7,9 +7,10 @@
   customer's Looker through the mapping (one partition at a time), fetches the
   tie-out totals, and writes the EXTF file(s), the report and the row records under
   ``workdir``; memory stays flat in the number of rows
-  (:class:`~ml_connector.mapping.stream.RunStream`). A blocked run (tie-out,
-  rejections under ``reject_batch``) raises :class:`RunBlockedError` with the report
-  on disk.
+  (:class:`~ml_connector.mapping.stream.RunStream`). It then asks Looker for the
+  pipeline's rows with an empty or unreadable period (no month reads them; they are
+  held as ``no_period``). A blocked run (tie-out, rejections under ``reject_batch``)
+  raises :class:`RunBlockedError` with the report on disk and the row records written.
 * ``dry_run`` is ``prepare`` stopped before sending: the same files, report and row
   records, written into a directory of the caller's choice, and a blocked run is
   returned (with its report) instead of raised; with ``limit`` it reads only the
@@ -33,6 +34,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,13 +46,19 @@ from ml_connector.engine.ports import (
     JobStatus,
     Prepared,
     PreparedFile,
+    RunBlockedError,
     RunSpec,
     write_records,
 )
-from ml_connector.errors import ConfigurationError, DataError
-from ml_connector.mapping.fetch import fetch_source, iter_source_batches
+from ml_connector.errors import ConfigurationError
+from ml_connector.mapping.fetch import (
+    UnassignedRows,
+    fetch_source,
+    fetch_unassigned,
+    iter_source_batches,
+)
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.stream import RunStream, StreamedRun
+from ml_connector.mapping.stream import UNASSIGNED_FILE, RunStream, StreamedRun
 from ml_connector.sync.connect import (
     DatevConnections,
     SyncSettings,
@@ -69,10 +77,6 @@ __all__ = ["RECORDS_FILE", "LiveRunSteps", "RunBlockedError", "datev_client_id"]
 #: the row records of a prepared run, in its workdir
 RECORDS_FILE = "records.jsonl"
 _STAMP_FILE = "prepared-at.txt"
-
-
-class RunBlockedError(DataError):
-    """The batch may not be sent (tie-out or rejections); the report says why."""
 
 
 def datev_client_id(config: LoadedConfig, pipeline: str) -> str:
@@ -123,12 +127,16 @@ def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
         )
         for number, item in enumerate(done.files, start=1)
     )
+    unassigned = workdir / UNASSIGNED_FILE
     return Prepared(
         files=files,
         records_path=str(workdir / RECORDS_FILE),
         rows_read=facts.rows_total,
         rows_mapped=facts.rows_mapped,
         rows_rejected=facts.rows_rejected,
+        warnings=facts.completeness.warnings,
+        unassigned_path=str(unassigned) if unassigned.exists() else None,
+        rows_unassigned=facts.completeness.rows_unassigned,
     )
 
 
@@ -261,6 +269,19 @@ class LiveRunSteps:
             credentials=credentials,
         )
 
+    async def unassigned(self, config: LoadedConfig, spec: RunSpec) -> UnassignedRows:
+        """The completeness check: the pipeline's rows no month's query returns."""
+        pipeline = config.pipeline(spec.pipeline)
+        if pipeline.source.period_field is None:
+            return UnassignedRows([], 0)
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        return await fetch_unassigned(
+            connection, pipeline.source, base_url=self.settings.looker_url, credentials=credentials
+        )
+
     def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
         workdir.mkdir(parents=True, exist_ok=True)
         now = _stamp(workdir, self.clock)
@@ -278,13 +299,16 @@ class LiveRunSteps:
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
         """Extract, map, validate, tie out; write files, report and row records."""
         done = await self._prepare(spec, workdir)
+        prepared = _prepared(done, workdir)
         if not done.ready:
+            message = f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(done.facts.blockers)
             raise RunBlockedError(
-                f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(done.facts.blockers),
+                message,
+                prepared=replace(prepared, blocked=message),
                 location=str(workdir / "report.txt"),
                 hint="fix the data or the mapping, then replay the run",
             )
-        return _prepared(done, workdir)
+        return prepared
 
     async def dry_run(
         self, spec: RunSpec, out_dir: Path, *, limit: int | None = None
@@ -315,6 +339,9 @@ class LiveRunSteps:
                         self._report_rows(spec, run.rows_total, done=False)
                         last_report = time.monotonic()
             self._report_rows(spec, run.rows_total, done=True)
+            if limit is None:
+                found = await self.source.unassigned(config, spec)
+                await asyncio.to_thread(run.add_unassigned, found.rows, found.count)
             totals = await self.source.totals(config, spec) if limit is None else None
             return await asyncio.to_thread(self._write, run, workdir, totals)
         finally:
