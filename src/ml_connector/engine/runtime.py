@@ -36,6 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ml_connector.engine import workflow as wf
+from ml_connector.engine.dbos_compat import recover_pending_workflows
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
@@ -346,7 +347,7 @@ class Engine:
         ]
         if not dead:
             return []
-        DBOS._recover_pending_workflows(dead)
+        recover_pending_workflows(dead)
         with write_transaction(self.store) as conn:
             conn.execute(
                 update(table).where(table.c.executor_id.in_(dead)).values(recovered_at=time.time())

@@ -24,14 +24,10 @@ from itertools import islice
 from pathlib import Path
 
 from dbos import DBOS
-from dbos._error import (
-    DBOSPatchNondeterminismError,
-    DBOSStepNondeterminismError,
-    DBOSUnexpectedStepError,
-)
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
+from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS
 from ml_connector.engine.polling import PollPolicy, poll_delay
 from ml_connector.engine.ports import (
     JobStatus,
@@ -392,11 +388,7 @@ async def _notify_step(outcome: RunOutcome) -> None:
 
 # ---------------------------------------------------------------- workflow
 
-_NONDETERMINISM = (
-    DBOSStepNondeterminismError,
-    DBOSUnexpectedStepError,
-    DBOSPatchNondeterminismError,
-)
+_NONDETERMINISM = NONDETERMINISM_ERRORS
 
 
 async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
