@@ -12,6 +12,7 @@ from ml_connector.datev.oauth.connection_store import ConnectionStore
 from ml_connector.demo.emulators import DEMO_OAUTH_CLIENT, DemoEmulators
 from ml_connector.demo.login import login_unattended
 from ml_connector.examples import demo_config_path
+from ml_connector.paths import ensure_data_dir
 from ml_connector.sync.connect import SyncSettings, open_sync_store, store_looker_credentials
 
 __all__ = ["DEMO_CUSTOMER", "DEMO_PIPELINE", "DemoInstall", "install_demo", "write_demo_config"]
@@ -66,8 +67,7 @@ async def install_demo(
 
     ``store_url`` puts the store in that database instead of the data directory.
     """
-    data_dir = workdir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = ensure_data_dir(workdir / "data")
     config_path = write_demo_config(
         workdir, emulators.looker_url, credential=f"store:{LOOKER_OWNER}"
     )

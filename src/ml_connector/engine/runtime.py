@@ -40,6 +40,7 @@ from ml_connector.engine.dbos_compat import recover_pending_workflows
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
+from ml_connector.paths import DataDirLock, ensure_data_dir, lock_data_dir
 from ml_connector.schedule import due_runs
 from ml_connector.store import runs as run_store
 from ml_connector.store.db import make_engine, migrate, sqlite_url
@@ -72,7 +73,7 @@ def system_database_url(data_dir: Path, url: str | None = None) -> str:
     """``url`` if given, else the SQLite file ``dbos.sqlite3`` in ``data_dir``."""
     if url:
         return url
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     return f"sqlite:///{(data_dir / 'dbos.sqlite3').resolve()}"
 
 
@@ -137,14 +138,31 @@ class Engine:
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self._launched = False
+        self._lock: DataDirLock | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     def launch(self) -> Engine:
         """Migrate the store, start DBOS (recovering this executor's runs) and the queue."""
-        global _active
         if _active is not None:
             raise ConfigurationError("an engine is already running in this process")
+        if self.store.dialect.name == "sqlite" or self.system_database_url.startswith("sqlite"):
+            # SQLite serves one worker: a second one would resume this one's runs
+            self._lock = lock_data_dir(self.settings.data_dir)
+        try:
+            self._launch()
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _launch(self) -> None:
+        global _active
         migrate(self.store)
         self._beat()
         wf.install(self._deps)
@@ -176,7 +194,6 @@ class Engine:
             target=self._heartbeat_loop, name="ml-connector-heartbeat", daemon=True
         )
         self._heartbeat.start()
-        return self
 
     def shutdown(self) -> None:
         """Stop DBOS and the heartbeat; pending runs resume at the next launch."""
@@ -191,6 +208,7 @@ class Engine:
         _active = None
         self._launched = False
         self.store.dispose()
+        self._unlock()
 
     def __enter__(self) -> Engine:
         return self.launch()
