@@ -131,6 +131,10 @@ class RunOutcome:
     error: str | None = None
     error_kind: str | None = None
     replay_of: str | None = None
+    #: the DATEV client's audit chain head after the run (an anchor document, see
+    #: :func:`ml_connector.store.audit.anchor`); keep it to prove later that nothing
+    #: recorded up to it was removed or changed
+    audit_anchor: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ class Notification:
     jobs_failed: int
     error: str | None
     action: str
+    #: the audit chain head after the run (``audit verify --anchor`` accepts it)
+    audit_anchor: dict[str, Any] | None = None
 
     @property
     def title(self) -> str:
@@ -58,6 +61,9 @@ class Notification:
         if self.error:
             lines.append(f"Error:         {self.error}")
         lines += ["", f"What to do: {self.action}"]
+        if self.audit_anchor:
+            lines += ["", "Audit anchor (keep it; `ml-connector audit verify --anchor FILE`):"]
+            lines.append(json.dumps(self.audit_anchor, sort_keys=True))
         return "\n".join(lines) + "\n"
 
 
@@ -96,4 +102,5 @@ def notification_for(outcome: RunOutcome) -> Notification | None:
         jobs_failed=outcome.jobs_failed,
         error=outcome.error,
         action=action,
+        audit_anchor=None if outcome.audit_anchor is None else dict(outcome.audit_anchor),
     )
