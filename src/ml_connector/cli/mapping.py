@@ -76,6 +76,7 @@ def obtain_rows(
     limit: int | None = None,
 ) -> list[dict[str, object]]:
     """Rows from ``rows_file`` (JSON Lines) or, without one, from the customer's Looker."""
+    from ml_connector.config.access import looker_base_url
     from ml_connector.errors import MlConnectorError
     from ml_connector.mapping.fetch import fetch_source
     from ml_connector.mapping.rows import read_rows
@@ -83,10 +84,10 @@ def obtain_rows(
     try:
         if rows_file is not None:
             return read_rows(rows_file)
-        connection = config.customer_of(pipeline).looker
-        return asyncio.run(
-            fetch_source(connection, source, period, base_url=looker_url, limit=limit)
-        )
+        customer_id = config.pipeline(pipeline).customer
+        customer = config.model.customers[customer_id]
+        url = looker_base_url(customer_id, customer, looker_url)
+        return asyncio.run(fetch_source(customer.looker, source, period, base_url=url, limit=limit))
     except MlConnectorError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:

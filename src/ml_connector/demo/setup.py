@@ -34,7 +34,8 @@ class DemoInstall:
 
 def write_demo_config(directory: Path, looker_url: str, *, credential: str) -> Path:
     """Copy the bundled demo configuration (and its lookup files) into ``directory``,
-    pointing it at ``looker_url`` with the Looker credential reference ``credential``."""
+    pointing it at ``looker_url`` with the Looker credential reference ``credential`` and
+    marking its customer as an emulator customer (its DATEV is the emulator too)."""
     source = demo_config_path()
     directory.mkdir(parents=True, exist_ok=True)
     for csv_file in source.parent.glob("*.csv"):
@@ -53,7 +54,13 @@ def write_demo_config(directory: Path, looker_url: str, *, credential: str) -> P
         text,
         count=1,
     )
-    if urls != 1 or refs != 1:  # pragma: no cover - guards the bundled file's layout
+    text, marks = re.subn(
+        r"(?m)^(\[customers\.meridian\]\n)",
+        "\\1# Its Looker and DATEV are the demo's emulators.\nemulator = true\n",
+        text,
+        count=1,
+    )
+    if urls != 1 or refs != 1 or marks != 1:  # pragma: no cover - guards the bundled layout
         raise RuntimeError("the bundled demo configuration has no Looker base_url/credential")
     target = directory / source.name
     target.write_text(text, encoding="utf-8")
