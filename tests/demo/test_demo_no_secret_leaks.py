@@ -14,7 +14,9 @@ import contextlib
 import io
 import json
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -158,3 +160,32 @@ def test_no_secret_or_token_is_written_anywhere(
         if form in data
     ]
     assert found == []
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")}
+
+
+@pytest.mark.slow
+def test_everything_the_demo_writes_is_private(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # a common default: files 0644 unless the product says otherwise
+    try:
+        with running_emulators() as emulators:
+            summary = run_demo(
+                tmp_path / "demo",
+                months=["2025-12"],
+                progress=None,
+                print_summary=False,
+                emulators=emulators,
+            )
+    finally:
+        os.umask(previous)
+    data = tmp_path / "demo" / "data"
+    modes = _modes(data)
+    assert summary.rows_rejected == 1  # held rows were written too
+    kinds = {Path(name).suffix for name in modes}
+    assert {".sqlite3", ".csv", ".json", ".jsonl"} <= kinds
+    assert any("datev-http" in name for name in modes)
+    expected = {name: 0o700 if (data / name).is_dir() else 0o600 for name in modes}
+    assert modes == expected
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700

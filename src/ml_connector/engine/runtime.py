@@ -119,6 +119,7 @@ class Engine:
         on_boundary: wf.BoundaryHook | None = None,
     ) -> None:
         self.settings = settings
+        ensure_data_dir(settings.data_dir)  # private, also when both databases are remote
         self.store: SqlEngine = make_engine(settings.store_url or sqlite_url(settings.data_dir))
         self.system_database_url = system_database_url(
             settings.data_dir, settings.system_database_url
