@@ -1,9 +1,10 @@
 """No secret or token is written anywhere: files, databases, logs, reports, errors.
 
 The demo runs with known secrets (and debug logging in JSON), then a run fails on a
-wrong Looker secret (debug logging as text). Every file in the demo's directory, a
-dump of both SQLite databases (cells that are base64 are decoded too), every log
-line, the run outcomes and the summary are searched for each secret and token:
+wrong Looker secret (debug logging as text), with the store on SQLite and on
+PostgreSQL. Every file in the demo's directory, a dump of the databases (cells that
+are base64 are decoded too), every log line, the run outcomes and the summary are
+searched for each secret and token:
 plain, base64 (standard and URL-safe, with and without padding) and URL-encoded.
 """
 
@@ -17,19 +18,19 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import inspect, text
 
 from ml_connector.credentials import open_credential_store
 from ml_connector.datev.oauth.connection_store import (
     ACCESS_TOKEN,
     CLIENT_SECRET,
     REFRESH_TOKEN,
-    ConnectionStore,
     credential_owner,
 )
 from ml_connector.demo import run_demo
@@ -37,6 +38,7 @@ from ml_connector.demo.emulators import DEMO_LOOKER_CLIENT_ID, running_emulators
 from ml_connector.demo.setup import DEMO_CUSTOMER, DEMO_PIPELINE, LOOKER_OWNER
 from ml_connector.engine.runtime import Engine
 from ml_connector.logs import configure_logging
+from ml_connector.store.db import make_engine
 from ml_connector.sync.connect import SyncSettings, open_sync_store, store_looker_credentials
 from ml_connector.sync.launch import EngineOptions, engine_settings
 from ml_connector.sync.steps import LiveRunSteps
@@ -63,10 +65,7 @@ def _sqlite_dump(path: Path) -> Iterator[bytes]:
         tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
         for (table,) in tables:
             for row in db.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite
-                for cell in row:
-                    if isinstance(cell, str) and len(cell) > 16:
-                        with contextlib.suppress(ValueError):
-                            yield base64.b64decode(cell, validate=True)
+                yield from _decoded(row)
 
 
 @pytest.fixture
@@ -81,11 +80,46 @@ def logs() -> Iterator[dict[str, io.StringIO]]:
     root.setLevel(level)
 
 
+def _database_dump(url: str) -> Iterator[bytes]:
+    """Every row of every table of a (PostgreSQL) store, plus each base64 cell decoded."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            for schema in inspect(conn).get_schema_names():
+                if schema in ("information_schema", "pg_catalog"):
+                    continue
+                for table in inspect(conn).get_table_names(schema=schema):
+                    rows = conn.execute(text(f'SELECT * FROM "{schema}"."{table}"'))  # noqa: S608
+                    for row in rows:
+                        yield repr(tuple(row)).encode("utf-8", "replace")
+                        yield from _decoded(row)
+    finally:
+        engine.dispose()
+
+
+def _decoded(row: Iterable[object]) -> Iterator[bytes]:
+    for cell in row:
+        if isinstance(cell, bytes | memoryview):
+            yield bytes(cell)
+        elif isinstance(cell, str) and len(cell) > 16:
+            with contextlib.suppress(ValueError):
+                yield base64.b64decode(cell, validate=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """The demo's store: SQLite in its data directory, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.mark.slow
 def test_no_secret_or_token_is_written_anywhere(
+    store_url: str | None,
     tmp_path: Path,
     logs: dict[str, io.StringIO],
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MERIDIAN_DATEV_CLIENT_SECRET", DATEV_CLIENT_SECRET)
@@ -96,13 +130,15 @@ def test_no_secret_or_token_is_written_anywhere(
         summary = run_demo(
             workdir,
             months=["2025-12"],
-            json_output=True,
             progress=texts.append,
+            print_summary=False,
             emulators=emulators,
+            store_url=store_url,
         )
         assert summary.ok
         settings = SyncSettings(
             data_dir=workdir / "data",
+            store_url=store_url,
             config_path=Path(summary.config_path),
             datev_api_url=emulators.datev_url,
         )
@@ -110,10 +146,7 @@ def test_no_secret_or_token_is_written_anywhere(
         credentials = open_credential_store(store, settings.data_dir)
         owner = credential_owner(DEMO_CUSTOMER)
         credentials.put(owner, CLIENT_SECRET, SecretStr(DATEV_CLIENT_SECRET))
-        connections = ConnectionStore(store, credentials)
-        locked = connections.lock(DEMO_CUSTOMER)
-        tokens = [locked.secret(ACCESS_TOKEN), locked.secret(REFRESH_TOKEN)]
-        locked.rollback()
+        tokens = [credentials.find(owner, kind) for kind in (ACCESS_TOKEN, REFRESH_TOKEN)]
         # a failing run: the stored Looker key is wrong now
         store_looker_credentials(
             credentials, LOOKER_OWNER, DEMO_LOOKER_CLIENT_ID, SecretStr(WRONG_LOOKER_SECRET)
@@ -134,11 +167,9 @@ def test_no_secret_or_token_is_written_anywhere(
     secrets = [LOOKER_SECRET, WRONG_LOOKER_SECRET, DATEV_CLIENT_SECRET]
     secrets += [t.get_secret_value() for t in tokens if t is not None]
     assert len(secrets) == 5  # the DATEV login stored both tokens
-    printed = capsys.readouterr()
     haystacks: dict[str, bytes] = {
         "json log": logs["json"].getvalue().encode(),
         "text log": logs["text"].getvalue().encode(),
-        "stdout/stderr": (printed.out + printed.err).encode(),
         "progress": "\n".join(texts).encode(),
         "summary": json.dumps(summary.to_json()).encode(),
         "failed run": f"{failed.error} {failed.error_kind} {failed}".encode(),
@@ -149,7 +180,15 @@ def test_no_secret_or_token_is_written_anywhere(
         if path.is_file():
             haystacks[str(path.relative_to(workdir))] = path.read_bytes()
     for name in ("ml-connector.sqlite3", "dbos.sqlite3"):
-        haystacks[f"dump of {name}"] = b"\n".join(_sqlite_dump(workdir / "data" / name))
+        if (workdir / "data" / name).exists():
+            haystacks[f"dump of {name}"] = b"\n".join(_sqlite_dump(workdir / "data" / name))
+    if store_url is None:
+        assert "dump of ml-connector.sqlite3" in haystacks
+    else:
+        dump = b"\n".join(_database_dump(store_url))
+        assert b"run_finished" in dump  # the audit trail lives here
+        haystacks["dump of the PostgreSQL store"] = dump
+        assert not (workdir / "data" / "ml-connector.sqlite3").exists()
     assert any("datev-http" in name for name in haystacks)  # the HTTP log was searched
 
     found = [
