@@ -148,6 +148,7 @@ def test_login_for_a_configured_customer_uses_its_oauth_section(
     shutil.copytree(demo, config_dir)
     config = config_dir / "ml-connector.toml"
     text = config.read_text(encoding="utf-8")
+    text = text.replace("[customers.meridian]\n", "[customers.meridian]\nemulator = true\n", 1)
     text = text.replace(
         'environment = "sandbox"\n',
         'environment = "sandbox"\n\n[customers.meridian.datev.oauth]\n'

@@ -24,22 +24,23 @@ def test_env_reference_reads_prefixed_variables() -> None:
     assert "s3cr3t-value" not in repr(creds)
 
 
-def test_generic_variables_override_the_reference() -> None:
+def test_no_variable_overrides_a_customers_own_reference() -> None:
     env = {
         "ML_CONNECTOR_LOOKER_CLIENT_ID": "demo",
         "ML_CONNECTOR_LOOKER_CLIENT_SECRET": "s",
         "ACME_CLIENT_ID": "id",
         "ACME_CLIENT_SECRET": "secret",
     }
-    assert resolve_looker_credentials(CONNECTION, env).client_id == "demo"
+    creds = resolve_looker_credentials(CONNECTION, env)
+    assert (creds.client_id, creds.client_secret.get_secret_value()) == ("id", "secret")
 
 
 def test_missing_credentials_name_the_variables() -> None:
     with pytest.raises(ConfigurationError, match="ACME_CLIENT_SECRET"):
         resolve_looker_credentials(CONNECTION, {"ACME_CLIENT_ID": "id"})
     store = LookerConnection(base_url="https://x.looker.com", credential="store:acme")
-    with pytest.raises(ConfigurationError, match="ML_CONNECTOR_LOOKER_CLIENT_ID"):
-        resolve_looker_credentials(store, {})
+    with pytest.raises(ConfigurationError, match="credential store"):
+        resolve_looker_credentials(store, {"ML_CONNECTOR_LOOKER_CLIENT_ID": "x"})
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from mapping_support import stream_run, totals_of
 
 from ml_connector.cli import main
 from ml_connector.config import LoadedConfig, load_config
+from ml_connector.demo.setup import write_demo_config
 from ml_connector.examples import demo_config_path
 from ml_connector.extf.validate import validate_file
 from ml_connector.mapping.mapper import RejectReason
@@ -243,10 +244,16 @@ def test_run_dry_run_against_the_looker_emulator(looker_emulator: str, tmp_path:
         "ML_CONNECTOR_LOOKER_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
     }
     out = tmp_path / "out"
-    args = ["run", "gl-monthly", "--period", "2024-12", "--dry-run", "--config", DEMO]
-    result = CliRunner(env=env).invoke(
-        main, [*args, "--looker-url", looker_emulator, "--out", str(out)]
+    args = ["run", "gl-monthly", "--period", "2024-12", "--dry-run", "--out", str(out)]
+    override = ["--looker-url", looker_emulator]
+    refused = CliRunner(env=env).invoke(main, [*args, "--config", DEMO, *override])
+    assert refused.exit_code == 1  # the bundled customer is not an emulator customer
+    assert "emulator = true under [customers.meridian]" in refused.output
+    assert not out.exists()
+    config = write_demo_config(
+        tmp_path / "cfg", "https://meridian.cloud.looker.com", credential="env:ML_CONNECTOR_LOOKER"
     )
+    result = CliRunner(env=env).invoke(main, [*args, "--config", str(config), *override])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["rows"]["extracted"] == 64  # Looker filtered the period

@@ -46,7 +46,14 @@ def _fill(engine: Engine) -> None:
         )
         for i in range(3)
     ]
-    append_events(engine, "1-2", events)
+    run = "run:gl:2026-10"
+    started = {"pipeline": "gl", "customer": "acme", "period": "2026-10", "replay_of": None}
+    run_events = [  # what the engine records about the run's row
+        AuditEvent("run_started", run, started),
+        AuditEvent("rows_recorded", run, {"rows_read": 5}),
+        AuditEvent("run_finished", run, {"state": "partial", "jobs_failed": 1}),
+    ]
+    append_events(engine, "1-2", [*events, *run_events])
     append_events(engine, "3-4", events[:1])
 
 
@@ -55,7 +62,7 @@ def test_audit_verify_reports_ok_then_names_the_broken_link(store_engine: Engine
     runner = CliRunner()
     ok = runner.invoke(main, ["audit", "verify", "--store-url", _url(store_engine)])
     assert ok.exit_code == 0, ok.output
-    assert "chain 1-2: 3 events" in ok.output
+    assert "chain 1-2: 6 events" in ok.output
     assert "chain 3-4: 1 events" in ok.output
     with store_engine.begin() as conn:
         if store_engine.dialect.name == "postgresql":

@@ -47,6 +47,9 @@ __all__ = ["main"]
 def main(log_level: str, log_format: str) -> None:
     """Turn general-ledger data modelled in Looker into DATEV bookings (one way)."""
     from ml_connector.logs import configure_logging
+    from ml_connector.paths import make_private
+
+    make_private()
 
     configure_logging(log_level, "json" if log_format == "json" else "text")
 

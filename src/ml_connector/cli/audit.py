@@ -17,18 +17,50 @@ def audit() -> None:
     """Verify and export the audit trail."""
 
 
-@audit.command(name="verify")
+@audit.command(name="anchor")
 @store_url_option
-@click.option("--chain", help="verify only this DATEV client's chain")
-@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def verify(store_url: str | None, chain: str | None, as_json: bool) -> None:
-    """Recompute every hash chain; exit 1 and name the first broken link if any."""
-    from ml_connector.store.audit import verify as verify_chains
+@click.option("--chain", help="only this DATEV client's chain")
+def anchor(store_url: str | None, chain: str | None) -> None:
+    """Print every chain's head as JSON: keep it outside the database for `verify --anchor`."""
+    from ml_connector.store.audit import anchor as take_anchor
     from ml_connector.store.open import open_store
 
     engine = open_store(store_url)
     try:
-        reports = verify_chains(engine, chain=chain)
+        click.echo(json.dumps(take_anchor(engine, chain=chain), indent=2))
+    finally:
+        engine.dispose()
+
+
+@audit.command(name="verify")
+@store_url_option
+@click.option("--chain", help="verify only this DATEV client's chain")
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="an anchor from `audit anchor` (or a run report): prove no event up to it was "
+    "removed or changed",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def verify(
+    store_url: str | None, chain: str | None, anchor_file: Path | None, as_json: bool
+) -> None:
+    """Recompute every hash chain; exit 1 and name the first broken link if any."""
+    from ml_connector.errors import MlConnectorError
+    from ml_connector.store.audit import read_anchor
+    from ml_connector.store.audit import verify as verify_chains
+    from ml_connector.store.open import open_store
+
+    try:
+        pins = None
+        if anchor_file is not None:
+            pins = read_anchor(anchor_file.read_text(encoding="utf-8"), source=str(anchor_file))
+    except MlConnectorError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = open_store(store_url)
+    try:
+        reports = verify_chains(engine, chain=chain, anchor=pins)
     finally:
         engine.dispose()
     broken = [r for r in reports if not r.ok]

@@ -32,29 +32,12 @@ def _open_store(store_url: str | None) -> ConnectionStore:
     return open_cli_connection_store(store_url)
 
 
-def _secret_from_reference(reference: str, store: ConnectionStore) -> SecretStr:
-    """Resolve ``env:NAME`` / ``store:OWNER`` to the client secret."""
-    from pydantic import SecretStr
+def _is_datev(environment: str) -> bool:
+    """Whether ``environment`` names DATEV's own identity provider."""
+    from ml_connector.config.access import DATEV_ISSUERS
 
-    from ml_connector.config.models import CredentialRef
-    from ml_connector.errors import ConfigurationError
-
-    try:
-        ref = CredentialRef.parse(reference)
-    except ValueError:
-        raise ConfigurationError(
-            "the client secret setting is not a credential reference (env:… or store:…)"
-        ) from None
-    if ref.scheme == "env":
-        for variable in (f"{ref.name}_CLIENT_SECRET", ref.name):
-            value = os.environ.get(variable)
-            if value:
-                return SecretStr(value)
-        raise ConfigurationError(
-            f"the DATEV client secret variable {ref.name}_CLIENT_SECRET (or {ref.name}) is not set",
-            hint="export it before running the command",
-        )
-    return store.credentials.get(ref.name, "datev_client_secret")
+    known = set(DATEV_ISSUERS) | set(DATEV_ISSUERS.values())
+    return environment.lower() in known or environment.rstrip("/") in known
 
 
 async def _login_request(
@@ -75,6 +58,8 @@ async def _login_request(
 
     from pydantic import SecretStr
 
+    from ml_connector.config.access import emulator_override
+    from ml_connector.credentials.resolve import resolve_secret
     from ml_connector.datev.oauth.client import OAuthClient
     from ml_connector.datev.oauth.endpoints import resolve_endpoints
     from ml_connector.datev.oauth.login import LoginRequest
@@ -92,12 +77,20 @@ async def _login_request(
             raise ConfigurationError(
                 f"no customer {customer!r} in {loaded.path}", hint=f"use one of: {known}"
             )
-        side = loaded.model.customers[customer].datev
+        the_customer = loaded.model.customers[customer]
+        side = the_customer.datev
+        if environment and not _is_datev(environment):
+            # an identity provider other than DATEV's: emulator customers only
+            emulator_override(customer, the_customer, what="the identity provider", url=environment)
         environment = environment or side.environment
         if side.oauth is not None:
             client_id = client_id or side.oauth.client_id
             if side.oauth.client_secret and not client_secret_env:
-                secret = _secret_from_reference(side.oauth.client_secret, store)
+                secret = resolve_secret(
+                    side.oauth.client_secret,
+                    kind="datev_client_secret",
+                    store=store.credentials,
+                )
             parts = urlsplit(side.oauth.redirect_uri)
             redirect_path = parts.path or "/callback"
             redirect_host = parts.hostname or "127.0.0.1"

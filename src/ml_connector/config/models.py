@@ -201,6 +201,11 @@ class Customer(_Model):
     looker: LookerConnection
     datev: DatevClient
     notify: NotifySettings | None = None
+    emulator: bool = Field(
+        default=False,
+        description="this customer's Looker and DATEV are emulators (demo, tests): URL "
+        "overrides and identity providers other than DATEV's apply to it only",
+    )
 
 
 class QuerySource(_Model):

@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from ml_connector.errors import ConfigurationError
+from ml_connector.paths import ensure_data_dir
 
 __all__ = [
     "ENV_SECRET_KEYS",
@@ -104,7 +105,7 @@ def _key_file(path: Path, *, create: bool) -> str | None:
         return path.read_text(encoding="ascii")
     if not create:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(generate_key() + "\n")

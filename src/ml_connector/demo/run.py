@@ -142,13 +142,15 @@ def run_demo(
     progress: Progress | None = _stderr,
     print_summary: bool = True,
     emulators: DemoEmulators | None = None,
+    store_url: str | None = None,
 ) -> DemoSummary:
     """Run the end-to-end demo in ``workdir`` and return (and print) its summary.
 
     ``months`` defaults to :data:`DEMO_MONTHS`. The summary goes to stdout as text,
     or as one JSON object with ``json_output``; progress lines go to ``progress``
     (stderr by default). ``emulators`` runs against already running emulators
-    (tests) instead of starting fresh ones. Raises :class:`ConfigurationError` when
+    (tests) instead of starting fresh ones; ``store_url`` keeps the store in that
+    database instead of the data directory. Raises :class:`ConfigurationError` when
     ``workdir`` holds an earlier demo.
     """
     say: Progress = progress or (lambda _line: None)
@@ -161,7 +163,7 @@ def run_demo(
             emulators = stack.enter_context(running_emulators())
         say(f"Looker emulator at {emulators.looker_url}, DATEV emulator at {emulators.datev_url}")
         say(f"creating the data directory {workdir / 'data'} and the configuration")
-        install = asyncio.run(install_demo(workdir, emulators))
+        install = asyncio.run(install_demo(workdir, emulators, store_url=store_url))
         say(f"Looker API3 key stored encrypted; logged in to DATEV as {install.datev_subject}")
         settings = install.settings
         steps = LiveRunSteps(settings, progress=say)

@@ -12,6 +12,7 @@ from ml_connector.datev.oauth.connection_store import ConnectionStore
 from ml_connector.demo.emulators import DEMO_OAUTH_CLIENT, DemoEmulators
 from ml_connector.demo.login import login_unattended
 from ml_connector.examples import demo_config_path
+from ml_connector.paths import ensure_data_dir
 from ml_connector.sync.connect import SyncSettings, open_sync_store, store_looker_credentials
 
 __all__ = ["DEMO_CUSTOMER", "DEMO_PIPELINE", "DemoInstall", "install_demo", "write_demo_config"]
@@ -33,7 +34,8 @@ class DemoInstall:
 
 def write_demo_config(directory: Path, looker_url: str, *, credential: str) -> Path:
     """Copy the bundled demo configuration (and its lookup files) into ``directory``,
-    pointing it at ``looker_url`` with the Looker credential reference ``credential``."""
+    pointing it at ``looker_url`` with the Looker credential reference ``credential`` and
+    marking its customer as an emulator customer (its DATEV is the emulator too)."""
     source = demo_config_path()
     directory.mkdir(parents=True, exist_ok=True)
     for csv_file in source.parent.glob("*.csv"):
@@ -52,7 +54,13 @@ def write_demo_config(directory: Path, looker_url: str, *, credential: str) -> P
         text,
         count=1,
     )
-    if urls != 1 or refs != 1:  # pragma: no cover - guards the bundled file's layout
+    text, marks = re.subn(
+        r"(?m)^(\[customers\.meridian\]\n)",
+        "\\1# Its Looker and DATEV are the demo's emulators.\nemulator = true\n",
+        text,
+        count=1,
+    )
+    if urls != 1 or refs != 1 or marks != 1:  # pragma: no cover - guards the bundled layout
         raise RuntimeError("the bundled demo configuration has no Looker base_url/credential")
     target = directory / source.name
     target.write_text(text, encoding="utf-8")
@@ -66,8 +74,7 @@ async def install_demo(
 
     ``store_url`` puts the store in that database instead of the data directory.
     """
-    data_dir = workdir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = ensure_data_dir(workdir / "data")
     config_path = write_demo_config(
         workdir, emulators.looker_url, credential=f"store:{LOOKER_OWNER}"
     )

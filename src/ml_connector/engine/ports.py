@@ -162,6 +162,10 @@ class RunOutcome:
     replay_of: str | None = None
     warnings: tuple[str, ...] = ()
     rows_unassigned: int = 0
+    #: the DATEV client's audit chain head after the run (an anchor document, see
+    #: :func:`ml_connector.store.audit.anchor`); keep it to prove later that nothing
+    #: recorded up to it was removed or changed
+    audit_anchor: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

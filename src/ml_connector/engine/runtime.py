@@ -36,9 +36,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ml_connector.engine import workflow as wf
+from ml_connector.engine.dbos_compat import recover_pending_workflows
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
+from ml_connector.paths import DataDirLock, ensure_data_dir, lock_data_dir
 from ml_connector.schedule import due_runs
 from ml_connector.store import runs as run_store
 from ml_connector.store.db import make_engine, migrate, sqlite_url
@@ -71,7 +73,7 @@ def system_database_url(data_dir: Path, url: str | None = None) -> str:
     """``url`` if given, else the SQLite file ``dbos.sqlite3`` in ``data_dir``."""
     if url:
         return url
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     return f"sqlite:///{(data_dir / 'dbos.sqlite3').resolve()}"
 
 
@@ -117,6 +119,7 @@ class Engine:
         on_boundary: wf.BoundaryHook | None = None,
     ) -> None:
         self.settings = settings
+        ensure_data_dir(settings.data_dir)  # private, also when both databases are remote
         self.store: SqlEngine = make_engine(settings.store_url or sqlite_url(settings.data_dir))
         self.system_database_url = system_database_url(
             settings.data_dir, settings.system_database_url
@@ -136,14 +139,31 @@ class Engine:
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self._launched = False
+        self._lock: DataDirLock | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     def launch(self) -> Engine:
         """Migrate the store, start DBOS (recovering this executor's runs) and the queue."""
-        global _active
         if _active is not None:
             raise ConfigurationError("an engine is already running in this process")
+        if self.store.dialect.name == "sqlite" or self.system_database_url.startswith("sqlite"):
+            # SQLite serves one worker: a second one would resume this one's runs
+            self._lock = lock_data_dir(self.settings.data_dir)
+        try:
+            self._launch()
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _launch(self) -> None:
+        global _active
         migrate(self.store)
         self._beat()
         wf.install(self._deps)
@@ -175,7 +195,6 @@ class Engine:
             target=self._heartbeat_loop, name="ml-connector-heartbeat", daemon=True
         )
         self._heartbeat.start()
-        return self
 
     def shutdown(self) -> None:
         """Stop DBOS and the heartbeat; pending runs resume at the next launch."""
@@ -190,6 +209,7 @@ class Engine:
         _active = None
         self._launched = False
         self.store.dispose()
+        self._unlock()
 
     def __enter__(self) -> Engine:
         return self.launch()
@@ -346,7 +366,7 @@ class Engine:
         ]
         if not dead:
             return []
-        DBOS._recover_pending_workflows(dead)
+        recover_pending_workflows(dead)
         with write_transaction(self.store) as conn:
             conn.execute(
                 update(table).where(table.c.executor_id.in_(dead)).values(recovered_at=time.time())

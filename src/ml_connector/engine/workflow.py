@@ -16,6 +16,7 @@ arguments stay small and serialisable.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -24,14 +25,10 @@ from itertools import islice
 from pathlib import Path
 
 from dbos import DBOS
-from dbos._error import (
-    DBOSPatchNondeterminismError,
-    DBOSStepNondeterminismError,
-    DBOSUnexpectedStepError,
-)
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
+from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS
 from ml_connector.engine.polling import PollPolicy, poll_delay
 from ml_connector.engine.ports import (
     JobStatus,
@@ -49,13 +46,15 @@ from ml_connector.errors import MlConnectorError, NeedsUserError, RetriableError
 from ml_connector.store import runs as run_store
 from ml_connector.store.audit import (
     AuditEvent,
+    anchor_document,
     append_in,
     file_bookings,
     has_event,
+    head_in,
     recorded_row_sources,
 )
 from ml_connector.store.canonical import canonical_json
-from ml_connector.store.posted import PostedRecord, record_posted_in
+from ml_connector.store.posted import PostedRecord, posted_summary, record_posted_in
 from ml_connector.store.transactions import utc_now, write_transaction
 
 __all__ = ["WORKFLOW_NAME", "EngineDeps", "RunRequest", "install", "run_workflow"]
@@ -407,20 +406,29 @@ async def _outcome_step(
         with write_transaction(_get().store) as conn:
             if has_event(conn, run_id=req.run_id, kind="job_outcome", filename=file.filename):
                 return
-            payload = {"datev_job_id": job_id, "outcome": status.state, "detail": status.detail}
+            payload: dict[str, object] = {
+                "datev_job_id": job_id,
+                "outcome": status.state,
+                "detail": status.detail,
+            }
+            if status.state == "succeeded":
+                record_posted_in(conn, posted(conn))
+                # the posted rows come under the chain: audit verify recomputes this
+                payload["posted"] = posted_summary(conn, run_id=req.run_id, filename=file.filename)
             event = AuditEvent("job_outcome", req.run_id, payload, filename=file.filename)
             append_in(conn, spec.datev_client, [event])
             run_store.set_file_outcome(conn, req.run_id, file.filename, status.state, status.detail)
-            if status.state == "succeeded":
-                record_posted_in(conn, posted(conn))
 
     await asyncio.to_thread(write)
     _boundary(f"outcome:{file.part}")
 
 
 @DBOS.step(name="ml_connector.finish")
-async def _finish_step(outcome: RunOutcome) -> None:
-    def write() -> None:
+async def _finish_step(outcome: RunOutcome) -> dict[str, object]:
+    """Record how the run ended; returns the audit anchor after it (also in the run's
+    ``audit-anchor.json``)."""
+
+    def write() -> dict[str, object]:
         with write_transaction(_get().store) as conn:
             if not has_event(conn, run_id=outcome.run_id, kind="run_finished"):
                 payload = {
@@ -444,9 +452,20 @@ async def _finish_step(outcome: RunOutcome) -> None:
                 error=outcome.error,
                 finished_at=utc_now(),
             )
+            return anchor_document([head_in(conn, outcome.spec.datev_client)])
 
-    await asyncio.to_thread(write)
+    anchor = await asyncio.to_thread(write)
+    _write_anchor(outcome, anchor)
     _boundary("finish")
+    return anchor
+
+
+def _write_anchor(outcome: RunOutcome, anchor: dict[str, object]) -> None:
+    """``audit-anchor.json`` next to the run's files and report."""
+    request = RunRequest(outcome.run_id, outcome.spec)
+    workdir = _workdir(request)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "audit-anchor.json").write_text(json.dumps(anchor, indent=2) + "\n", "utf-8")
 
 
 @DBOS.step(name="ml_connector.notify")
@@ -462,11 +481,7 @@ async def _notify_step(outcome: RunOutcome) -> None:
 
 # ---------------------------------------------------------------- workflow
 
-_NONDETERMINISM = (
-    DBOSStepNondeterminismError,
-    DBOSUnexpectedStepError,
-    DBOSPatchNondeterminismError,
-)
+_NONDETERMINISM = NONDETERMINISM_ERRORS
 
 
 async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
@@ -542,7 +557,7 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
         outcome = replace(
             outcome, state="failed", error=_error_text(exc), error_kind=type(exc).__name__
         )
-    await _finish_step(outcome)
+    outcome = replace(outcome, audit_anchor=await _finish_step(outcome))
     if (
         outcome.state in ("failed", "partial", "needs_user")
         or outcome.rows_rejected

@@ -1,10 +1,9 @@
 """Fetch a pipeline's rows and control totals from Looker (the mapping package's only I/O).
 
-Credentials come from the connection's credential reference: ``env:PREFIX`` reads
-``PREFIX_CLIENT_ID`` and ``PREFIX_CLIENT_SECRET``; ``ML_CONNECTOR_LOOKER_CLIENT_ID`` /
-``ML_CONNECTOR_LOOKER_CLIENT_SECRET`` are accepted for any connection as an override
-(handy for the demo and dry runs).  ``store:OWNER`` references live in the encrypted
-credential store, which the worker resolves; this module does not open it.
+Credentials come from the connection's own credential reference: ``env:PREFIX`` reads
+``PREFIX_CLIENT_ID`` and ``PREFIX_CLIENT_SECRET``; ``store:OWNER`` reads the encrypted
+credential store when the caller passes it (see :mod:`ml_connector.credentials.resolve`).
+No variable overrides the key of every customer.
 
 For a period, a saved Look's query is re-run as an inline query with the source's
 ``period_field`` filtered to the period, so Looker returns only that period's rows.
@@ -20,7 +19,6 @@ second one for those rows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -29,7 +27,8 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from ml_connector.config.models import LookerConnection, Source
-from ml_connector.errors import ConfigurationError
+from ml_connector.credentials.resolve import resolve_secret
+from ml_connector.credentials.store import CredentialStore
 from ml_connector.mapping.period import Period
 
 if TYPE_CHECKING:
@@ -37,8 +36,8 @@ if TYPE_CHECKING:
     from ml_connector.looker.query import InlineQuery
 
 __all__ = [
-    "ENV_LOOKER_CLIENT_ID",
-    "ENV_LOOKER_CLIENT_SECRET",
+    "LOOKER_CLIENT_ID",
+    "LOOKER_CLIENT_SECRET",
     "LookerCredentials",
     "UnassignedRows",
     "fetch_source",
@@ -48,8 +47,9 @@ __all__ = [
     "resolve_looker_credentials",
 ]
 
-ENV_LOOKER_CLIENT_ID = "ML_CONNECTOR_LOOKER_CLIENT_ID"
-ENV_LOOKER_CLIENT_SECRET = "ML_CONNECTOR_LOOKER_CLIENT_SECRET"  # noqa: S105 - a variable name
+#: credential-store kinds (and ``env:PREFIX`` variables) of a Looker API3 key
+LOOKER_CLIENT_ID = "looker_client_id"
+LOOKER_CLIENT_SECRET = "looker_client_secret"  # noqa: S105 - a kind name, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,28 +59,17 @@ class LookerCredentials:
 
 
 def resolve_looker_credentials(
-    connection: LookerConnection, environ: Mapping[str, str] | None = None
+    connection: LookerConnection,
+    environ: Mapping[str, str] | None = None,
+    *,
+    store: CredentialStore | None = None,
 ) -> LookerCredentials:
-    """The API3 key for ``connection``; a :class:`ConfigurationError` says what to set."""
-    env = os.environ if environ is None else environ
-    if env.get(ENV_LOOKER_CLIENT_ID) and env.get(ENV_LOOKER_CLIENT_SECRET):
-        return LookerCredentials(
-            env[ENV_LOOKER_CLIENT_ID], SecretStr(env[ENV_LOOKER_CLIENT_SECRET])
-        )
+    """The API3 key of this connection (one customer's), through
+    :func:`~ml_connector.credentials.resolve.resolve_secret`."""
     ref = connection.credential_ref
-    if ref.scheme == "env":
-        id_var, secret_var = f"{ref.name}_CLIENT_ID", f"{ref.name}_CLIENT_SECRET"
-        client_id, secret = env.get(id_var), env.get(secret_var)
-        if client_id and secret:
-            return LookerCredentials(client_id, SecretStr(secret))
-        raise ConfigurationError(
-            f"Looker credential {ref} is not set",
-            hint=f"export {id_var} and {secret_var} (the Looker API3 client id and secret)",
-        )
-    raise ConfigurationError(
-        f"Looker credential {ref} lives in the credential store, which the worker reads",
-        hint=f"for this command export {ENV_LOOKER_CLIENT_ID} and {ENV_LOOKER_CLIENT_SECRET}",
-    )
+    client_id = resolve_secret(ref, kind=LOOKER_CLIENT_ID, store=store, environ=environ)
+    secret = resolve_secret(ref, kind=LOOKER_CLIENT_SECRET, store=store, environ=environ)
+    return LookerCredentials(client_id.get_secret_value(), secret)
 
 
 async def fetch_source(

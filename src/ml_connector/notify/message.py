@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ class Notification:
     action: str
     warnings: tuple[str, ...] = ()
     rows_unassigned: int = 0
+    #: the audit chain head after the run (``audit verify --anchor`` accepts it)
+    audit_anchor: dict[str, Any] | None = None
 
     @property
     def title(self) -> str:
@@ -62,6 +65,9 @@ class Notification:
         for warning in self.warnings:
             lines.append(f"Warning:       {warning}")
         lines += ["", f"What to do: {self.action}"]
+        if self.audit_anchor:
+            lines += ["", "Audit anchor (keep it; `ml-connector audit verify --anchor FILE`):"]
+            lines.append(json.dumps(self.audit_anchor, sort_keys=True))
         return "\n".join(lines) + "\n"
 
 
@@ -105,4 +111,5 @@ def notification_for(outcome: RunOutcome) -> Notification | None:
         action=action,
         warnings=outcome.warnings,
         rows_unassigned=outcome.rows_unassigned,
+        audit_anchor=None if outcome.audit_anchor is None else dict(outcome.audit_anchor),
     )

@@ -1,47 +1,24 @@
 """Build the notifier from the configuration file's ``[customers.<id>.notify]`` tables.
 
 The file holds credential references only (``env:NAME`` or ``store:OWNER``); they are
-resolved here, at start-up, so a missing secret is a configuration error before any
-run starts rather than a silent lost notification later.
+resolved by :func:`ml_connector.credentials.resolve.resolve_secret` at start-up, so a
+missing secret is a configuration error before any run starts rather than a silent
+lost notification later.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from ml_connector.config.models import ConfigModel, CredentialRef, NotifySettings
+from ml_connector.config.models import ConfigModel, NotifySettings
 from ml_connector.credentials import CredentialStore
-from ml_connector.errors import ConfigurationError
+from ml_connector.credentials.resolve import resolve_secret
 from ml_connector.notify.config import EmailTarget, NotifyConfig, WebhookTarget
 from ml_connector.notify.dispatch import Notifier
 
-__all__ = ["notifier_for", "notify_config", "resolve_reference"]
-
-
-def resolve_reference(
-    reference: str,
-    *,
-    kind: str,
-    store: CredentialStore | None,
-    environ: Mapping[str, str] | None = None,
-) -> SecretStr:
-    """The secret behind ``env:NAME`` (variable NAME) or ``store:OWNER`` (OWNER/``kind``)."""
-    ref = CredentialRef.parse(reference)
-    if ref.scheme == "env":
-        value = (os.environ if environ is None else environ).get(ref.name)
-        if not value:
-            raise ConfigurationError(
-                f"credential {ref} is not set", hint=f"export {ref.name} before starting"
-            )
-        return SecretStr(value)
-    if store is None:
-        raise ConfigurationError(
-            f"credential {ref} needs the credential store", hint="run with the store configured"
-        )
-    return store.get(ref.name, kind)
+__all__ = ["notifier_for", "notify_config"]
 
 
 def notify_config(
@@ -55,7 +32,7 @@ def notify_config(
     def secret(reference: str | None, kind: str) -> SecretStr | None:
         if reference is None:
             return None
-        return resolve_reference(reference, kind=kind, store=store, environ=environ)
+        return resolve_secret(reference, kind=kind, store=store, environ=environ)
 
     return NotifyConfig(
         on=frozenset(settings.on),

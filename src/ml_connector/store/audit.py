@@ -7,7 +7,12 @@ the object ``{chain, seq, recorded_at, run_id, kind, row_key, filename, payload}
 with ``payload`` as its stored canonical JSON text. Changing, inserting or removing
 any event breaks the chain at that point; :func:`verify` recomputes every chain and
 names the first broken link. The chain head (``audit_chain_heads``) also detects a
-cut-off tail.
+cut-off tail; the database lets it move only forward, onto an existing event. A
+chain head kept outside the database (an *anchor*, :func:`anchor`, carried by each
+run's report and notification) proves that no event up to it was removed or changed,
+even after a rewrite by someone with database access. ``verify`` also checks the
+``posted_records`` and ``runs`` rows against the events that vouch for them
+(:mod:`ml_connector.store.integrity`).
 
 Appends to one chain are serialised: PostgreSQL locks the chain's head row (an
 upsert that returns it; the lock lasts until commit), SQLite writes under
@@ -26,29 +31,53 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ml_connector.errors import ConfigurationError
 from ml_connector.store.canonical import canonical_json, sha256_hex
+from ml_connector.store.integrity import ChainFacts, check_posted, check_runs
 from ml_connector.store.tables import AUDIT_EVENTS, CHAIN_HEADS, RUNS
 from ml_connector.store.transactions import utc_now, write_transaction
 
 __all__ = [
+    "ANCHOR_FORMAT",
     "GENESIS_HASH",
     "AuditEvent",
+    "ChainHead",
     "ChainReport",
     "StoredEvent",
+    "anchor",
+    "anchor_document",
     "append_events",
     "append_in",
+    "chain_heads",
     "chains",
     "event_hash",
     "file_bookings",
     "has_event",
+    "head_in",
     "iter_events",
+    "read_anchor",
     "recorded_row_sources",
     "verify",
 ]
 
 #: ``prev_hash`` of the first event of every chain
 GENESIS_HASH = "0" * 64
+#: ``format`` of an anchor document
+ANCHOR_FORMAT = "ml-connector-audit-anchor/1"
 _BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where a chain ends: its last sequence number and that event's hash."""
+
+    chain: str
+    seq: int
+    head_hash: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The head as stored in an anchor."""
+        return {"chain": self.chain, "seq": self.seq, "head_hash": self.head_hash}
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,56 +314,159 @@ def iter_events(
             yield StoredEvent(**row._asdict())
 
 
-def _verify_chain(engine: Engine, chain: str) -> ChainReport:
+def chain_heads(engine: Engine, *, chain: str | None = None) -> list[ChainHead]:
+    """The stored head of every chain (or one), sorted by chain."""
     heads = CHAIN_HEADS
+    query = select(heads.c.chain, heads.c.seq, heads.c.head_hash).order_by(heads.c.chain)
+    if chain is not None:
+        query = query.where(heads.c.chain == chain)
     with engine.connect() as conn:
-        head = conn.execute(
-            select(heads.c.seq, heads.c.head_hash).where(heads.c.chain == chain)
-        ).first()
-    head_seq = None if head is None else int(head.seq)
-    head_hash = None if head is None else str(head.head_hash)
-    prev = GENESIS_HASH
-    count = 0
+        return [ChainHead(str(r.chain), int(r.seq), str(r.head_hash)) for r in conn.execute(query)]
 
-    def broken(event: StoredEvent | None, seq: int, reason: str) -> ChainReport:
+
+def anchor_document(heads: Iterable[ChainHead]) -> dict[str, Any]:
+    """The anchor document of ``heads`` (as ``audit anchor`` prints it)."""
+    return {
+        "format": ANCHOR_FORMAT,
+        "taken_at": utc_now(),
+        "chains": [head.as_json() for head in heads],
+    }
+
+
+def anchor(engine: Engine, *, chain: str | None = None) -> dict[str, Any]:
+    """An anchor document: every chain's head now, to keep outside the database."""
+    return anchor_document(chain_heads(engine, chain=chain))
+
+
+def head_in(conn: Connection, chain: str) -> ChainHead:
+    """The head of ``chain`` inside the caller's transaction (the genesis if none)."""
+    heads = CHAIN_HEADS
+    row = conn.execute(select(heads.c.seq, heads.c.head_hash).where(heads.c.chain == chain)).first()
+    if row is None:
+        return ChainHead(chain, 0, GENESIS_HASH)
+    return ChainHead(chain, int(row.seq), str(row.head_hash))
+
+
+def read_anchor(text: str, *, source: str = "anchor") -> dict[str, ChainHead]:
+    """The chain heads of an anchor document (as printed by ``audit anchor``)."""
+    try:
+        document = json.loads(text)
+        if document.get("format") != ANCHOR_FORMAT:
+            raise ValueError("format")
+        heads = [
+            ChainHead(str(h["chain"]), int(h["seq"]), str(h["head_hash"]))
+            for h in document["chains"]
+        ]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"{source} is not an ml-connector audit anchor",
+            hint="pass the JSON printed by `ml-connector audit anchor` or a run report's "
+            "audit_anchor",
+        ) from exc
+    return {head.chain: head for head in heads}
+
+
+@dataclass(slots=True)
+class _Walk:
+    """State of one chain's verification."""
+
+    chain: str
+    head: ChainHead | None
+    pinned: ChainHead | None
+    count: int = 0
+    prev: str = GENESIS_HASH
+    facts: ChainFacts = field(default_factory=ChainFacts)
+
+    def report(
+        self, *, seq: int | None = None, event: StoredEvent | None = None, reason: str | None = None
+    ) -> ChainReport:
         return ChainReport(
-            chain=chain,
-            events=count,
-            head_seq=head_seq,
-            head_hash=head_hash,
-            ok=False,
+            chain=self.chain,
+            events=self.count,
+            head_seq=None if self.head is None else self.head.seq,
+            head_hash=None if self.head is None else self.head.head_hash,
+            ok=reason is None,
             broken_seq=seq,
             broken_event_id=None if event is None else event.id,
             reason=reason,
         )
 
+    def step(self, event: StoredEvent) -> str | None:
+        """Check one event; the reason it breaks the chain, or None."""
+        self.count += 1
+        if event.seq != self.count:
+            return f"expected seq {self.count}, found {event.seq}"
+        if event.prev_hash != self.prev:
+            return "prev_hash does not match the previous event"
+        expected = event_hash(
+            self.prev,
+            chain=event.chain,
+            seq=event.seq,
+            recorded_at=event.recorded_at,
+            run_id=event.run_id,
+            kind=event.kind,
+            row_key=event.row_key,
+            filename=event.filename,
+            payload=event.payload,
+        )
+        if event.row_hash != expected:
+            return "content does not match row_hash"
+        pinned = self.pinned
+        if pinned is not None and pinned.seq == event.seq and pinned.head_hash != event.row_hash:
+            return f"event differs from the anchor (seq {pinned.seq})"
+        self.prev = event.row_hash
+        self.facts.add(
+            seq=event.seq,
+            kind=event.kind,
+            run_id=event.run_id,
+            filename=event.filename,
+            payload=event.payload,
+        )
+        return None
+
+    def end(self) -> str | None:
+        """Check the chain's end against its head and the anchor."""
+        if self.head is None and self.count:
+            return "chain head missing"
+        if self.head is not None and (
+            self.head.seq != self.count or self.head.head_hash != self.prev
+        ):
+            return f"chain head says seq {self.head.seq}, events end at seq {self.count}"
+        if self.pinned is not None and self.pinned.seq > self.count:
+            return (
+                f"the anchor has events up to seq {self.pinned.seq}, the chain ends at {self.count}"
+            )
+        return None
+
+
+def _verify_chain(engine: Engine, chain: str, pinned: ChainHead | None) -> ChainReport:
+    heads = chain_heads(engine, chain=chain)
+    walk = _Walk(chain, heads[0] if heads else None, pinned)
     with closing(iter_events(engine, chain=chain)) as stream:
         for event in stream:
-            count += 1
-            if event.seq != count:
-                return broken(event, event.seq, f"expected seq {count}, found {event.seq}")
-            if event.prev_hash != prev:
-                return broken(event, event.seq, "prev_hash does not match the previous event")
-            expected = event_hash(
-                prev,
-                chain=event.chain,
-                seq=event.seq,
-                recorded_at=event.recorded_at,
-                run_id=event.run_id,
-                kind=event.kind,
-                row_key=event.row_key,
-                filename=event.filename,
-                payload=event.payload,
-            )
-            if event.row_hash != expected:
-                return broken(event, event.seq, "content does not match row_hash")
-            prev = event.row_hash
-    if head is not None and (head_seq != count or head_hash != prev):
-        return broken(None, count + 1, f"chain head says seq {head_seq}, events end at seq {count}")
-    return ChainReport(chain=chain, events=count, head_seq=head_seq, head_hash=head_hash, ok=True)
+            reason = walk.step(event)
+            if reason is not None:
+                return walk.report(seq=event.seq, event=event, reason=reason)
+    reason = walk.end()
+    if reason is not None:
+        return walk.report(seq=walk.count + 1, reason=reason)
+    with engine.connect() as conn:
+        mismatch = check_posted(conn, chain, walk.facts) or check_runs(conn, chain, walk.facts)
+    if mismatch is not None:
+        return walk.report(seq=mismatch[0] or None, reason=mismatch[1])
+    return walk.report()
 
 
-def verify(engine: Engine, *, chain: str | None = None) -> list[ChainReport]:
-    """Recompute every chain (or one) and report the first broken link of each."""
-    names = [chain] if chain is not None else chains(engine)
-    return [_verify_chain(engine, name) for name in names]
+def verify(
+    engine: Engine, *, chain: str | None = None, anchor: Mapping[str, ChainHead] | None = None
+) -> list[ChainReport]:
+    """Recompute every chain (or one) and report the first broken link of each.
+
+    With ``anchor`` (see :func:`read_anchor`), every anchored chain must still hold
+    the anchored event unchanged, with every event before it.
+    """
+    pins = dict(anchor or {})
+    names = set(chains(engine)) | set(pins)
+    if chain is not None:
+        names = {chain}
+    return [_verify_chain(engine, name, pins.get(name)) for name in sorted(names)]

@@ -16,6 +16,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase
 
+from ml_connector.paths import ensure_data_dir
+
 __all__ = ["Base", "make_engine", "migrate", "sqlite_url"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -27,7 +29,7 @@ class Base(DeclarativeBase):
 
 def sqlite_url(data_dir: Path) -> str:
     """URL of the embedded SQLite database inside ``data_dir`` (created if missing)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     return f"sqlite:///{(data_dir / 'ml-connector.sqlite3').resolve()}"
 
 

@@ -10,7 +10,6 @@ hashes and the chain heads, which is enough to re-verify the chain elsewhere
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Literal, TextIO
 
 from sqlalchemy import Engine, select
 
+from ml_connector.csvsafe import csv_writer
 from ml_connector.store.audit import iter_events, verify
 from ml_connector.store.tables import AUDIT_EVENTS
 
@@ -98,7 +98,7 @@ def _csv_cell(value: Any) -> Any:
 
 
 def _write_csv(engine: Engine, out: TextIO, chain: str | None, run_id: str | None) -> int:
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out, lineterminator="\r\n")
     writer.writerow(ROW_COLUMNS)
     count = 0
     for row in iter_row_view(engine, chain=chain, run_id=run_id):

@@ -8,6 +8,7 @@ the current state. A restated period compares its new records against
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +20,13 @@ from ml_connector.store.tables import POSTED_RECORDS
 from ml_connector.store.transactions import utc_now, write_transaction
 
 __all__ = [
+    "PostedDigest",
     "PostedRecord",
     "PostedState",
     "content_digest",
     "iter_latest",
     "latest",
+    "posted_summary",
     "record_posted",
     "record_posted_in",
 ]
@@ -53,6 +56,59 @@ class PostedRecord:
 def content_digest(booking: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a booking line."""
     return sha256_hex(canonical_json(dict(booking)))
+
+
+#: the columns of a posted row that its audit hash covers (``payload`` via ``digest``)
+HASHED_COLUMNS = (
+    "pipeline",
+    "datev_client",
+    "period",
+    "row_key",
+    "digest",
+    "run_id",
+    "filename",
+    "datev_job_id",
+)
+
+
+class PostedDigest:
+    """Count and running SHA-256 of a file's posted rows, in the order they were stored.
+
+    The outcome step records it in the file's ``job_outcome`` audit event and
+    ``audit verify`` recomputes it, so an edited, added or removed posted row (or one
+    whose booking no longer matches its digest) fails verification.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._hash = hashlib.sha256()
+        self.mismatched: str | None = None
+
+    def add(self, row: Mapping[Any, Any]) -> None:
+        """Add one stored row (a mapping with the hashed columns and ``payload``)."""
+        self.rows += 1
+        if self.mismatched is None and sha256_hex(str(row["payload"])) != row["digest"]:
+            self.mismatched = str(row["row_key"])
+        item = canonical_json({name: row[name] for name in HASHED_COLUMNS})
+        self._hash.update(item.encode("utf-8") + b"\n")
+
+    def summary(self) -> dict[str, Any]:
+        """``{"rows": n, "sha256": hex}`` as recorded in the audit event."""
+        return {"rows": self.rows, "sha256": self._hash.hexdigest()}
+
+
+def posted_summary(conn: Connection, *, run_id: str, filename: str) -> dict[str, Any]:
+    """The :class:`PostedDigest` summary of one file's stored posted rows."""
+    table = POSTED_RECORDS
+    query = (
+        select(table)
+        .where((table.c.run_id == run_id) & (table.c.filename == filename))
+        .order_by(table.c.id)
+    )
+    digest = PostedDigest()
+    for row in conn.execute(query, execution_options={"yield_per": _BATCH}):
+        digest.add(row._mapping)
+    return digest.summary()
 
 
 def record_posted_in(conn: Connection, records: Iterable[PostedRecord]) -> int:

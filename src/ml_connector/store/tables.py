@@ -2,8 +2,10 @@
 
 ``audit_events`` and ``posted_records`` are append-only: the migration installs
 triggers that abort every UPDATE and DELETE on them (SQLite and PostgreSQL).
-``runs``, ``run_files``, ``audit_chain_heads`` and ``engine_executors`` hold
-operational state and are updated in place.
+``audit_chain_heads`` may only move forward onto an existing event (triggers too).
+``runs``, ``run_files`` and ``engine_executors`` hold operational state and are
+updated in place; ``audit verify`` checks ``runs`` and ``posted_records`` against
+the audit chain.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class PostedRecordRow(Base):
     __tablename__ = "posted_records"
     __table_args__ = (
         Index("ix_posted_records_key", "pipeline", "datev_client", "period", "row_key", "id"),
+        Index("ix_posted_records_run_file", "run_id", "filename", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,13 +1,18 @@
 """Building the clients a run needs from the configuration and the stores.
 
-* Looker: the customer's ``base_url`` (or an override) and the API3 key from its
-  credential reference: ``env:PREFIX`` as :mod:`ml_connector.mapping.fetch` reads it,
-  or ``store:OWNER``, the encrypted credential store entries
-  ``(OWNER, "looker_client_id")`` and ``(OWNER, "looker_client_secret")``.
+* Looker: the customer's ``base_url`` and the API3 key from its own credential
+  reference (:func:`ml_connector.credentials.resolve.resolve_secret`): ``env:PREFIX``
+  reads ``PREFIX_CLIENT_ID`` / ``PREFIX_CLIENT_SECRET``, ``store:OWNER`` the encrypted
+  credential store entries ``(OWNER, "looker_client_id")`` and
+  ``(OWNER, "looker_client_secret")``.
 * DATEV: the stored OAuth connection named after the customer (what
   ``ml-connector datev login --customer NAME`` stores) gives the token manager and the
   app's client id; the API hosts follow the customer's ``environment`` (production or
-  sandbox), unless a DATEV emulator URL is given (argument or ``ML_CONNECTOR_DATEV_API_URL``).
+  sandbox). Its tokens go only to the APIs of the issuer that granted them.
+
+A DATEV emulator URL (argument or ``ML_CONNECTOR_DATEV_API_URL``) or a Looker URL
+override applies only to a customer marked ``emulator = true``
+(:mod:`ml_connector.config.access`).
 """
 
 from __future__ import annotations
@@ -23,16 +28,21 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
+from ml_connector.config.access import check_issuer, emulator_override
 from ml_connector.config.models import Customer, LookerConnection
-from ml_connector.config.models import DatevClient as DatevSide
 from ml_connector.credentials import CredentialStore, open_credential_store
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.api.httplog import HttpLog
 from ml_connector.datev.client import DatevClient
 from ml_connector.datev.oauth.connection_store import ConnectionStore, relogin_hint
 from ml_connector.datev.oauth.manager import TokenManager
-from ml_connector.errors import ConfigurationError, ReconsentRequiredError
-from ml_connector.mapping.fetch import LookerCredentials, resolve_looker_credentials
+from ml_connector.errors import ReconsentRequiredError
+from ml_connector.mapping.fetch import (
+    LOOKER_CLIENT_ID,
+    LOOKER_CLIENT_SECRET,
+    LookerCredentials,
+    resolve_looker_credentials,
+)
 from ml_connector.store.open import open_store
 
 __all__ = [
@@ -41,6 +51,7 @@ __all__ = [
     "LOOKER_CLIENT_SECRET",
     "DatevConnections",
     "SyncSettings",
+    "datev_api_url",
     "datev_endpoints",
     "looker_credentials",
     "open_sync_store",
@@ -49,9 +60,6 @@ __all__ = [
 
 #: base URL of a DATEV emulator to use instead of DATEV's hosts
 ENV_DATEV_API_URL = "ML_CONNECTOR_DATEV_API_URL"
-#: credential-store kinds of a ``store:OWNER`` Looker reference
-LOOKER_CLIENT_ID = "looker_client_id"
-LOOKER_CLIENT_SECRET = "looker_client_secret"  # noqa: S105 - a kind name, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +67,9 @@ class SyncSettings:
     """Where a run's inputs live and which endpoints to use.
 
     ``config_path`` ``None`` means the usual search (``$ML_CONNECTOR_CONFIG``,
-    ``./ml-connector.toml``, the data directory). ``looker_url`` replaces every
-    customer's Looker URL; ``datev_api_url`` points DATEV calls at an emulator
-    (default: ``$ML_CONNECTOR_DATEV_API_URL``).
+    ``./ml-connector.toml``, the data directory). ``looker_url`` and ``datev_api_url``
+    (default: ``$ML_CONNECTOR_DATEV_API_URL``) point emulator customers at emulators;
+    any other customer refuses them.
     """
 
     data_dir: Path
@@ -93,32 +101,25 @@ def looker_credentials(
     credentials: CredentialStore | None,
     environ: Mapping[str, str] | None = None,
 ) -> LookerCredentials:
-    """The API3 key of ``connection`` from the environment or the credential store."""
-    ref = connection.credential_ref
-    env = os.environ if environ is None else environ
-    if ref.scheme != "store" or (
-        env.get("ML_CONNECTOR_LOOKER_CLIENT_ID") and env.get("ML_CONNECTOR_LOOKER_CLIENT_SECRET")
-    ):
-        return resolve_looker_credentials(connection, env)
-    if credentials is None:
-        raise ConfigurationError(f"Looker credential {ref} needs the credential store")
-    client_id = credentials.find(ref.name, LOOKER_CLIENT_ID)
-    secret = credentials.find(ref.name, LOOKER_CLIENT_SECRET)
-    if client_id is None or secret is None:
-        raise ConfigurationError(
-            f"Looker credential {ref} is not in the credential store",
-            hint=f"store the API3 client id and secret under owner {ref.name!r} "
-            f"(kinds {LOOKER_CLIENT_ID} and {LOOKER_CLIENT_SECRET})",
-        )
-    return LookerCredentials(client_id.get_secret_value(), secret)
+    """The API3 key of ``connection`` from its own reference (environment or store)."""
+    return resolve_looker_credentials(connection, environ, store=credentials)
 
 
-def datev_endpoints(side: DatevSide, api_url: str | None = None) -> Endpoints:
-    """DATEV's hosts for the customer's environment, or the emulator at ``api_url``."""
+def datev_api_url(customer_id: str, customer: Customer, api_url: str | None = None) -> str | None:
+    """The DATEV emulator URL this customer uses (argument, else
+    ``$ML_CONNECTOR_DATEV_API_URL``); ``None`` for DATEV's own hosts."""
     url = api_url or os.environ.get(ENV_DATEV_API_URL)
+    return emulator_override(customer_id, customer, what="the DATEV API URL", url=url)
+
+
+def datev_endpoints(customer_id: str, customer: Customer, api_url: str | None = None) -> Endpoints:
+    """DATEV's hosts for the customer's environment, or its emulator."""
+    url = datev_api_url(customer_id, customer, api_url)
     if url:
         return Endpoints.emulator(url)
-    return Endpoints.production() if side.environment == "production" else Endpoints.sandbox()
+    if customer.datev.environment == "production":
+        return Endpoints.production()
+    return Endpoints.sandbox()
 
 
 class DatevConnections:
@@ -142,12 +143,14 @@ class DatevConnections:
                 f"no DATEV login stored for customer {customer_id!r}",
                 hint=relogin_hint(customer_id),
             )
+        api_url = datev_api_url(customer_id, customer, self.settings.datev_api_url)
+        check_issuer(customer_id, customer, info.endpoints.issuer, api_url)
         async with httpx.AsyncClient(timeout=30.0) as http:
             tokens = TokenManager(self.connections, customer_id, http=http)
             async with DatevClient(
                 tokens,
                 app_client_id=info.client_id,
-                endpoints=datev_endpoints(customer.datev, self.settings.datev_api_url),
+                endpoints=datev_endpoints(customer_id, customer, api_url),
                 http_log=HttpLog(self.settings.http_log_dir),
             ) as client:
                 yield client

@@ -255,4 +255,5 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "error": outcome.error,
         "error_kind": outcome.error_kind,
         "replay_of": outcome.replay_of,
+        "audit_anchor": None if outcome.audit_anchor is None else dict(outcome.audit_anchor),
     }

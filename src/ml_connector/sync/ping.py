@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from ml_connector.config import LoadedConfig
+from ml_connector.config.access import looker_base_url
 from ml_connector.config.models import Customer, Source
 from ml_connector.datev.health import CheckResult, check_datev
 from ml_connector.errors import MlConnectorError
@@ -49,8 +50,15 @@ async def check_looker(
     looker_url: str | None = None,
 ) -> list[CheckResult]:
     """Credentials, login and a one-row query of the customer's first pipeline."""
-    connection = config.model.customers[customer_id].looker
-    url = looker_url or connection.base_url
+    customer = config.model.customers[customer_id]
+    connection = customer.looker
+    try:
+        url = looker_base_url(customer_id, customer, looker_url)
+    except MlConnectorError as exc:
+        return [
+            _failed("Looker URL", exc, "drop --looker-url"),
+            *_skipped(_LOOKER_LATER, "Looker URL refused"),
+        ]
     try:
         creds = await asyncio.to_thread(
             looker_credentials, connection, connections.connections.credentials

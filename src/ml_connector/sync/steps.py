@@ -41,6 +41,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from ml_connector.config import LoadedConfig, find_config, load_config
+from ml_connector.config.access import looker_base_url
 from ml_connector.datev.client import DatevClient
 from ml_connector.engine.ports import (
     JobStatus,
@@ -185,6 +186,11 @@ class LiveRunSteps:
         customer = config.pipeline(pipeline).customer
         return RunSpec(pipeline, customer, datev_client_id(config, pipeline), period)
 
+    def _looker_url(self, config: LoadedConfig, spec: RunSpec) -> str:
+        """Where this customer's Looker key may go (an override for emulators only)."""
+        customer = config.model.customers[spec.customer]
+        return looker_base_url(spec.customer, customer, self.settings.looker_url)
+
     @asynccontextmanager
     async def _datev(self, spec: RunSpec) -> AsyncIterator[DatevClient]:
         config = await asyncio.to_thread(self.config)
@@ -206,7 +212,7 @@ class LiveRunSteps:
             looker_credentials, connection, self.connections.connections.credentials
         )
         period = Period.parse(spec.period)
-        url = self.settings.looker_url
+        url = self._looker_url(config, spec)
         rows = await fetch_source(
             connection, pipeline.source, period, base_url=url, credentials=credentials
         )
@@ -229,6 +235,8 @@ class LiveRunSteps:
                 f"{customer} / {client}",
                 hint="queue the run again after a configuration change",
             )
+        if self.settings.looker_url is not None:
+            self._looker_url(config, spec)  # refused before anything is written
 
     async def stream_rows(
         self, config: LoadedConfig, spec: RunSpec, *, limit: int | None = None
@@ -244,7 +252,7 @@ class LiveRunSteps:
             connection,
             pipeline.source,
             Period.parse(spec.period),
-            base_url=self.settings.looker_url,
+            base_url=self._looker_url(config, spec),
             credentials=credentials,
             limit=limit,
         )
@@ -265,7 +273,7 @@ class LiveRunSteps:
             connection,
             pipeline.tie_out.totals,
             Period.parse(spec.period),
-            base_url=self.settings.looker_url,
+            base_url=self._looker_url(config, spec),
             credentials=credentials,
         )
 

@@ -72,11 +72,10 @@ def _basic(client: OAuthClient) -> str:
 
 
 def id_token_claims(id_token: SecretStr) -> dict[str, Any]:
-    """The claims of an ID token received straight from the token endpoint.
+    """The claims of an ID token that was verified already (for display only).
 
-    The signature is not checked: OIDC Core 3.1.3.7 lets a client rely on the TLS
-    connection to the token endpoint instead. ``iss``, ``aud`` and ``nonce`` are
-    checked by the caller.
+    Signature and claims are verified once, at the login
+    (:func:`ml_connector.datev.oauth.idtoken.verify_id_token`).
     """
     try:
         payload = id_token.get_secret_value().split(".")[1]
@@ -103,6 +102,11 @@ class TokenEndpointClient:
         self.client = client
         self._http = http
         self._clock = clock
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client this token client talks to the provider with."""
+        return self._http
 
     async def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> TokenSet:
         """Trade an authorization code (with its PKCE verifier) for tokens."""

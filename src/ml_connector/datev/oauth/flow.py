@@ -20,8 +20,9 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
-from ml_connector.datev.oauth.client import TokenEndpointClient, TokenSet, id_token_claims
+from ml_connector.datev.oauth.client import TokenEndpointClient, TokenSet
 from ml_connector.datev.oauth.endpoints import ProviderEndpoints
+from ml_connector.datev.oauth.idtoken import fetch_jwks, verify_id_token
 from ml_connector.errors import NeedsUserError, RemoteRejectedError
 
 __all__ = [
@@ -214,16 +215,13 @@ async def complete_authorization(
         code_verifier=pending.code_verifier.get_secret_value(),
     )
     if tokens.id_token is not None:
-        claims = id_token_claims(tokens.id_token)
-        audience = claims.get("aud")
-        audiences = audience if isinstance(audience, list) else [audience]
-        if str(claims.get("iss", "")).rstrip("/") != pending.issuer.rstrip("/"):
-            raise CallbackRejectedError("the ID token names another issuer")
-        if pending.client_id not in audiences:
-            raise CallbackRejectedError("the ID token was issued for another client")
-        if not _same(claims.get("nonce"), pending.nonce):
-            raise CallbackRejectedError(
-                "the ID token's nonce does not match this login (replayed token?)",
-                hint="start the login again",
-            )
+        keys = await fetch_jwks(token_client.endpoints, token_client.http)
+        verify_id_token(
+            tokens.id_token,
+            keys,
+            issuer=pending.issuer,
+            client_id=pending.client_id,
+            nonce=pending.nonce,
+            clock=clock,
+        )
     return tokens
