@@ -1,8 +1,8 @@
 """What the emulator reads from an uploaded EXTF file: header fields and booking lines.
 
 Decoding follows DATEV: a BOM selects UTF-8 / UTF-16LE / UTF-16BE, no BOM means
-code page 1252. Only what the emulator needs (client consistency, job fields,
-the ledger) is read here; full validation is the project's EXTF validator.
+code page 1252. Only what the emulator needs (its own checks, job fields, the
+ledger) is read here; nothing of the product's EXTF code is used.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class ExtfContent:
 
     header: tuple[str, ...]
     rows: tuple[ExtfRow, ...]
+    #: characters of the raw header line (DATEV limits it to 1000)
+    header_length: int = 0
 
     def field(self, position: int) -> str:
         """Header field ``position`` (1-based), unquoted, or ``""``."""
@@ -78,7 +80,10 @@ def read_extf(content: bytes) -> ExtfContent:
     except UnicodeDecodeError as exc:
         raise ExtfReadError(f"encoding not supported: {exc.reason}") from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
-    lines = list(reader)
+    try:
+        lines = list(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+        raise ExtfReadError(f"line {reader.line_num}: {exc}") from exc
     if not lines or not lines[0]:
         raise ExtfReadError("file has no header line")
     rows = tuple(
@@ -86,7 +91,9 @@ def read_extf(content: bytes) -> ExtfContent:
         for number, fields in enumerate(lines[2:], start=3)
         if any(f.strip() for f in fields)
     )
-    return ExtfContent(header=tuple(lines[0]), rows=rows)
+    end = text.find("\n")
+    header_length = len(text[: end if end >= 0 else len(text)].rstrip("\r"))
+    return ExtfContent(header=tuple(lines[0]), rows=rows, header_length=header_length)
 
 
 def amount(text: str) -> Decimal | None:
