@@ -17,9 +17,7 @@ from ml_connector.emulators.datev.app import create_app, emulator_state
 from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
 
 
-def test_cli_builds_emulator_with_options(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_cli_builds_emulator_with_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     started: dict[str, Any] = {}
 
     def fake_run(app: Any, *, host: str, port: int, log_level: str) -> None:

@@ -280,9 +280,9 @@ async def _guarded(request: Request, api: DatevApi, handler: Handler, request_id
 
 #: media ranges that accept DATEV's JSON answers (spec: 406 Not Acceptable otherwise)
 _ACCEPTABLE = frozenset({"*/*", "application/*", "application/json", "application/problem+json"})
-#: body read beyond a size limit is discarded up to this multiple of the limit, so the
+#: body read beyond a size limit is discarded (up to this many bytes, or 4x the limit), so the
 #: client gets the 413 answer instead of a connection reset
-_DRAIN_FACTOR = 4
+_DRAIN_CAP = 200 * 1024 * 1024
 
 
 def _refuse_accept(api: DatevApi, request: Request, request_id: str) -> Response | None:
@@ -304,7 +304,7 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit * _DRAIN_FACTOR:
+        if size > max(limit * 4, _DRAIN_CAP):
             break
         if size <= limit and announced <= limit:
             chunks.append(chunk)
