@@ -46,7 +46,7 @@ def test_datev_musterdatei_and_handmade_file_pass(path: Path) -> None:
     verdict = check_extf(path.read_bytes(), consultant_number=29098, client_number=55003)
     assert verdict.ok, verdict.affected_elements
     assert verdict.content is not None
-    assert len(verdict.content.rows) > 0
+    assert verdict.content.row_count > 0
 
 
 def test_musterdatei_of_another_client_fails_on_the_numbers() -> None:

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -52,7 +52,7 @@ def _iso(yyyymmdd: str) -> str | None:
 def _job_fields(parsed: ExtfContent | None) -> dict[str, Any]:
     if parsed is None:
         return {}
-    fields: dict[str, Any] = {"number_of_accounting_records": len(parsed.rows)}
+    fields: dict[str, Any] = {"number_of_accounting_records": parsed.row_count}
     if parsed.data_category.isdigit():
         fields["data_category_id"] = int(parsed.data_category)
     for key, position in (("fiscal_year_begin", 13), ("date_from", 15), ("date_to", 16)):
@@ -65,14 +65,14 @@ def _job_fields(parsed: ExtfContent | None) -> dict[str, Any]:
     return fields
 
 
-def _bookings(client_id: str, job_id: str, filename: str, parsed: ExtfContent) -> list[Booking]:
-    out = []
-    for row in parsed.rows:
+def _bookings(client_id: str, job_id: str, filename: str, parsed: ExtfContent) -> Iterator[Booking]:
+    """The bookings of a checked Buchungsstapel, streamed (every row has an amount)."""
+    for row in parsed.rows():
         f = row.fields + ("",) * max(0, 14 - len(row.fields))
         value = amount(f[0])
         if value is None:
             continue
-        out.append(
+        yield (
             Booking(
                 client_id=client_id,
                 job_id=job_id,
@@ -87,7 +87,6 @@ def _bookings(client_id: str, job_id: str, filename: str, parsed: ExtfContent) -
                 text=f[13],
             )
         )
-    return out
 
 
 def _validation_details(verdict: ExtfVerdict) -> dict[str, Any]:
@@ -172,10 +171,11 @@ def _process(state: EmulatorState, upload: _Upload) -> None:
             if verdict.ok
             else None
         )
+        content = verdict.content if books else None
         bookings = (
-            _bookings(upload.client_id, upload.job_id, upload.filename, verdict.content)
-            if books and verdict.content is not None
-            else []
+            _bookings(upload.client_id, upload.job_id, upload.filename, content)
+            if content is not None
+            else iter(())
         )
         state.ledger.record(
             Transfer(
@@ -187,7 +187,7 @@ def _process(state: EmulatorState, upload: _Upload) -> None:
                 reference_id=upload.reference_id,
                 received_at=upload.received,
                 succeeded=verdict.ok,
-                bookings=len(bookings) if original is None else 0,
+                bookings=content.row_count if content is not None and original is None else 0,
                 duplicate_of=original.job_id if original else None,
                 protocol=tuple(f"{n}: {r}" for n, r in verdict.affected_elements)
                 + ((verdict.detail,) if verdict.detail and not verdict.affected_elements else ()),

@@ -189,7 +189,7 @@ def _rows_problems(parsed: ExtfContent) -> list[tuple[str, str]]:
         return []  # the other categories' columns are not checked (docs/emulators.md)
     width = BOOKING_COLUMNS.get(int(parsed.field(5)), max(BOOKING_COLUMNS.values()))
     problems: list[tuple[str, str]] = []
-    for row in parsed.rows:
+    for row in parsed.rows():
         problems += row_problems(row, width)
         if len(problems) >= MAX_FINDINGS:
             break
@@ -202,7 +202,7 @@ def check_extf(content: bytes, *, consultant_number: int, client_number: int) ->
         parsed = read_extf(content)
     except ExtfReadError as exc:
         return ExtfVerdict(None, "1008833", "Invalid file", str(exc))
-    if len(parsed.rows) > MAX_RECORDS:
+    if parsed.row_count > MAX_RECORDS:
         return ExtfVerdict(parsed, "1008833", "Invalid file", "More than 99999 postings")
     problems = header_problems(
         parsed, consultant_number=consultant_number, client_number=client_number
