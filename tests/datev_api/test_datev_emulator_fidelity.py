@@ -311,3 +311,13 @@ async def test_unsupported_response_type_is_refused() -> None:
     assert parse_qs(urlsplit(authorize.headers["Location"]).query)["error"] == [
         "unsupported_response_type"
     ]
+
+
+@pytest.mark.parametrize("query", [{"skip": "x"}, {"skip": "-1"}, {"top": "many"}])
+async def test_bad_job_list_paging_is_400_1008828(setup: Setup, query: dict[str, str]) -> None:
+    async with raw(setup) as http:
+        response = await http.get(
+            URLS.extf + "/clients/455148-1/extf-files/jobs", params=query, headers=GOOD
+        )
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("1008828")

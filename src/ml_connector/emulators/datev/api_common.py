@@ -333,6 +333,10 @@ def _invalid(api: DatevApi, path: str, violations: list[str], request_id: str) -
     if api is DatevApi.CLIENTS:
         return problem(400, "1008828", "Invalid query", detail, request_id=request_id)
     if api is DatevApi.EXTF:
+        if detail.startswith("Query parameter"):  # spec: 1008828 for bad paging parameters
+            return problem(
+                400, "1008828", "Invalid query parameters", detail, request_id=request_id
+            )
         code = "1008831" if "body" in detail.lower() else "1008832"
         return problem(400, code, "Invalid request", detail, request_id=request_id)
     if "document-id" in detail:

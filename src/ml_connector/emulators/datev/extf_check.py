@@ -1,12 +1,13 @@
 """The emulator's own checks of an uploaded EXTF file, per DATEV's documented rules.
 
 Independent of the product's EXTF writer and validator: the emulator is meant to
-check them, so it must not judge uploads with the same code. Sources (see
+check them, so it must not judge uploads with the same code. Sources (table in
 ``docs/emulators.md``): SPEC = DATEV's accounting:extf-files 3.0.1 OpenAPI (error
 tables 1008833/1008834 of the job's ``validation_details``); FB = DATEV's
-Formatbeschreibung (header and Buchungsstapel tables, via
-``notes/extf-format.md`` sections 3 and 4); REQ = the Buchungsdatenservice
-interface requirements (format floors, via ``notes/datev-api.md`` 4.2).
+Formatbeschreibung (developer.datev.de/datev/platform/de/dtvf/formate/header and
+.../buchungsstapel); REQ = DATEV's Schnittstellenvorgaben Buchungsdatenservice
+(developer.datev.de/datev/platform/schnittstellenvorgaben/dtvf: format floors);
+MUSTER = DATEV's own sample file (tests/data/extf), which must pass.
 
 DATEV's upload service checks the header only; a row problem would surface when the
 batch is imported into the DATEV app. The emulator reports the few row rules below
@@ -56,9 +57,9 @@ BOOKING_COLUMNS = {12: 124, 13: 125}
 
 _DIGITS = re.compile(r"\d+")
 _TIMESTAMP = re.compile(r"\d{17}")  # FB field 6: YYYYMMDDHHMMSSFFF
-_AMOUNT = re.compile(r"\d{1,10}(,\d{1,2})?")  # FB col 1; the Musterdatei writes "64083"
+_AMOUNT = re.compile(r"\d{1,10}(,\d{1,2})?")  # FB col 1; MUSTER writes "64083"
 _ACCOUNT = re.compile(r"\d{1,9}")  # FB cols 7/8
-_TAX_KEY = re.compile(r"\d{0,4}")  # FB col 9 (DATEV's own file uses 1 to 4 digits)
+_TAX_KEY = re.compile(r"\d{0,4}")  # FB col 9 (MUSTER uses 1 to 4 digits)
 _DOC_DATE = re.compile(r"(\d\d)(\d\d)")  # FB col 10: TTMM with leading zero
 _DOC_FIELD = re.compile(r"[0-9A-Za-z$&%*+\-/]{0,36}")  # FB col 11 (Belegfeld 1)
 _MAX_TEXT = 60  # FB col 14 (Buchungstext)

@@ -414,7 +414,7 @@ class IdentityProvider:
             "userinfo_endpoint": f"{base}/userinfo",
             "jwks_uri": f"{base}/certs",
             "response_types_supported": ["code", "code id_token"],
-            "response_modes_supported": ["query"],
+            "response_modes_supported": ["query", "fragment"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
