@@ -241,9 +241,6 @@ async def finalize_job(ctx: Ctx) -> Response:
         bookings = [] if errors else _ledger_bookings(job)
         digest = hashlib.sha256(b"".join(c for _, c in sorted(job.files))).hexdigest()
         filename = ",".join(sorted(n for n, _ in job.files))
-        original = (
-            state.ledger.find_original(job.client_id, filename, digest) if not errors else None
-        )
         state.ledger.record(
             Transfer(
                 kind="dxso",
@@ -254,8 +251,7 @@ async def finalize_job(ctx: Ctx) -> Response:
                 reference_id=None,
                 received_at=now_iso(),
                 succeeded=not errors,
-                bookings=len(bookings) if original is None else 0,
-                duplicate_of=original.job_id if original else None,
+                bookings=len(bookings),
                 protocol=tuple(f"{n}: {r}" for n, r in errors),
             ),
             bookings,

@@ -164,36 +164,32 @@ def _process(state: EmulatorState, upload: _Upload) -> None:
         job = state.extf_jobs[upload.job_id]
         job.job.update(_job_fields(verdict.content))
         final = dict(job.job, result="succeeded" if verdict.ok else "failed")
-        if not verdict.ok:
-            final["validation_details"] = _validation_details(verdict)
-        original = (
-            state.ledger.find_original(upload.client_id, upload.filename, digest)
-            if verdict.ok
-            else None
-        )
-        content = verdict.content if books else None
-        bookings = (
-            _bookings(upload.client_id, upload.job_id, upload.filename, content)
-            if content is not None
-            else iter(())
-        )
-        state.ledger.record(
-            Transfer(
-                kind="extf",
-                client_id=upload.client_id,
-                job_id=upload.job_id,
-                filename=upload.filename,
-                sha256=digest,
-                reference_id=upload.reference_id,
-                received_at=upload.received,
-                succeeded=verdict.ok,
-                bookings=content.row_count if content is not None and original is None else 0,
-                duplicate_of=original.job_id if original else None,
-                protocol=tuple(f"{n}: {r}" for n, r in verdict.affected_elements)
-                + ((verdict.detail,) if verdict.detail and not verdict.affected_elements else ()),
-            ),
-            bookings,
-        )
+    if not verdict.ok:
+        final["validation_details"] = _validation_details(verdict)
+    content = verdict.content if books else None
+    bookings = (
+        _bookings(upload.client_id, upload.job_id, upload.filename, content)
+        if content is not None
+        else iter(())
+    )
+    # the ledger write (up to 99,999 bookings) holds the store, not the emulator's lock
+    state.ledger.record(
+        Transfer(
+            kind="extf",
+            client_id=upload.client_id,
+            job_id=upload.job_id,
+            filename=upload.filename,
+            sha256=digest,
+            reference_id=upload.reference_id,
+            received_at=upload.received,
+            succeeded=verdict.ok,
+            bookings=content.row_count if content is not None else 0,
+            protocol=tuple(f"{n}: {r}" for n, r in verdict.affected_elements)
+            + ((verdict.detail,) if verdict.detail and not verdict.affected_elements else ()),
+        ),
+        bookings,
+    )
+    with state.lock:
         job.final = final
         state.save_extf(upload.job_id)
 

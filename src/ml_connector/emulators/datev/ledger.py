@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -125,24 +125,32 @@ class Ledger:
     def __init__(self, store: EmulatorStore | None = None) -> None:
         self._store = store or EmulatorStore()
 
-    def find_original(self, client_id: str, filename: str, sha256: str) -> Transfer | None:
-        """The earlier successful transfer with this name and content, if any."""
-        rows = self._store.rows(
-            f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE client_id = ? AND filename = ?"  # noqa: S608
-            " AND sha256 = ? AND succeeded AND duplicate_of IS NULL ORDER BY seq LIMIT 1",
-            [client_id, filename, sha256],
-        )
-        return _transfer(rows[0]) if rows else None
+    def _original(self, db: Any, transfer: Transfer) -> str | None:
+        """Job id of an earlier successful transfer with this name and content, if any."""
+        row = db.execute(
+            "SELECT job_id FROM transfers WHERE client_id = ? AND filename = ? AND sha256 = ?"
+            " AND succeeded AND duplicate_of IS NULL ORDER BY seq LIMIT 1",
+            (transfer.client_id, transfer.filename, transfer.sha256),
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def record(self, transfer: Transfer, bookings: Iterable[Booking]) -> Transfer:
-        """Record a transfer; bookings count only for successful non-duplicates."""
-        row = _json(transfer) | {"protocol": json.dumps(list(transfer.protocol))}
+        """Record a transfer and, if it succeeded and is no duplicate, its bookings.
+
+        A successful transfer whose name and content equal an earlier successful one
+        of the same client is stored as its duplicate (``duplicate_of``, no bookings);
+        the check and the write are one transaction. Returns what was stored.
+        """
         with self._store.transaction() as db:
+            original = self._original(db, transfer) if transfer.succeeded else None
+            if original is not None:
+                transfer = replace(transfer, duplicate_of=original, bookings=0)
+            row = _json(transfer) | {"protocol": json.dumps(list(transfer.protocol))}
             db.execute(
                 f"INSERT INTO transfers ({_TRANSFER_COLUMNS}) VALUES ({_marks(11)})",  # noqa: S608
                 [row[c.strip()] for c in _TRANSFER_COLUMNS.split(",")],
             )
-            if transfer.succeeded and transfer.duplicate_of is None:
+            if transfer.succeeded and original is None:
                 db.executemany(
                     f"INSERT INTO bookings ({_BOOKING_COLUMNS}) VALUES ({_marks(11)})",  # noqa: S608
                     (
