@@ -107,6 +107,17 @@ async def test_oversized_upload_over_a_socket_gets_413_problem_not_a_reset(chunk
     assert extf_spec_errors(response, "POST", "/clients/455148-1/extf-files/import") == []
 
 
+async def test_large_upload_refused_before_reading_still_gets_its_answer() -> None:
+    app = create_app(emulator_config(), checker=StaticTokenChecker(["t"], client_id=APP_CLIENT_ID))
+    with serve_in_thread(app) as server:
+        url = Endpoints.emulator(server.url).extf + "/clients/455148-1/extf-files/import"
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                url, headers=OCTET | {"Filename": "EXTF_a.csv"}, content=b"x" * 8_000_000
+            )
+    assert response.status_code == 401
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
