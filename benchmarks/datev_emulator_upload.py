@@ -1,9 +1,10 @@
-"""How fast the DATEV emulator accepts EXTF uploads, against the validator alone.
+"""How fast the DATEV emulator accepts EXTF uploads, against its own checks alone.
 
 Uploads N files of R booking lines through the DATEV client into the in-process
-emulator (ASGI transport, no sockets) and prints files/s, lines/s and the ratio to
-running the project's EXTF validator on the same bytes in the same run (the
-emulator's floor: it validates every upload). Usage::
+emulator (ASGI transport, no sockets; ledger in a SQLite file in a temporary data
+dir) until every job is processed, and prints files/s, lines/s, the ratio to running
+the emulator's EXTF checks on the same bytes (its floor: it checks every upload)
+and the peak memory of the process. Usage::
 
     python benchmarks/datev_emulator_upload.py [FILES] [LINES]
 """
@@ -11,7 +12,9 @@ emulator's floor: it validates every upload). Usage::
 from __future__ import annotations
 
 import asyncio
+import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,8 +25,9 @@ from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.client import DatevClient
 from ml_connector.emulators.datev.app import create_app, emulator_state
 from ml_connector.emulators.datev.config import EmulatorConfig
+from ml_connector.emulators.datev.extf_check import check_extf
 from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
-from ml_connector.extf.validate import validate_bytes
+from ml_connector.emulators.datev.store import EmulatorStore
 
 SAMPLE = Path(__file__).parents[1] / "tests/data/extf/handmade/minimal_fv13_cp1252_crlf.csv"
 
@@ -54,10 +58,13 @@ async def main(files: int, lines: int) -> None:
     content = make_file(lines)
     started = time.perf_counter()
     for _ in range(files):
-        validate_bytes(content, expected_client_id="455148-1")
+        check_extf(content, consultant_number=455148, client_number=1)
     baseline = time.perf_counter() - started
 
-    app = create_app(EmulatorConfig(), checker=StaticTokenChecker(["bench"], client_id="bench"))
+    data_dir = tempfile.TemporaryDirectory(prefix="datev-bench-")
+    store = EmulatorStore(Path(data_dir.name))
+    checker = StaticTokenChecker(["bench"], client_id="bench")
+    app = create_app(EmulatorConfig(), checker=checker, store=store)
     async with DatevClient(
         _Token(),
         app_client_id="bench",
@@ -67,16 +74,21 @@ async def main(files: int, lines: int) -> None:
         started = time.perf_counter()
         for n in range(files):
             await client.upload_extf("455148-1", content, f"EXTF_bench_{n}.csv")
+        await asyncio.gather(*emulator_state(app).background)
         elapsed = time.perf_counter() - started
-    booked = len(emulator_state(app).ledger.bookings())
+    booked = emulator_state(app).ledger.count_bookings()
+    store.close()
+    data_dir.cleanup()
     assert booked == files * lines, booked
     print(f"files={files} lines/file={lines} bytes/file={len(content)}")
-    print(f"validator alone: {baseline:.3f} s ({files * lines / baseline:,.0f} lines/s)")
+    print(f"checks alone: {baseline:.3f} s ({files * lines / baseline:,.0f} lines/s)")
     print(
         f"upload via emulator: {elapsed:.3f} s ({files / elapsed:.1f} files/s, "
         f"{files * lines / elapsed:,.0f} lines/s)"
     )
-    print(f"ratio emulator/validator: {elapsed / baseline:.2f}")
+    print(f"ratio emulator/checks: {elapsed / baseline:.2f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory: {peak:.0f} MB for {booked:,} bookings")
 
 
 if __name__ == "__main__":

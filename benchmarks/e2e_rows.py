@@ -129,6 +129,7 @@ async def _install(work: Path, looker_url: str, emulators: DemoEmulators) -> Syn
             "bench",
             issuer=emulators.issuer,
             client_id=DEMO_OAUTH_CLIENT,
+            client_secret=emulators.datev_client_secret,
         )
     finally:
         engine.dispose()

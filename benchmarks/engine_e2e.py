@@ -47,6 +47,7 @@ from ml_connector.emulators._server import free_port
 LOOKER_ID = "bench-looker-id"
 LOOKER_SECRET = "bench-looker-secret"  # noqa: S105 - sandbox credential
 OAUTH_CLIENT = "ml-connector-bench"
+OAUTH_SECRET = "bench-oauth-secret"  # noqa: S105 - sandbox credential
 CUSTOMER = "bench"
 PIPELINE = "bench-gl"
 BERATER, MANDANT = 29098, 55003
@@ -177,6 +178,10 @@ def emulator_commands(work: Path, rows: int, latency_ms: float) -> tuple[list[li
         str(datev_config),
         "--oauth-client-id",
         OAUTH_CLIENT,
+        "--oauth-client-secret",
+        OAUTH_SECRET,
+        "--data-dir",
+        str(work / "datev-emulator"),
         "--auto-consent",
         "--latency",
         str(latency_ms / 1000),
@@ -209,6 +214,7 @@ def install(work: Path, looker_url: str, datev_url: str, store_url: str | None) 
                 CUSTOMER,
                 issuer=datev_url + "/openid",
                 client_id=OAUTH_CLIENT,
+                client_secret=SecretStr(OAUTH_SECRET),
             )
         )
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from ml_connector.emulators.datev.app import create_app, emulator_state
 from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
 
 
-def test_cli_builds_emulator_with_options(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_builds_emulator_with_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     started: dict[str, Any] = {}
 
     def fake_run(app: Any, *, host: str, port: int, log_level: str) -> None:
@@ -25,7 +26,18 @@ def test_cli_builds_emulator_with_options(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("uvicorn.run", fake_run)
     result = CliRunner().invoke(
         main,
-        ["sandbox", "datev", "--port", "9123", "--error-rate", "0.25", "--job-pending-reads", "3"],
+        [
+            "sandbox",
+            "datev",
+            "--port",
+            "9123",
+            "--error-rate",
+            "0.25",
+            "--job-pending-reads",
+            "3",
+            "--data-dir",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert started["port"] == 9123

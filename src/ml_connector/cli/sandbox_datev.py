@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-__all__ = ["DEFAULT_PORT", "sandbox_datev"]
+if TYPE_CHECKING:
+    from ml_connector.emulators.datev.store import EmulatorStore
+
+__all__ = ["DEFAULT_PORT", "sandbox_client_secret", "sandbox_datev"]
 
 DEFAULT_PORT = 8766
 DEFAULT_OAUTH_CLIENT_ID = "ml-connector-sandbox"
+
+
+def sandbox_client_secret(store: EmulatorStore) -> str:
+    """The sandbox OAuth client's secret: generated once per data dir, then kept there."""
+    saved = dict(store.objects("sandbox")).get("oauth_client_secret")
+    if isinstance(saved, str):
+        return saved
+    secret = secrets.token_urlsafe(24)
+    store.put("sandbox", "oauth_client_secret", secret)
+    return secret
 
 
 @click.command(name="datev")
@@ -31,8 +46,20 @@ DEFAULT_OAUTH_CLIENT_ID = "ml-connector-sandbox"
     "--oauth-client-secret",
     envvar="ML_CONNECTOR_SANDBOX_DATEV_CLIENT_SECRET",
     default=None,
-    help="Make the OAuth client confidential with this secret (env: "
-    "ML_CONNECTOR_SANDBOX_DATEV_CLIENT_SECRET). Default: public client.",
+    help="The OAuth client's secret (env: ML_CONNECTOR_SANDBOX_DATEV_CLIENT_SECRET). "
+    "Default: one generated for the data dir, kept there and printed at start.",
+)
+@click.option(
+    "--public-client",
+    is_flag=True,
+    help="Register the OAuth client without a secret (DATEV's clients are confidential).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the emulator keeps ledger, jobs and grants across restarts "
+    "[default: sandbox-datev under the ml-connector data dir].",
 )
 @click.option(
     "--redirect-uri",
@@ -61,6 +88,8 @@ def sandbox_datev(
     config_file: Path | None,
     oauth_client_id: str,
     oauth_client_secret: str | None,
+    public_client: bool,
+    data_dir: Path | None,
     redirect_uris: tuple[str, ...],
     auto_consent: bool,
     job_pending_reads: int | None,
@@ -83,6 +112,8 @@ def sandbox_datev(
     from ml_connector.emulators.datev.app import create_app
     from ml_connector.emulators.datev.config import EmulatorConfig
     from ml_connector.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
+    from ml_connector.emulators.datev.store import EmulatorStore
+    from ml_connector.paths import default_data_dir
 
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
     updates: dict[str, object] = {}
@@ -106,19 +137,25 @@ def sandbox_datev(
     if updates:
         config = EmulatorConfig.model_validate(config.model_dump() | updates)
     base = f"http://{host}:{port}"
+    store = EmulatorStore(data_dir or default_data_dir() / "sandbox-datev")
+    secret = None if public_client else oauth_client_secret or sandbox_client_secret(store)
     idp = IdentityProvider(
         issuer=f"{base}/openid",
         oauth_clients=[
             OAuthClientRegistration(
                 client_id=oauth_client_id,
-                client_secret=SecretStr(oauth_client_secret) if oauth_client_secret else None,
+                client_secret=SecretStr(secret) if secret else None,
                 redirect_uris=redirect_uris,
             )
         ],
         auto_consent=auto_consent,
+        store=store,
     )
-    app = create_app(config, idp)
+    app = create_app(config, idp, store=store)
     click.echo(f"DATEV emulator on {base} (issuer {base}/openid, ledger {base}/admin/ledger)")
+    click.echo(f"data dir: {store.data_dir}")
+    kind = f"confidential, secret {secret}" if secret else "public"
+    click.echo(f"OAuth client: {oauth_client_id} ({kind})")
     clients = ", ".join(
         f"{c.id} ({', '.join(c.services) or 'no services'})" for c in config.clients
     )

@@ -69,6 +69,8 @@ class DemoEmulators:
     datev_url: str
     datev_app: Starlette
     idp: IdentityProvider
+    #: the demo OAuth client is confidential, as DATEV's clients are
+    datev_client_secret: SecretStr
 
     @property
     def issuer(self) -> str:
@@ -93,8 +95,9 @@ def running_emulators(
     ``latency_seconds`` is added to every API call of both (benchmarks).
     """
     secret = SecretStr(looker_secret or secrets.token_urlsafe(24))
+    datev_secret = SecretStr(secrets.token_urlsafe(24))
     idp = IdentityProvider(
-        oauth_clients=[OAuthClientRegistration(client_id=DEMO_OAUTH_CLIENT)], auto_consent=True
+        oauth_clients=[OAuthClientRegistration(DEMO_OAUTH_CLIENT, datev_secret)], auto_consent=True
     )
     config = datev_config or demo_datev_config()
     faults = None
@@ -117,4 +120,5 @@ def running_emulators(
             datev_url=datev.url,
             datev_app=datev_app,
             idp=idp,
+            datev_client_secret=datev_secret,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 import httpx
+from pydantic import SecretStr
 
 from ml_connector.datev.oauth.client import OAuthClient
 from ml_connector.datev.oauth.connection_store import ConnectionInfo, ConnectionStore
@@ -39,6 +40,7 @@ async def login_unattended(
     *,
     issuer: str,
     client_id: str,
+    client_secret: SecretStr | None = None,
     apis: tuple[str, ...] = DEMO_APIS,
     wait_seconds: float = 30.0,
 ) -> ConnectionInfo:
@@ -60,7 +62,7 @@ async def login_unattended(
         request = LoginRequest(
             connection=connection,
             endpoints=endpoints,
-            client=OAuthClient(client_id),
+            client=OAuthClient(client_id, client_secret),
             scope=scope_for(apis),
         )
         info = await login_with_loopback(

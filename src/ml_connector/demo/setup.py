@@ -98,6 +98,7 @@ async def install_demo(
             DEMO_CUSTOMER,
             issuer=emulators.issuer,
             client_id=DEMO_OAUTH_CLIENT,
+            client_secret=emulators.datev_client_secret,
         )
     finally:
         engine.dispose()

@@ -1,7 +1,8 @@
 """Admin endpoints of the emulator (no DATEV counterpart; loopback use only).
 
 =========================  ====================================================
-``GET  /admin/ledger``     transfers, bookings, duplicates and documents (JSON)
+``GET  /admin/ledger``     transfers, bookings, duplicates and documents (JSON);
+                           ``?limit=N&after=P`` pages the bookings (``next_after``)
 ``GET  /admin/faults``     current fault settings
 ``PUT  /admin/faults``     change fault settings (JSON object, partial)
 ``POST /admin/revoke-tokens``          identity provider: revoke every token
@@ -32,8 +33,15 @@ def _state(request: Request) -> EmulatorState:
 
 
 async def ledger(request: Request) -> Response:
-    """Everything the emulator accepted."""
-    return JSONResponse(_state(request).ledger.snapshot())
+    """Everything the emulator accepted; bookings paged with ``limit`` and ``after``."""
+    query = request.query_params
+    after, limit = query.get("after", "0"), query.get("limit")
+    if not after.isdigit() or (limit is not None and not limit.isdigit()):
+        return JSONResponse({"error": "after and limit must be whole numbers"}, status_code=400)
+    snapshot = _state(request).ledger.snapshot(
+        after=int(after), limit=int(limit) if limit is not None else None
+    )
+    return JSONResponse(snapshot)
 
 
 async def get_faults(request: Request) -> Response:

@@ -10,7 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ml_connector.datev.api.endpoints import DatevApi
-from ml_connector.emulators.datev.api_common import Ctx, api_route, json_response, problem
+from ml_connector.emulators.datev.api_common import (
+    Ctx,
+    api_route,
+    json_response,
+    page_links,
+    problem,
+)
 from ml_connector.emulators.datev.config import SERVICE_SCOPES, EmulatedClient
 
 __all__ = ["basics_json", "client_json", "clients_routes", "parse_filter", "read_clients_routes"]
@@ -85,14 +91,10 @@ async def list_clients(ctx: Ctx) -> Response:
         if all(getattr(c, key) == value for key, value in wanted.items())
     ]
     page = matching[skip : skip + top]
-    links = []
-    if skip > 0:
-        links.append(f'<?skip={max(0, skip - top)}&top={top}>;rel="prev"')
-    if skip + top < len(matching):
-        links.append(f'<?skip={skip + top}&top={top}>;rel="next"')
     headers = {"Total-Items": str(len(matching))}
-    if links:
-        headers["Link"] = ", ".join(links)
+    link = page_links(skip, top, len(matching))
+    if link:
+        headers["Link"] = link
     return json_response([client_json(c) for c in page], headers=headers)
 
 

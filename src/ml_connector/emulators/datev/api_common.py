@@ -25,7 +25,7 @@ from ml_connector.emulators.datev.grants import AccessGrant
 from ml_connector.emulators.datev.state import EmulatorState
 from ml_connector.emulators.datev.validation import validate_request
 
-__all__ = ["Ctx", "api_route", "dco_error", "error", "json_response", "problem"]
+__all__ = ["Ctx", "api_route", "dco_error", "error", "json_response", "page_links", "problem"]
 
 _PROBLEM_FAMILY = frozenset({DatevApi.CLIENTS, DatevApi.EXTF})
 _HILFE = "http://www.datev.de/hilfe/"
@@ -74,6 +74,16 @@ def json_response(
         media_type=JSON_UTF8 if utf8 else "application/json",
         headers=headers or None,
     )
+
+
+def page_links(skip: int, top: int, total: int) -> str:
+    """The ``Link`` header of a paged list (spec example: ``<?skip=0&top=100>;rel="prev"``)."""
+    links = []
+    if skip > 0:
+        links.append(f'<?skip={max(0, skip - top)}&top={top}>;rel="prev"')
+    if skip + top < total:
+        links.append(f'<?skip={skip + top}&top={top}>;rel="next"')
+    return ", ".join(links)
 
 
 def problem(
@@ -215,17 +225,19 @@ async def _guarded(request: Request, api: DatevApi, handler: Handler, request_id
             request_id=request_id,
         )
 
-    length = request.headers.get("Content-Length")
+    refused = _refuse_accept(api, request, request_id)
+    if refused is not None:
+        return refused
     limit = (
         state.config.max_extf_bytes
         if api is DatevApi.EXTF
         else state.config.max_document_bytes * 11
     )
-    if length and length.isdigit() and int(length) > limit:
+    body = await _read_body(request, limit)
+    if body is None:
         return _too_large(api, limit, request_id)
-    body = await request.body()
-    if len(body) > limit:
-        return _too_large(api, limit, request_id)
+    if not _json_readable(request, body):
+        return _invalid(api, path, ["body: not UTF-8 encoded JSON"], request_id)
 
     violations = validate_request(
         api,
@@ -266,11 +278,65 @@ async def _guarded(request: Request, api: DatevApi, handler: Handler, request_id
     return response
 
 
+#: media ranges that accept DATEV's JSON answers (spec: 406 Not Acceptable otherwise)
+_ACCEPTABLE = frozenset({"*/*", "application/*", "application/json", "application/problem+json"})
+#: body read beyond a size limit is discarded (up to this many bytes, or 4x the limit), so the
+#: client gets the 413 answer instead of a connection reset
+_DRAIN_CAP = 200 * 1024 * 1024
+
+
+def _refuse_accept(api: DatevApi, request: Request, request_id: str) -> Response | None:
+    """406 when ``Accept`` rules out JSON (documented for accounting-clients and extf-files)."""
+    accept = request.headers.get("Accept")
+    if api not in _PROBLEM_FAMILY or not accept or not accept.strip():
+        return None
+    ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    if ranges & _ACCEPTABLE:
+        return None
+    return problem(406, "406", "Not Acceptable", f"cannot answer {accept!r}", request_id=request_id)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it exceeds ``limit`` (the rest is read and discarded)."""
+    length = request.headers.get("Content-Length", "")
+    announced = int(length) if length.isdigit() else 0
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max(limit * 4, _DRAIN_CAP):
+            break
+        if size <= limit and announced <= limit:
+            chunks.append(chunk)
+    if size > limit or announced > limit:
+        return None
+    body = b"".join(chunks)
+    request._body = body  # Starlette's cache: later request.form() reads this, not the stream
+    return body
+
+
+def _json_readable(request: Request, body: bytes) -> bool:
+    """False for a JSON-typed body that is not UTF-8 JSON (answered 400, not 500)."""
+    if not body or "json" not in request.headers.get("Content-Type", "").lower():
+        return True
+    try:
+        json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
 def _invalid(api: DatevApi, path: str, violations: list[str], request_id: str) -> Response:
     detail = "; ".join(violations)
+    if api in _PROBLEM_FAMILY and "mimetype not found" in detail:
+        return problem(415, "415", "Unsupported Media Type", detail, request_id=request_id)
     if api is DatevApi.CLIENTS:
         return problem(400, "1008828", "Invalid query", detail, request_id=request_id)
     if api is DatevApi.EXTF:
+        if detail.startswith("Query parameter"):  # spec: 1008828 for bad paging parameters
+            return problem(
+                400, "1008828", "Invalid query parameters", detail, request_id=request_id
+            )
         code = "1008831" if "body" in detail.lower() else "1008832"
         return problem(400, code, "Invalid request", detail, request_id=request_id)
     if "document-id" in detail:

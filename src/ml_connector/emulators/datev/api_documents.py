@@ -136,6 +136,7 @@ async def _store(ctx: Ctx, document_id: str, files: list[UploadFile]) -> Respons
         if metadata.get("note"):
             document["note"] = str(metadata["note"])
         state.documents[(client.id, document_id)] = document
+        state.save_document(client.id, document_id)
     return json_response(document, 201, utf8=False)
 
 

@@ -76,7 +76,9 @@ async def create_job(ctx: Ctx) -> Response:
     client = ctx.require_client()
     data = ctx.request.headers.get("Content-Type", "")
 
-    body: dict[str, Any] = json.loads(ctx.body) if ctx.body and "json" in data else {}
+    body = json.loads(ctx.body) if ctx.body and "json" in data else {}
+    if not isinstance(body, dict):
+        return dco_error(400, "#DCO01008", "restapi.InvalidMessageBody", request_id=ctx.request_id)
     import_type = body.get("import_type")
     month = body.get("accounting_month")
     if (import_type is None) != (month is None):
@@ -115,6 +117,7 @@ async def create_job(ctx: Ctx) -> Response:
             import_type=str(import_type or "accountsPayableLedgerImport"),
             accounting_month=str(month or ""),
         )
+        ctx.state.save_dxso(job_id)
     key, names = _FOLDERS[str(import_type or "accountsPayableLedgerImport")]
     return json_response({"id": job_id, "account_length": client.account_length, key: names}, 201)
 
@@ -143,6 +146,7 @@ async def upload_file(ctx: Ctx) -> Response:
             )
         job.files.append((name, content))
         job.protocol.append(_entry("", "wurde empfangen!", filename=name))
+        ctx.state.save_dxso(job.id)
     return json_response({}, 201, utf8=False)
 
 
@@ -218,7 +222,7 @@ async def finalize_job(ctx: Ctx) -> Response:
         return _not_found(ctx)
 
     body = json.loads(ctx.body) if ctx.body else {}
-    if body.get("ready") != "true":
+    if not isinstance(body, dict) or body.get("ready") != "true":
         return dco_error(
             400, "#DCO01001", "restapi.InvalidResourceModification", request_id=ctx.request_id
         )
@@ -237,9 +241,6 @@ async def finalize_job(ctx: Ctx) -> Response:
         bookings = [] if errors else _ledger_bookings(job)
         digest = hashlib.sha256(b"".join(c for _, c in sorted(job.files))).hexdigest()
         filename = ",".join(sorted(n for n, _ in job.files))
-        original = (
-            state.ledger.find_original(job.client_id, filename, digest) if not errors else None
-        )
         state.ledger.record(
             Transfer(
                 kind="dxso",
@@ -250,8 +251,7 @@ async def finalize_job(ctx: Ctx) -> Response:
                 reference_id=None,
                 received_at=now_iso(),
                 succeeded=not errors,
-                bookings=len(bookings) if original is None else 0,
-                duplicate_of=original.job_id if original else None,
+                bookings=len(bookings),
                 protocol=tuple(f"{n}: {r}" for n, r in errors),
             ),
             bookings,
@@ -259,6 +259,7 @@ async def finalize_job(ctx: Ctx) -> Response:
         if not errors:
             job.protocol.append(_entry("", f"{len(bookings)} Datensätze verarbeitet"))
         job.final_status = 3 if errors else 2
+        state.save_dxso(job.id)
     return Response(status_code=204)
 
 
@@ -272,6 +273,7 @@ async def get_status(ctx: Ctx) -> Response:
             job.reads += 1
             if job.reads > ctx.state.config.job_pending_reads:
                 job.status = job.final_status
+            ctx.state.save_dxso(job.id)
         status = job.status
     return json_response({"id": job.id, "status": status})
 
@@ -287,6 +289,7 @@ async def cancel_job(ctx: Ctx) -> Response:
                 400, "#DCO01007", "restapi.InvalidDxsoJobState", request_id=ctx.request_id
             )
         del ctx.state.dxso_jobs[job.id]
+        ctx.state.save_dxso(job.id)
     return Response(status_code=204)
 
 

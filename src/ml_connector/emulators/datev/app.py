@@ -28,6 +28,7 @@ from ml_connector.emulators.datev.config import EmulatorConfig
 from ml_connector.emulators.datev.faults import FaultInjector
 from ml_connector.emulators.datev.grants import AccessTokenChecker
 from ml_connector.emulators.datev.state import EmulatorState, IdentityProviderLike
+from ml_connector.emulators.datev.store import EmulatorStore
 from ml_connector.emulators.datev.validation import spec_for
 
 __all__ = ["create_app", "emulator_state"]
@@ -38,11 +39,14 @@ def create_app(
     idp: IdentityProviderLike | None = None,
     *,
     checker: AccessTokenChecker | None = None,
+    store: EmulatorStore | None = None,
 ) -> Starlette:
     """Build the emulator.
 
     ``idp`` supplies the OAuth routes and checks bearer tokens; without one, pass a
     ``checker`` (e.g. :class:`~ml_connector.emulators.datev.static_tokens.StaticTokenChecker`).
+    ``store`` keeps ledger, jobs and documents (give the identity provider the same
+    store to keep its grants); without one, a temporary store is used.
     """
     config = config or EmulatorConfig()
     token_checker = checker or idp
@@ -50,8 +54,12 @@ def create_app(
         raise ValueError("create_app needs an identity provider or a token checker")
     for api in DatevApi:
         spec_for(api)  # load and check the specs once, at start-up
-    state = EmulatorState(
-        config=config, checker=token_checker, idp=idp, faults=FaultInjector(config.faults)
+    state = EmulatorState.open(
+        config=config,
+        checker=token_checker,
+        idp=idp,
+        faults=FaultInjector(config.faults),
+        store=store or EmulatorStore(),
     )
     routes: list[BaseRoute] = [
         Mount(EMULATOR_PREFIXES[DatevApi.CLIENTS], routes=clients_routes()),

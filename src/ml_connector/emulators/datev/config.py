@@ -124,6 +124,9 @@ class EmulatorConfig(BaseModel):
     job_pending_reads: int = Field(default=1, ge=0)
     #: ``Retry-After`` seconds sent with 202 and with pending job reads (DATEV's example: 5)
     retry_after_seconds: int = Field(default=1, ge=0)
+    #: seconds an EXTF upload's answer waits for the file's check before answering 202
+    #: with the job still pending (the check goes on in a worker thread)
+    inline_processing_seconds: float = Field(default=2.0, ge=0.0)
     max_extf_bytes: int = 50 * 1024 * 1024
     max_document_bytes: int = 20 * 1024 * 1024
     faults: FaultConfig = Field(default_factory=FaultConfig)

@@ -1,8 +1,8 @@
 """What the emulator reads from an uploaded EXTF file: header fields and booking lines.
 
 Decoding follows DATEV: a BOM selects UTF-8 / UTF-16LE / UTF-16BE, no BOM means
-code page 1252. Only what the emulator needs (client consistency, job fields,
-the ledger) is read here; full validation is the project's EXTF validator.
+code page 1252. Only what the emulator needs (its own checks, job fields, the
+ledger) is read here; nothing of the product's EXTF code is used.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -36,10 +37,25 @@ class ExtfRow:
 
 @dataclass(frozen=True, slots=True)
 class ExtfContent:
-    """Header fields (1-based positions in ``header``) and data rows."""
+    """Header fields (1-based positions in ``header``); data rows are read on demand.
+
+    Rows are parsed again from ``text`` on each :meth:`rows` call and never held
+    all at once, so a 99,999-line file costs its text, not millions of strings.
+    """
 
     header: tuple[str, ...]
-    rows: tuple[ExtfRow, ...]
+    text: str
+    #: data rows (lines 3 and later that are not empty)
+    row_count: int
+    #: characters of the raw header line (DATEV limits it to 1000)
+    header_length: int = 0
+
+    def rows(self) -> Iterator[ExtfRow]:
+        """The data rows, in file order."""
+        reader = _reader(self.text)
+        for number, fields in enumerate(reader, start=1):
+            if number > 2 and any(f.strip() for f in fields):
+                yield ExtfRow(line=number, fields=tuple(fields))
 
     def field(self, position: int) -> str:
         """Header field ``position`` (1-based), unquoted, or ``""``."""
@@ -69,24 +85,37 @@ def decode_extf(content: bytes) -> str:
     return content.decode("cp1252", errors="replace")
 
 
+def _reader(text: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
+
+
 def read_extf(content: bytes) -> ExtfContent:
-    """Split an EXTF file into header, (skipped) column line and data rows."""
+    """Decode ``content``, read its header line and count its data rows."""
     if not content:
         raise ExtfReadError("file has no payload")
     try:
         text = decode_extf(content)
     except UnicodeDecodeError as exc:
         raise ExtfReadError(f"encoding not supported: {exc.reason}") from exc
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
-    lines = list(reader)
-    if not lines or not lines[0]:
+    reader = _reader(text)
+    header: list[str] = []
+    count = 0
+    number = 0
+    try:
+        for number, fields in enumerate(reader, start=1):
+            if number == 1:
+                header = fields
+            elif number > 2 and any(f.strip() for f in fields):
+                count += 1
+    except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+        raise ExtfReadError(f"line {number + 1}: {exc}") from exc
+    if not header:
         raise ExtfReadError("file has no header line")
-    rows = tuple(
-        ExtfRow(line=number, fields=tuple(fields))
-        for number, fields in enumerate(lines[2:], start=3)
-        if any(f.strip() for f in fields)
+    end = text.find("\n")
+    header_length = len(text[: end if end >= 0 else len(text)].rstrip("\r"))
+    return ExtfContent(
+        header=tuple(header), text=text, row_count=count, header_length=header_length
     )
-    return ExtfContent(header=tuple(lines[0]), rows=rows)
 
 
 def amount(text: str) -> Decimal | None:

@@ -7,6 +7,10 @@ reuse revokes the whole grant, revocation, userinfo, RS256 ID tokens and a
 discovery document. Paths follow DATEV (issuer ``<base>/openid``, authorize under
 it, token/revoke/userinfo/certs at the root). Fault hooks let tests and the
 emulator's admin endpoint revoke every token or expire every refresh token.
+``response_type`` is ``code`` or ``code id_token`` (DATEV's discovery document lists
+both; a shipping client uses the latter with ``response_mode=query``). Given an
+:class:`~ml_connector.emulators.datev.store.EmulatorStore`, grants and tokens are
+written through to it and survive a restart.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -35,6 +39,7 @@ from ml_connector.emulators.datev.grants import AccessGrant
 from ml_connector.emulators.datev.idp_jwt import IdTokenSigner
 from ml_connector.emulators.datev.idp_pages import consent_page, error_page
 from ml_connector.emulators.datev.static_tokens import ALL_SCOPES
+from ml_connector.emulators.datev.store import EmulatorStore
 
 __all__ = [
     "DEFAULT_USERS",
@@ -52,6 +57,9 @@ ISSUER_PATH = "/openid"
 MIN_STATE_LENGTH = 20
 MIN_NONCE_LENGTH = 20
 INTERACTION_TTL = 600.0
+_STORE_KIND, _STORE_KEY = "idp", "grants"
+#: response types DATEV's discovery document lists that the emulator serves
+RESPONSE_TYPES = (frozenset({"code"}), frozenset({"code", "id_token"}))
 
 #: the OpenID Connect scopes and every accounting API scope
 SUPPORTED_SCOPES: frozenset[str] = (
@@ -136,6 +144,9 @@ class _AuthRequest:
     code_challenge: str
     issuer: str
     created_at: float
+    with_id_token: bool = False
+    #: where the answer goes: ``query`` or ``fragment``
+    response_mode: str = "query"
 
 
 @dataclass
@@ -235,6 +246,7 @@ class IdentityProvider:
         code_ttl: int = 60,
         supported_scopes: Iterable[str] = SUPPORTED_SCOPES,
         clock: Callable[[], float] = time.time,
+        store: EmulatorStore | None = None,
     ) -> None:
         self._issuer = issuer.rstrip("/") if issuer else None
         self.clients = {c.client_id: c for c in oauth_clients}
@@ -252,11 +264,41 @@ class IdentityProvider:
         self._state = _State()
         self._faults = _Faults()
         self._signer = IdTokenSigner()
+        self._store = store
+        if store is not None:
+            self._load(store)
         #: requests per kind: ``authorization_code``, ``refresh_token``, ``refused``, ...
         self.counts: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         return f"IdentityProvider(issuer={self._issuer!r}, clients={sorted(self.clients)})"
+
+    def _load(self, store: EmulatorStore) -> None:
+        """Grants and tokens a previous run left in ``store``."""
+        saved = dict(store.objects(_STORE_KIND)).get(_STORE_KEY)
+        if not saved:
+            return
+        self._state.grants = {
+            k: _Grant(**(v | {"scopes": frozenset(v["scopes"])}))
+            for k, v in saved["grants"].items()
+        }
+        self._state.access = {k: _AccessToken(**v) for k, v in saved["access"].items()}
+        self._state.refresh = {k: _RefreshToken(**v) for k, v in saved["refresh"].items()}
+
+    def _save(self) -> None:
+        """Write grants and tokens through to the store (call without the lock)."""
+        if self._store is None:
+            return
+        with self._lock:
+            data = {
+                "grants": {
+                    k: asdict(v) | {"scopes": sorted(v.scopes)}
+                    for k, v in self._state.grants.items()
+                },
+                "access": {k: asdict(v) for k, v in self._state.access.items()},
+                "refresh": {k: asdict(v) for k, v in self._state.refresh.items()},
+            }
+            self._store.put(_STORE_KIND, _STORE_KEY, data)
 
     # ----------------------------------------------------------------- admin and faults
 
@@ -275,7 +317,8 @@ class IdentityProvider:
             live = [g for g in self._state.grants.values() if not g.revoked]
             for grant in live:
                 grant.revoked = True
-            return len(live)
+        self._save()
+        return len(live)
 
     def expire_refresh_tokens(self) -> int:
         """Let every refresh token expire now (refresh then answers ``invalid_grant``)."""
@@ -283,7 +326,9 @@ class IdentityProvider:
         with self._lock:
             for grant in self._state.grants.values():
                 grant.refresh_expires_at = min(grant.refresh_expires_at, now - 1)
-            return len(self._state.grants)
+            count = len(self._state.grants)
+        self._save()
+        return count
 
     def expire_access_tokens(self) -> int:
         """Let every access token expire now (the APIs then answer 401)."""
@@ -291,7 +336,9 @@ class IdentityProvider:
         with self._lock:
             for token in self._state.access.values():
                 token.expires_at = min(token.expires_at, now - 1)
-            return len(self._state.access)
+            count = len(self._state.access)
+        self._save()
+        return count
 
     def fail_token_requests(self, count: int, *, status: int = 503) -> None:
         """Answer the next ``count`` token requests with ``status`` (transient failure)."""
@@ -317,6 +364,7 @@ class IdentityProvider:
         user = subject or next(iter(self._subjects), "emulator-user")
         with self._lock:
             access, refresh = self._issue(client_id, user, frozenset(scopes), grant_id=None)
+        self._save()
         return MintedTokens(access, refresh, self.access_token_ttl)
 
     # ----------------------------------------------------------------- the seam
@@ -365,8 +413,8 @@ class IdentityProvider:
             "revocation_endpoint": f"{base}/revoke",
             "userinfo_endpoint": f"{base}/userinfo",
             "jwks_uri": f"{base}/certs",
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
+            "response_types_supported": ["code", "code id_token"],
+            "response_modes_supported": ["query", "fragment"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -405,8 +453,16 @@ class IdentityProvider:
                 query["state"] = state
             return RedirectResponse(_with_query(redirect_uri, query), 302)
 
-        if params.get("response_type") != "code":
-            return fail("unsupported_response_type", "only response_type=code is supported")
+        response_type = frozenset(params.get("response_type", "").split())
+        if response_type not in RESPONSE_TYPES:
+            return fail(
+                "unsupported_response_type", "response_type must be 'code' or 'code id_token'"
+            )
+        with_id_token = "id_token" in response_type
+        # OIDC Core 3.3.2.5: a hybrid answer goes in the fragment unless asked otherwise
+        response_mode = params.get("response_mode") or ("fragment" if with_id_token else "query")
+        if response_mode not in ("query", "fragment"):
+            return fail("invalid_request", "response_mode must be 'query' or 'fragment'")
         if not params.get("code_challenge"):
             return fail("invalid_request", "code_challenge missing")
         if params.get("code_challenge_method") != "S256":
@@ -429,6 +485,8 @@ class IdentityProvider:
             code_challenge=params["code_challenge"],
             issuer=issuer,
             created_at=self._clock(),
+            with_id_token=with_id_token,
+            response_mode=response_mode,
         )
         if self.auto_consent and self.auto_consent_user in self.users:
             self.counts["auto_consent"] += 1
@@ -490,8 +548,26 @@ class IdentityProvider:
         code = _token()
         with self._lock:
             self._state.codes[code] = _Code(auth, user.subject, self._clock() + self.code_ttl)
-        query = {"code": code, "state": auth.state, "iss": auth.issuer}
-        return RedirectResponse(_with_query(auth.redirect_uri, query), 302)
+        answer = {"code": code, "state": auth.state, "iss": auth.issuer}
+        if auth.with_id_token:
+            answer["id_token"] = self._signer.sign(self._hybrid_claims(auth, user, code))
+        if auth.response_mode == "fragment":
+            return RedirectResponse(f"{auth.redirect_uri}#{urlencode(answer)}", 302)
+        return RedirectResponse(_with_query(auth.redirect_uri, answer), 302)
+
+    def _hybrid_claims(self, auth: _AuthRequest, user: EmulatorUser, code: str) -> dict[str, Any]:
+        """ID-token claims of a ``code id_token`` answer, with ``c_hash`` (OIDC Core 3.3.2.11)."""
+        digest = hashlib.sha256(code.encode("ascii")).digest()
+        now = int(self._clock())
+        return {
+            "iss": auth.issuer,
+            "sub": user.subject,
+            "aud": auth.client_id,
+            "iat": now,
+            "exp": now + self.access_token_ttl,
+            "nonce": auth.nonce,
+            "c_hash": base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii"),
+        }
 
     def _prune(self, now: float) -> None:
         """Forget long-expired codes and access tokens (call with the lock held)."""
@@ -563,6 +639,7 @@ class IdentityProvider:
             else:
                 raise _OAuthError("unsupported_grant_type", f"unsupported grant {grant_type!r}")
         except _OAuthError as exc:
+            self._save()  # a refused reuse revokes a grant
             self.counts[f"refused_{grant_type or 'unknown'}"] += 1
             headers = {"WWW-Authenticate": "Basic"} if exc.status == 401 else None
             return _no_store(
@@ -572,6 +649,7 @@ class IdentityProvider:
                     headers=headers,
                 )
             )
+        self._save()
         self.counts[grant_type] += 1
         return _no_store(JSONResponse(body))
 
@@ -707,6 +785,7 @@ class IdentityProvider:
                         grant.revoked = True  # the refresh token carries the whole grant
                     else:
                         entry.expires_at = min(entry.expires_at, self._clock() - 1)
+        self._save()
         self.counts["revocation"] += 1
         return _no_store(Response(status_code=200))
 

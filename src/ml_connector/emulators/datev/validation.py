@@ -90,7 +90,10 @@ class _Response:
 def _messages(errors: Any) -> list[str]:
     out = []
     for error in errors:
-        text = str(error)
+        try:
+            text = str(error)
+        except UnicodeDecodeError:  # openapi-core decodes the body to describe it
+            text = f"{type(error).__name__}: body is not UTF-8"
         cause = error.__cause__
         inner = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
         if inner:

@@ -1,0 +1,180 @@
+"""What the DATEV emulator keeps in its data dir survives a restart."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from datev_api_support import APP_CLIENT_ID, BASE, emulator_config, make_extf
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from ml_connector.cli import main
+from ml_connector.datev.api.endpoints import Endpoints
+from ml_connector.emulators.datev.app import create_app, emulator_state
+from ml_connector.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
+from ml_connector.emulators.datev.ledger import Booking, Transfer
+from ml_connector.emulators.datev.state import EmulatorState, ExtfJobState
+from ml_connector.emulators.datev.store import EmulatorStore
+
+URLS = Endpoints.emulator(BASE)
+SECRET = "app-secret"
+SCOPES = [
+    "datev:accounting:clients",
+    "datev:accounting:extf-files-import",
+    "accounting:dxso-jobs",
+    "accounting:clients:read",
+]
+
+
+def start(data_dir: Path) -> tuple[Starlette, IdentityProvider, EmulatorStore]:
+    store = EmulatorStore(data_dir)
+    idp = IdentityProvider(
+        issuer=BASE + "/openid",
+        oauth_clients=[OAuthClientRegistration(APP_CLIENT_ID, SecretStr(SECRET))],
+        store=store,
+    )
+    return create_app(emulator_config(), idp, store=store), idp, store
+
+
+def http_for(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+
+
+def api_headers(access: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access}", "X-DATEV-Client-Id": APP_CLIENT_ID}
+
+
+async def test_ledger_jobs_and_grants_survive_a_restart(tmp_path: Path) -> None:
+    app, idp, store = start(tmp_path)
+    tokens = idp.mint_tokens(APP_CLIENT_ID, SCOPES)
+    async with http_for(app) as http:
+        uploaded = await http.post(
+            URLS.extf + "/clients/455148-1/extf-files/import",
+            headers=api_headers(tokens.access_token)
+            | {"Filename": "EXTF_a.csv", "Content-Type": "application/octet-stream"},
+            content=make_extf(455148, 1, [("12,34", "S", "1000", "8400", "A")]),
+        )
+        dxso = await http.post(
+            URLS.dxso + "/clients/455148-1/dxso-jobs",
+            headers=api_headers(tokens.access_token) | {"Content-Type": "application/json"},
+            json={"import_type": "accountsPayableLedgerImport", "accounting_month": "2026-01"},
+        )
+    store.close()
+
+    app, _, store = start(tmp_path)
+    async with http_for(app) as http:
+        job = await http.get(
+            URLS.extf + uploaded.headers["Location"], headers=api_headers(tokens.access_token)
+        )
+        dxso_job = await http.get(
+            URLS.dxso + f"/clients/455148-1/dxso-jobs/{dxso.json()['id']}",
+            headers=api_headers(tokens.access_token),
+        )
+        refreshed = await http.post(
+            "/token",
+            auth=(APP_CLIENT_ID, SECRET),
+            data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
+        )
+        listed = await http.get(
+            URLS.clients + "/clients", headers=api_headers(refreshed.json()["access_token"])
+        )
+        ledger = (await http.get("/admin/ledger")).json()
+    store.close()
+    assert job.status_code == 200
+    assert job.json()["filename"] == "EXTF_a.csv"
+    assert dxso_job.json()["status"] == 0
+    assert refreshed.status_code == 200, refreshed.text
+    assert listed.status_code == 200
+    assert [b["amount"] for b in ledger["bookings"]] == ["12.34"]
+    assert len(ledger["transfers"]) == 1
+
+
+async def test_used_refresh_token_stays_used_after_a_restart(tmp_path: Path) -> None:
+    app, idp, store = start(tmp_path)
+    tokens = idp.mint_tokens(APP_CLIENT_ID, SCOPES)
+    form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+    async with http_for(app) as http:
+        first = await http.post("/token", auth=(APP_CLIENT_ID, SECRET), data=form)
+    store.close()
+    app, _, store = start(tmp_path)
+    async with http_for(app) as http:
+        again = await http.post("/token", auth=(APP_CLIENT_ID, SECRET), data=form)
+    store.close()
+    assert first.status_code == 200
+    assert again.json()["error"] == "invalid_grant"
+
+
+def test_a_job_cut_short_by_a_stop_fails_with_try_again(tmp_path: Path) -> None:
+    store = EmulatorStore(tmp_path)
+    state = EmulatorState(config=emulator_config(), checker=None, store=store)  # type: ignore[arg-type]
+    state.extf_jobs["j1"] = ExtfJobState("455148-1", {"id": "j1", "result": "pending"})
+    state.save_extf("j1")
+    store.close()
+    store = EmulatorStore(tmp_path)
+    reopened = EmulatorState.open(config=emulator_config(), checker=None, store=store)
+    store.close()
+    final = reopened.extf_jobs["j1"].final
+    assert final is not None
+    assert final["result"] == "failed"
+    assert final["validation_details"]["type"].endswith("1008837")
+
+
+def test_ledger_pages_bookings(tmp_path: Path) -> None:
+    store = EmulatorStore(tmp_path)
+    app = create_app(emulator_config(), checker=_NoTokens(), store=store)
+    ledger = emulator_state(app).ledger
+    bookings = [
+        Booking("455148-1", "j", "f", n, Decimal(n), "S", "1000", "8400", "0101", "A", "t")
+        for n in range(1, 6)
+    ]
+    transfer = Transfer("extf", "455148-1", "j", "f", "x", None, "now", True, 5)
+    ledger.record(transfer, iter(bookings))
+    first = ledger.snapshot(limit=2)
+    second = ledger.snapshot(after=first["next_after"], limit=2)
+    store.close()
+    assert [b["line"] for b in first["bookings"]] == [1, 2]
+    assert [b["line"] for b in second["bookings"]] == [3, 4]
+    assert first["total_bookings"] == 5
+
+
+class _NoTokens:
+    def check_access_token(self, token: str) -> None:
+        return None
+
+
+def _sandbox_secret(app: Starlette) -> SecretStr | None:
+    idp = emulator_state(app).idp
+    assert isinstance(idp, IdentityProvider)
+    return idp.clients["ml-connector-sandbox"].client_secret
+
+
+def _run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[dict[str, Any], str]:
+    started: dict[str, Any] = {}
+
+    def fake_run(app: Any, *, host: str, port: int, log_level: str) -> None:
+        started.update(app=app)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    result = CliRunner().invoke(main, ["sandbox", "datev", *args])
+    assert result.exit_code == 0, result.output
+    return started, result.output
+
+
+def test_sandbox_client_is_confidential_with_a_secret_kept_in_the_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first, output = _run_cli(monkeypatch, "--data-dir", str(tmp_path))
+    again, _ = _run_cli(monkeypatch, "--data-dir", str(tmp_path))
+    public, _ = _run_cli(monkeypatch, "--data-dir", str(tmp_path), "--public-client")
+    secret = _sandbox_secret(first["app"])
+    assert secret is not None
+    assert f"confidential, secret {secret.get_secret_value()}" in output
+    assert _sandbox_secret(again["app"]) == secret
+    assert _sandbox_secret(public["app"]) is None
+    for app in (first["app"], again["app"], public["app"]):
+        emulator_state(app).store.close()
