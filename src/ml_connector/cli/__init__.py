@@ -26,7 +26,23 @@ from ml_connector.cli.worker import worker
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group that turns the project's own errors into one line and exit 1.
+
+    Every :class:`~ml_connector.errors.MlConnectorError` a command lets through is
+    shown as ``Error: <message> (fix: <hint>)``, never as a traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        from ml_connector.errors import MlConnectorError
+
+        try:
+            return super().invoke(ctx)
+        except MlConnectorError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ml-connector")
 @click.option(
     "--log-level",

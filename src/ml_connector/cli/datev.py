@@ -54,7 +54,9 @@ def _secret_from_reference(reference: str, store: ConnectionStore) -> SecretStr:
             f"the DATEV client secret variable {ref.name}_CLIENT_SECRET (or {ref.name}) is not set",
             hint="export it before running the command",
         )
-    return store.credentials.get(ref.name, "datev_client_secret")
+    from ml_connector.credentials.kinds import DATEV_CLIENT_SECRET
+
+    return store.credentials.get(ref.name, DATEV_CLIENT_SECRET)
 
 
 async def _login_request(

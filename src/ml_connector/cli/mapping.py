@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     from ml_connector.config.models import Source
     from ml_connector.mapping.period import Period
 
-__all__ = ["config_option", "load_cli_config", "mapping", "obtain_rows", "parse_period"]
+__all__ = [
+    "check_period",
+    "config_option",
+    "load_cli_config",
+    "mapping",
+    "obtain_rows",
+    "parse_period",
+]
 
 #: the columns of a booking line the preview shows, with their headings
 _PREVIEW_FIELDS = (
@@ -55,6 +62,7 @@ def load_cli_config(path: Path | None) -> LoadedConfig:
 
 
 def parse_period(text: str | None) -> Period | None:
+    """``--period`` as a :class:`Period`; a malformed one is one line and exit 1."""
     from ml_connector.mapping.period import Period
 
     if text is None:
@@ -62,7 +70,13 @@ def parse_period(text: str | None) -> Period | None:
     try:
         return Period.parse(text)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--period") from None
+        raise click.ClickException(f"--period: {exc}") from None
+
+
+def check_period(_ctx: click.Context, _param: click.Parameter, text: str | None) -> str | None:
+    """Click callback: refuse a malformed ``--period`` before the command does anything."""
+    period = parse_period(text)
+    return None if period is None else str(period)
 
 
 def obtain_rows(
@@ -165,7 +179,8 @@ def _looker_cell(row: dict[str, object], columns: Sequence[str]) -> str:
 @click.argument("pipeline")
 @click.option("-n", "count", type=click.IntRange(1, 5000), default=20, show_default=True,
               help="How many rows to show.")  # fmt: skip
-@click.option("--period", default=None, help="Only rows of this period (YYYY-MM).")
+@click.option("--period", default=None, callback=check_period,
+              help="Only rows of this period (YYYY-MM).")  # fmt: skip
 @click.option("--rows", "rows_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Read rows from a JSON Lines file instead of Looker.")  # fmt: skip
 @click.option("--looker-url", default=None, help="Override the customer's Looker URL.")

@@ -7,14 +7,20 @@ from pathlib import Path
 import click
 
 from ml_connector.cli._store import datev_url_option, store_url_option, system_db_url_option
-from ml_connector.cli.mapping import config_option, load_cli_config, obtain_rows, parse_period
+from ml_connector.cli.mapping import (
+    check_period,
+    config_option,
+    load_cli_config,
+    obtain_rows,
+    parse_period,
+)
 
 __all__ = ["run"]
 
 
 @click.command(name="run")
 @click.argument("pipeline")
-@click.option("--period", required=True, help="Booking period, YYYY-MM.")
+@click.option("--period", required=True, callback=check_period, help="Booking period, YYYY-MM.")
 @click.option("--dry-run", is_flag=True, help="Write the files and the report; send nothing.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for files and report "

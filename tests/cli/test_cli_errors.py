@@ -1,0 +1,49 @@
+"""Mistakes on the command line are one ``Error:`` line naming the input and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ml_connector.cli import main
+
+
+def one_line_error(result: Result, *needles: str) -> str:
+    """The single ``Error:`` line of a command that exited 1 without a traceback."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1, result.output
+    for needle in needles:
+        assert needle in lines[0], result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("period", ["Oct-2026", "2026-13", "2026-1", ""])
+@pytest.mark.parametrize("mode", [[], ["--queue"], ["--dry-run"]])
+def test_run_refuses_a_malformed_period_before_anything_else(
+    period: str, mode: list[str], data_dir: Path
+) -> None:
+    result = CliRunner().invoke(main, ["run", "gl", "--period", period, *mode])
+    one_line_error(result, "--period", repr(period), "YYYY-MM")
+    assert not list(data_dir.iterdir()), "nothing is opened for a malformed period"
+
+
+def test_preview_refuses_a_malformed_period(data_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["mapping", "preview", "gl", "--period", "10/2026"])
+    one_line_error(result, "--period", "'10/2026'", "YYYY-MM")
+
+
+def test_audit_export_keeps_an_existing_file_unless_forced(data_dir: Path) -> None:
+    out = data_dir / "trail.csv"
+    out.write_text("the advisor's earlier export\n", encoding="utf-8")
+    runner = CliRunner()
+    for fmt in ("csv", "json"):
+        result = runner.invoke(main, ["audit", "export", "--format", fmt, "--out", str(out)])
+        one_line_error(result, str(out), "--force")
+        assert out.read_text(encoding="utf-8") == "the advisor's earlier export\n"
+    forced = runner.invoke(main, ["audit", "export", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert out.read_text(encoding="utf-8").startswith("run_id,")
