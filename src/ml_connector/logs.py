@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Literal
 
-__all__ = ["JsonFormatter", "RedactingFilter", "configure_logging"]
+__all__ = ["JsonFormatter", "RedactingFilter", "configure_logging", "tracebacks_at_debug"]
 
 LogFormat = Literal["text", "json"]
 
@@ -43,6 +43,27 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+class _TracebacksAtDebug(logging.Filter):
+    """A library's record carrying a traceback is a debug record: shown only at DEBUG.
+
+    The outcome the user sees already says what failed in one line; the traceback
+    is detail for whoever runs with ``--log-level DEBUG``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.levelno >= logging.ERROR:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def tracebacks_at_debug(logger_name: str) -> None:
+    """Demote ``logger_name``'s warnings that carry a traceback to debug (idempotent)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _TracebacksAtDebug) for f in logger.filters):
+        logger.addFilter(_TracebacksAtDebug())
 
 
 class _TextFormatter(logging.Formatter):

@@ -39,6 +39,7 @@ from ml_connector.engine import workflow as wf
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
+from ml_connector.logs import tracebacks_at_debug
 from ml_connector.schedule import due_runs
 from ml_connector.store import runs as run_store
 from ml_connector.store.db import make_engine, migrate, sqlite_url
@@ -156,6 +157,8 @@ class Engine:
         if self.settings.application_version:
             config["application_version"] = self.settings.application_version
         DBOS(config=config)
+        # a step retried after DATEV or Looker failed: the outcome says it in one line
+        tracebacks_at_debug("dbos")
         try:
             DBOS.launch()
             DBOS.register_queue(

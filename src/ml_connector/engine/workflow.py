@@ -25,6 +25,7 @@ from pathlib import Path
 
 from dbos import DBOS
 from dbos._error import (
+    DBOSMaxStepRetriesExceeded,
     DBOSPatchNondeterminismError,
     DBOSStepNondeterminismError,
     DBOSUnexpectedStepError,
@@ -392,6 +393,14 @@ async def _notify_step(outcome: RunOutcome) -> None:
 
 # ---------------------------------------------------------------- workflow
 
+
+def step_failure_cause(exc: Exception) -> Exception:
+    """The error behind a step that ran out of retries (the last attempt's), else ``exc``."""
+    if isinstance(exc, DBOSMaxStepRetriesExceeded) and exc.errors:
+        return exc.errors[-1]
+    return exc
+
+
 _NONDETERMINISM = (
     DBOSStepNondeterminismError,
     DBOSUnexpectedStepError,
@@ -414,6 +423,7 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
     """One run of a pipeline for a period, durable step by step."""
     await _start_step(req)
     outcome = RunOutcome(run_id=req.run_id, spec=req.spec, state="running", replay_of=req.replay_of)
+    jobs: dict[str, str] = {}  # files DATEV has, kept in the outcome when a later step fails
     try:
         prepared = await _prepare_step(req)
         outcome = replace(
@@ -425,7 +435,6 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
         )
         await _record_rows_step(req, prepared)
         todo = [f for f in prepared.files if f.filename not in req.skip_files]
-        jobs: dict[str, str] = {}
         for file in todo:
             jobs[file.filename] = await _submit_step(req, file)
         succeeded = failed = 0
@@ -445,10 +454,21 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
         raise
     except NeedsUserError as exc:
         outcome = replace(
-            outcome, state="needs_user", error=str(exc), error_kind=type(exc).__name__
+            outcome,
+            state="needs_user",
+            jobs=dict(jobs),
+            error=str(exc),
+            error_kind=type(exc).__name__,
         )
     except Exception as exc:
-        outcome = replace(outcome, state="failed", error=str(exc), error_kind=type(exc).__name__)
+        cause = step_failure_cause(exc)
+        outcome = replace(
+            outcome,
+            state="failed",
+            jobs=dict(jobs),
+            error=str(cause),
+            error_kind=type(cause).__name__,
+        )
     await _finish_step(outcome)
     if outcome.state in ("failed", "partial", "needs_user") or outcome.rows_rejected:
         # held rows wait for a correction and a replay: someone has to be told

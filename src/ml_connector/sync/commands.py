@@ -12,7 +12,7 @@ from ml_connector.errors import MlConnectorError
 from ml_connector.sync.connect import SyncSettings
 from ml_connector.sync.launch import EngineOptions, outcome_json
 
-__all__ = ["cli_settings", "print_outcome", "run_through_engine"]
+__all__ = ["cli_settings", "next_step", "print_outcome", "run_through_engine"]
 
 _STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "needs_user": "magenta"}
 
@@ -36,6 +36,21 @@ def cli_settings(
     )
 
 
+def next_step(outcome: RunOutcome) -> str | None:
+    """What to do after a run that did not succeed, in one sentence (``None``: nothing)."""
+    if outcome.state != "failed":
+        return None
+    unknown = len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
+    replay = f"'ml-connector replay {outcome.run_id}'"
+    if unknown > 0:
+        return (
+            f"DATEV received {len(outcome.jobs)} of {len(outcome.files)} file(s) before the run "
+            f"stopped; once DATEV answers again, {replay} finishes the run safely: it asks "
+            "DATEV for every file before sending it, so nothing is posted twice"
+        )
+    return f"fix the cause above, then run {replay}"
+
+
 def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
     """The outcome as JSON or as a few lines; exits 1 unless the run succeeded."""
     if as_json:
@@ -53,11 +68,15 @@ def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
         for filename in outcome.files:
             job = outcome.jobs.get(filename)
             console.print(f"  file {filename}" + (f" -> DATEV job {job}" if job else ""))
+        unknown = len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
         console.print(
             f"  DATEV jobs: {outcome.jobs_succeeded} succeeded, {outcome.jobs_failed} failed"
+            + (f", {unknown} not known yet" if unknown > 0 else "")
         )
         if outcome.error:
             console.print(f"  [red]error[/]: {outcome.error}", soft_wrap=True)
+        if (advice := next_step(outcome)) is not None:
+            console.print(f"  next: {advice}", soft_wrap=True, markup=False)
     if outcome.state != "succeeded":
         raise SystemExit(1)
 
