@@ -47,3 +47,9 @@ def test_audit_export_keeps_an_existing_file_unless_forced(data_dir: Path) -> No
     forced = runner.invoke(main, ["audit", "export", "--out", str(out), "--force"])
     assert forced.exit_code == 0, forced.output
     assert out.read_text(encoding="utf-8").startswith("run_id,")
+
+
+def test_replay_help_states_how_files_are_recognised() -> None:
+    text = " ".join(CliRunner().invoke(main, ["replay", "--help"]).output.split())
+    assert "digest of client, period, part, pipeline and its booking lines" in text
+    assert "before the rows change in Looker" in text

@@ -34,10 +34,15 @@ def replay(
 ) -> None:
     """Re-run RUN (see 'ml-connector status') after a fix, and print the new run's outcome.
 
-    The replay prepares the period again with the same file names and record keys and
-    asks DATEV before every submission whether the file arrived already, so no booking
-    is posted twice. Rows changed in Looker since RUN are posted as reversal plus
-    correction (pipelines with restatement = "corrections").
+    The replay reads the period again and posts only what is not recorded as posted:
+    rows of files DATEV accepted are not sent again, and rows changed in Looker since
+    are posted as reversal plus correction (restatement = "corrections").
+
+    A file's name is a digest of client, period, part, pipeline and its booking lines.
+    Before sending a file the replay asks DATEV for that name and resends nothing
+    DATEV already has. So a file that reached DATEV while its outcome was not
+    recorded (DATEV went down mid-run) is recognised only while its lines are
+    unchanged: replay such a run before the rows change in Looker.
     """
     from ml_connector.errors import MlConnectorError
     from ml_connector.sync.commands import cli_settings, print_outcome
