@@ -46,21 +46,29 @@ class RedactingFilter(logging.Filter):
 
 
 class _TracebacksAtDebug(logging.Filter):
-    """A library's record carrying a traceback is a debug record: shown only at DEBUG.
+    """A library's traceback is shown only at DEBUG.
 
-    The outcome the user sees already says what failed in one line; the traceback
-    is detail for whoever runs with ``--log-level DEBUG``.
+    A warning that carries one (a step about to be retried) becomes a debug record;
+    an error keeps its line, with the exception's type and message instead of the
+    traceback. The command's own output already says what failed and what to do.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not record.exc_info or record.levelno >= logging.ERROR:
+        if not record.exc_info:
             return True
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger().isEnabledFor(logging.DEBUG)
+        debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+        if record.levelno < logging.ERROR:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return debug
+        if not debug:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} {type(error).__name__}: {error}".replace("\n", " ")
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
 
 
 def tracebacks_at_debug(logger_name: str) -> None:
-    """Demote ``logger_name``'s warnings that carry a traceback to debug (idempotent)."""
+    """Show ``logger_name``'s tracebacks only at DEBUG (idempotent; see the filter)."""
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, _TracebacksAtDebug) for f in logger.filters):
         logger.addFilter(_TracebacksAtDebug())

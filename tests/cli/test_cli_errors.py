@@ -53,3 +53,32 @@ def test_replay_help_states_how_files_are_recognised() -> None:
     text = " ".join(CliRunner().invoke(main, ["replay", "--help"]).output.split())
     assert "digest of client, period, part, pipeline and its booking lines" in text
     assert "before the rows change in Looker" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "is not a URL"),
+        ("mysql://u@db.example/x", "'mysql' databases are not supported"),
+        ("postgresql+psycopg2://u@127.0.0.1/x", "driver 'psycopg2' is not installed"),
+        ("postgresql://u:pw@127.0.0.1:1/x", "cannot open the database postgresql://u:***@127.0"),
+        ("sqlite:////nonexistent-dir/x.sqlite3", "cannot open the database sqlite:////nonex"),
+    ],
+)
+def test_a_bad_store_url_is_one_line(url: str, message: str, data_dir: Path) -> None:
+    for command in (["audit", "verify"], ["status"], ["credentials", "list", "acme"]):
+        result = CliRunner().invoke(main, [*command, "--store-url", url])
+        line = one_line_error(result, message, "fix:")
+        assert ":pw@" not in line, "the password is never shown"
+
+
+@pytest.mark.parametrize("queue", [[], ["--queue"]])
+def test_a_bad_system_database_url_is_one_line(queue: list[str], data_dir: Path) -> None:
+    from ml_connector.examples import demo_config_path
+
+    config = ["--config", str(demo_config_path())]
+    url = ["--system-db-url", "oracle://u:pw@db.example/x"]
+    result = CliRunner().invoke(
+        main, ["run", "gl-monthly", "--period", "2026-10", *config, *url, *queue]
+    )
+    one_line_error(result, "'oracle' databases are not supported", "fix:")

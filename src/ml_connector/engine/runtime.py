@@ -34,6 +34,7 @@ from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from ml_connector.engine import workflow as wf
 from ml_connector.engine.polling import PollPolicy
@@ -42,7 +43,13 @@ from ml_connector.errors import ConfigurationError
 from ml_connector.logs import tracebacks_at_debug
 from ml_connector.schedule import due_runs
 from ml_connector.store import runs as run_store
-from ml_connector.store.db import make_engine, migrate, sqlite_url
+from ml_connector.store.db import (
+    database_unreachable,
+    database_url,
+    make_engine,
+    migrate,
+    sqlite_url,
+)
 from ml_connector.store.tables import EXECUTORS
 from ml_connector.store.transactions import write_transaction
 
@@ -69,8 +76,9 @@ def run_id_for(pipeline: str, period: str) -> str:
 
 
 def system_database_url(data_dir: Path, url: str | None = None) -> str:
-    """``url`` if given, else the SQLite file ``dbos.sqlite3`` in ``data_dir``."""
+    """``url`` if given (checked), else the SQLite file ``dbos.sqlite3`` in ``data_dir``."""
     if url:
+        database_url(url)
         return url
     data_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(data_dir / 'dbos.sqlite3').resolve()}"
@@ -168,9 +176,13 @@ class Engine:
                 polling_interval_sec=self.settings.queue_polling_interval,
                 on_conflict="always_update",
             )
-        except BaseException:
+        except BaseException as exc:
             DBOS.destroy()
             wf.install(None)
+            if isinstance(exc, DBAPIError):
+                unreachable = database_unreachable(self.system_database_url, exc)
+                if unreachable is not None:
+                    raise unreachable from None
             raise
         _active = self
         self._launched = True
