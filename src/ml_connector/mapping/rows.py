@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import IO
 
 from ml_connector.errors import DataError
 
-__all__ = ["read_rows", "rows_from_jsonl", "to_jsonable", "write_rows"]
+__all__ = ["iter_raw_rows", "read_rows", "rows_from_jsonl", "to_jsonable", "write_rows"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -30,7 +30,7 @@ def _typed(value: object) -> object:
     return value
 
 
-_SCALARS = (str, Decimal, bool, type(None))
+_SCALARS = (str, Decimal, int, bool, type(None))
 
 
 def _no_constant(name: str) -> object:
@@ -40,11 +40,13 @@ def _no_constant(name: str) -> object:
     )
 
 
-def _parse_line(line: str, where: str) -> dict[str, object]:
+def _parse_line(
+    line: str, where: str, parse_int: Callable[[str], object] = Decimal
+) -> dict[str, object]:
     """One JSON Lines row: an object of scalars (text, finite number, true/false, null)."""
     try:
         record = json.loads(
-            line, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constant
+            line, parse_float=Decimal, parse_int=parse_int, parse_constant=_no_constant
         )
     except json.JSONDecodeError as exc:
         raise DataError(
@@ -92,7 +94,7 @@ def rows_from_jsonl(lines: Iterable[str], *, source: str = "rows") -> Iterator[d
 def _decoded(raw: Iterable[bytes], source: str) -> Iterator[str]:
     for number, line in enumerate(raw, start=1):
         try:
-            yield line.decode("utf-8")
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"not UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})",
@@ -105,6 +107,15 @@ def read_rows(path: Path) -> list[dict[str, object]]:
     """All rows of a ``.jsonl`` file (UTF-8); any fault is a :class:`DataError`."""
     with path.open("rb") as handle:
         return list(rows_from_jsonl(_decoded(handle, str(path)), source=str(path)))
+
+
+def iter_raw_rows(path: Path) -> Iterator[dict[str, object]]:
+    """The rows of a ``.jsonl`` file one at a time, as written (integers as ``int``,
+    dates as text); the same checks as :func:`read_rows`."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(_decoded(handle, str(path)), start=1):
+            if line.strip():
+                yield _parse_line(line, f"{path}, line {number}", parse_int=int)
 
 
 def to_jsonable(value: object) -> object:
