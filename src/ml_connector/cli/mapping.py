@@ -51,14 +51,10 @@ def config_option(func: click.decorators.FC) -> click.decorators.FC:
 
 
 def load_cli_config(path: Path | None) -> LoadedConfig:
-    """Load the configuration; problems become a click error listing file, key and fix."""
+    """Load the configuration (its problems list file, key and fix)."""
     from ml_connector.config import find_config, load_config
-    from ml_connector.errors import ConfigurationError
 
-    try:
-        return load_config(find_config(path))
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load_config(find_config(path))
 
 
 def parse_period(text: str | None) -> Period | None:
@@ -90,7 +86,6 @@ def obtain_rows(
     limit: int | None = None,
 ) -> list[dict[str, object]]:
     """Rows from ``rows_file`` (JSON Lines) or, without one, from the customer's Looker."""
-    from ml_connector.errors import MlConnectorError
     from ml_connector.mapping.fetch import fetch_source
     from ml_connector.mapping.rows import read_rows
 
@@ -101,8 +96,6 @@ def obtain_rows(
         return asyncio.run(
             fetch_source(connection, source, period, base_url=looker_url, limit=limit)
         )
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot read rows: {exc}") from None
 

@@ -44,20 +44,16 @@ def replay(
     recorded (DATEV went down mid-run) is recognised only while its lines are
     unchanged: replay such a run before the rows change in Looker.
     """
-    from ml_connector.errors import MlConnectorError
     from ml_connector.sync.commands import cli_settings, print_outcome
     from ml_connector.sync.launch import EngineOptions, replay_run
 
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
     )
-    try:
-        outcome = replay_run(
-            settings,
-            run_id,
-            only_failed=only_failed,
-            options=EngineOptions(system_database_url=system_db_url),
-        )
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+    outcome = replay_run(
+        settings,
+        run_id,
+        only_failed=only_failed,
+        options=EngineOptions(system_database_url=system_db_url),
+    )
     print_outcome(outcome, as_json=as_json)

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ml_connector.engine.ports import RunOutcome
-from ml_connector.errors import MlConnectorError
 from ml_connector.sync.connect import SyncSettings
 from ml_connector.sync.launch import EngineOptions, outcome_json
 
@@ -128,6 +127,4 @@ def run_through_engine(
             f"{pipeline} {period} ran before ({exc.state}); run it again with "
             f"'ml-connector replay {exc.run_id}' (add --only-failed to resend failed files only)"
         ) from None
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
     print_outcome(outcome, as_json=as_json)
