@@ -123,3 +123,29 @@ def test_transport_error_classifies_by_cause() -> None:
     error = transport_error(reset, "Looker login", "https://x.example")
     assert isinstance(error, RetriableError)
     assert not isinstance(error, UnreachableError)
+
+
+def test_absurdly_deep_json_from_looker_is_a_data_error() -> None:
+    from ml_connector.errors import DataError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/login"):
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(
+            200,
+            content=b"[" * 100_000 + b"]" * 100_000,
+            headers={"Content-Type": "application/json"},
+        )
+
+    client = LookerClient(
+        "https://looker.acme.de", "id", "s", transport=httpx.MockTransport(handler)
+    )
+
+    async def looks() -> None:
+        try:
+            await client.looks()
+        finally:
+            await client.close()
+
+    with pytest.raises(DataError, match="invalid JSON"):
+        asyncio.run(looks())

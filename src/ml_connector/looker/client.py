@@ -196,7 +196,7 @@ class LookerClient:
             try:
                 body = json.loads(resp.content)
                 return str(body["access_token"]), int(body.get("expires_in") or 3599)
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 raise ConfigurationError(
                     "Looker login did not answer with an access token"
                     + (" (got an HTML page)" if is_html(resp) else ""),
@@ -257,7 +257,7 @@ class LookerClient:
         _require_json(resp, operation)
         try:
             return loads(resp.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep JSON
             raise DataError(
                 f"Looker {operation} answered invalid JSON",
                 value=server_message(resp, self._redact()),
@@ -392,7 +392,7 @@ class LookerClient:
         start = time.perf_counter()
         try:
             rows = parse_rows(resp.content, typer)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep JSON
             raise DataError(f"Looker {operation} answered invalid JSON") from None
         self.stats.parse_seconds += time.perf_counter() - start
         self.stats.rows_parsed += len(rows)
