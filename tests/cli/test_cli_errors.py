@@ -82,3 +82,20 @@ def test_a_bad_system_database_url_is_one_line(queue: list[str], data_dir: Path)
         main, ["run", "gl-monthly", "--period", "2026-10", *config, *url, *queue]
     )
     one_line_error(result, "'oracle' databases are not supported", "fix:")
+
+
+def test_an_unexpected_error_is_one_line_and_the_traceback_is_at_debug(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    import ml_connector.store.open as store_open
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(store_open, "open_store", broken)
+    result = CliRunner().invoke(main, ["audit", "verify"])
+    line = one_line_error(result, "unexpected KeyError", "--log-level DEBUG")
+    assert "boom" in line
+    debug = CliRunner().invoke(main, ["--log-level", "DEBUG", "audit", "verify"])
+    assert debug.exit_code == 1
+    assert "Traceback" in debug.output
