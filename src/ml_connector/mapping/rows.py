@@ -82,13 +82,22 @@ def _parse_line(
     return record
 
 
-def rows_from_jsonl(lines: Iterable[str], *, source: str = "rows") -> Iterator[dict[str, object]]:
-    """Parse JSON Lines text into rows; a bad line is a :class:`DataError` naming it."""
+def rows_from_jsonl(
+    lines: Iterable[str], *, source: str = "rows", raw: bool = False
+) -> Iterator[dict[str, object]]:
+    """Parse JSON Lines text into rows; a bad line is a :class:`DataError` naming it.
+
+    Numbers become ``Decimal`` and ``YYYY-MM-DD`` text a date; with ``raw`` the values
+    stay as written (integers as ``int``, dates as text).
+    """
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        record = _parse_line(line, f"{source}, line {number}")
-        yield {str(k): _typed(v) for k, v in record.items()}
+        where = f"{source}, line {number}"
+        if raw:
+            yield _parse_line(line, where, parse_int=int)
+        else:
+            yield {k: _typed(v) for k, v in _parse_line(line, where).items()}
 
 
 def _decoded(raw: Iterable[bytes], source: str) -> Iterator[str]:
@@ -113,9 +122,7 @@ def iter_raw_rows(path: Path) -> Iterator[dict[str, object]]:
     """The rows of a ``.jsonl`` file one at a time, as written (integers as ``int``,
     dates as text); the same checks as :func:`read_rows`."""
     with path.open("rb") as handle:
-        for number, line in enumerate(_decoded(handle, str(path)), start=1):
-            if line.strip():
-                yield _parse_line(line, f"{path}, line {number}", parse_int=int)
+        yield from rows_from_jsonl(_decoded(handle, str(path)), source=str(path), raw=True)
 
 
 def to_jsonable(value: object) -> object:

@@ -35,11 +35,16 @@ def cli_settings(
     )
 
 
+def _jobs_not_known(outcome: RunOutcome) -> int:
+    """DATEV jobs of the run whose outcome was not learned (DATEV stopped answering)."""
+    return len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
+
+
 def next_step(outcome: RunOutcome) -> str | None:
     """What to do after a run that did not succeed, in one sentence (``None``: nothing)."""
     if outcome.state != "failed":
         return None
-    unknown = len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
+    unknown = _jobs_not_known(outcome)
     replay = f"'ml-connector replay {outcome.run_id}'"
     if unknown > 0:
         return (
@@ -68,7 +73,7 @@ def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
         for filename in outcome.files:
             job = outcome.jobs.get(filename)
             console.print(f"  file {filename}" + (f" -> DATEV job {job}" if job else ""))
-        unknown = len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
+        unknown = _jobs_not_known(outcome)
         console.print(
             f"  DATEV jobs: {outcome.jobs_succeeded} succeeded, {outcome.jobs_failed} failed"
             + (f", {unknown} not known yet" if unknown > 0 else "")
