@@ -18,6 +18,7 @@ def test_every_error_has_exactly_one_policy() -> None:
         errors.DataError,
         errors.RetriableError,
         errors.RateLimitedError,
+        errors.UnreachableError,
         errors.NeedsUserError,
         errors.ReconsentRequiredError,
         errors.RemoteRejectedError,

@@ -7,7 +7,9 @@ every one of them belongs to exactly one recovery policy::
     ├── ConfigurationError           fatal: stop, a person fixes the configuration
     ├── DataError                    one record or file is bad: skip or hold it, go on
     ├── RetriableError               transient (timeout, 429, 5xx): retry with backoff
-    │   └── RateLimitedError         the server asked us to slow down (``retry_after``)
+    │   ├── RateLimitedError         the server asked us to slow down (``retry_after``)
+    │   └── UnreachableError         connection refused, unknown host, untrusted TLS
+    │                                certificate: not retried within a call, only later
     ├── NeedsUserError               a person must act (re-consent, approve access)
     │   └── ReconsentRequiredError   the DATEV grant is gone; run ``datev login`` again
     └── RemoteRejectedError          the remote system refused the request for a reason
@@ -31,6 +33,7 @@ __all__ = [
     "ReconsentRequiredError",
     "RemoteRejectedError",
     "RetriableError",
+    "UnreachableError",
 ]
 
 
@@ -100,6 +103,15 @@ class RetriableError(MlConnectorError):
 
 class RateLimitedError(RetriableError):
     """The server answered 429 (or a vendor equivalent); wait ``retry_after`` at least."""
+
+
+class UnreachableError(RetriableError):
+    """The server cannot be reached at all (refused, unknown host, untrusted certificate).
+
+    Seconds of retrying will not change that, so the HTTP retry loop gives up at
+    once and the message names the URL; a later attempt (engine step, replay,
+    schedule) may still succeed once the server or the URL is fixed.
+    """
 
 
 class NeedsUserError(MlConnectorError):

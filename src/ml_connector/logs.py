@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Literal
 
-__all__ = ["JsonFormatter", "RedactingFilter", "configure_logging"]
+__all__ = ["JsonFormatter", "RedactingFilter", "configure_logging", "tracebacks_at_debug"]
 
 LogFormat = Literal["text", "json"]
 
@@ -43,6 +43,35 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+class _TracebacksAtDebug(logging.Filter):
+    """A library's traceback is shown only at DEBUG.
+
+    A warning that carries one (a step about to be retried) becomes a debug record;
+    an error keeps its line, with the exception's type and message instead of the
+    traceback. The command's own output already says what failed and what to do.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info:
+            return True
+        debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+        if record.levelno < logging.ERROR:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return debug
+        if not debug:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} {type(error).__name__}: {error}".replace("\n", " ")
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
+def tracebacks_at_debug(logger_name: str) -> None:
+    """Show ``logger_name``'s tracebacks only at DEBUG (idempotent; see the filter)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _TracebacksAtDebug) for f in logger.filters):
+        logger.addFilter(_TracebacksAtDebug())
 
 
 class _TextFormatter(logging.Formatter):

@@ -219,7 +219,7 @@ def test_missing_and_conflicting_lookup_csv(tmp_path: Path) -> None:
     (tmp_path / "accounts.csv").write_text("key,value\nA,1\nA,2\n,3\n", encoding="utf-8")
     found = problems(text, tmp_path)
     assert {p.key for p in found} == {"lookups.accounts"}
-    assert any("line 3" in p.message and "both" in p.message for p in found)
+    assert any("line 3: the key of line 2 again" in p.message for p in found)
     assert any("line 4: empty key" in p.message for p in found)
 
 

@@ -8,14 +8,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from engine_fakes import FakeDatev, FakeSteps
 
+from ml_connector.datev.api.problems import DatevUnavailableError
 from ml_connector.engine.ports import JobStatus, Prepared, PreparedFile, RunOutcome, RunSpec
 from ml_connector.engine.runtime import Engine
 from ml_connector.store.audit import verify
 from ml_connector.store.export import iter_row_view
 from ml_connector.store.posted import latest
 from ml_connector.store.runs import get_run, list_files
+from ml_connector.sync.commands import next_step
 
 SPEC = RunSpec("gl", "acme", "100-1", "2026-10")
 FILE2 = "EXTF_gl_2026-10_002.csv"
@@ -160,3 +163,48 @@ def test_one_run_per_datev_client_at_a_time_and_clients_in_parallel(
     outcomes = [engine.wait(i, timeout=90) for i in ids]
     assert {o.state for o in outcomes} == {"succeeded"}
     assert steps.max_active == {"A": 1, "B": 1}
+
+
+@dataclass
+class DatevGoesDown:
+    """DATEV takes every file, then stops answering while the run polls."""
+
+    inner: FakeSteps
+    down: bool = True
+
+    async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
+        return await self.inner.prepare(spec, workdir)
+
+    async def find_submission(self, spec: RunSpec, file: PreparedFile) -> str | None:
+        return await self.inner.find_submission(spec, file)
+
+    async def submit(self, spec: RunSpec, file: PreparedFile) -> str:
+        return await self.inner.submit(spec, file)
+
+    async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
+        if self.down:
+            raise DatevUnavailableError(f"status of job {job_id}: cannot reach DATEV (refused)")
+        return await self.inner.poll(spec, file, job_id)
+
+
+def test_datev_down_mid_run_says_what_happened_and_a_replay_finishes_it(
+    make_engine: Callable[..., Engine], datev: FakeDatev, capfd: pytest.CaptureFixture[str]
+) -> None:
+    steps = DatevGoesDown(FakeSteps(datev))
+    engine = make_engine(steps)
+    outcome = engine.wait(engine.enqueue(SPEC), timeout=120)
+    assert outcome.state == "failed"
+    assert outcome.error_kind == "DatevUnavailableError"
+    assert "cannot reach DATEV" in (outcome.error or "")
+    # DATEV has both files: the outcome says so instead of "0/0"
+    assert sorted(outcome.jobs) == sorted(outcome.files)
+    assert len(datev.ledger()) == 2
+    assert "Traceback" not in capfd.readouterr().err, "tracebacks are for --log-level DEBUG"
+    advice = next_step(outcome) or ""
+    assert "received 2 of 2 file(s)" in advice
+    assert f"ml-connector replay {outcome.run_id}" in advice
+
+    steps.down = False
+    replay = engine.replay(outcome.run_id)
+    assert engine.wait(replay, timeout=120).state == "succeeded"
+    assert len(datev.ledger()) == 2, "the replay found the files and sent nothing twice"

@@ -121,3 +121,22 @@ def test_render_reports_bad_row_with_location(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "column 11 'Belegfeld 1'" in result.output
     assert not any((tmp_path / "o").glob("EXTF_*"))
+
+
+def test_render_refuses_a_rows_file_that_is_not_utf8(tmp_path: Path) -> None:
+    good = json.dumps(sample_rows()[0], ensure_ascii=False).encode("utf-8")
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_bytes(good + b"\n" + good.replace(b'"', b'"\xe4', 1) + b"\n")
+    csv_file = tmp_path / "rows.csv"
+    csv_file.write_bytes(b"Umsatz;Konto\n" + b"1,00;\xe4\n")
+    for rows, where in ((jsonl, "line 2: not UTF-8"), (csv_file, "rows.csv: not UTF-8")):
+        result = CliRunner().invoke(
+            main,
+            ["extf", "render", str(rows), "--out", str(tmp_path / "o"), "--client-id", "1001-1"],
+        )
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        [line] = [x for x in result.output.splitlines() if x.startswith("Error: ")]
+        assert where in line
+        assert "save the rows file as UTF-8" in line
+        assert not any((tmp_path / "o").glob("EXTF_*"))

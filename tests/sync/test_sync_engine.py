@@ -100,3 +100,35 @@ def test_a_held_row_is_posted_by_a_replay_once_the_mapping_is_fixed(
     assert bookings[-1].document_field == "2025-12/ZD/OPS-399/CGN-BO"
     assert bookings[-1].contra_account == "4980"
     assert emulators.ledger.duplicates() == []
+
+
+def test_datev_down_after_the_upload_then_a_replay_finishes_the_run(
+    installed: DemoInstall, emulators: DemoEmulators, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from ml_connector.emulators.datev.app import emulator_state
+    from ml_connector.sync.commands import next_step
+
+    faults = emulator_state(emulators.datev_app).faults
+
+    def progress(line: str) -> None:
+        if "submitted to DATEV" in line:
+            faults.update(error_rate=1.0)  # DATEV answers 503 from now on
+
+    try:
+        outcome = run_pipeline(
+            installed.settings, PIPELINE, "2026-10", options=FAST, progress=progress
+        )
+    finally:
+        faults.update(error_rate=0.0)
+    assert outcome.state == "failed"
+    assert outcome.error_kind == "DatevUnavailableError"
+    assert "DBOS" not in (outcome.error or "")
+    assert len(outcome.jobs) == 1 == len(emulators.ledger.transfers(CLIENT))
+    assert "Traceback" not in capfd.readouterr().err
+    assert f"ml-connector replay {outcome.run_id}" in (next_step(outcome) or "")
+
+    again = replay_run(installed.settings, outcome.run_id, options=FAST, progress=None)
+    assert again.state == "succeeded", again.error
+    assert len(emulators.ledger.transfers(CLIENT)) == 1, "the replay found the file, sent none"
+    assert len(emulators.ledger.bookings(CLIENT)) == 63
+    assert emulators.ledger.duplicates() == []

@@ -6,6 +6,8 @@ inside the command, so ``ml-connector --help`` stays fast.
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from ml_connector import __version__
@@ -26,7 +28,36 @@ from ml_connector.cli.worker import worker
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: what click itself turns into a message or an exit status
+_CLICK_OWN = (click.ClickException, click.exceptions.Abort, click.exceptions.Exit, EOFError)
+
+
+class _Main(click.Group):
+    """The command group that turns every error into one line and exit 1.
+
+    Every :class:`~ml_connector.errors.MlConnectorError` a command lets through is
+    shown as ``Error: <message> (fix: <hint>)``, never as a traceback. Anything else
+    is a bug: one line saying so, the traceback in the log at DEBUG.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        from ml_connector.errors import MlConnectorError
+
+        try:
+            return super().invoke(ctx)
+        except MlConnectorError as exc:
+            raise click.ClickException(str(exc)) from None
+        except _CLICK_OWN:
+            raise
+        except Exception as exc:
+            logging.getLogger("ml_connector").debug("unexpected error", exc_info=True)
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc} (a bug in ml-connector: run the "
+                "command again with --log-level DEBUG and report the output)"
+            ) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ml-connector")
 @click.option(
     "--log-level",

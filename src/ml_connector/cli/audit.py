@@ -118,18 +118,27 @@ def verify(
 )
 @click.option("--chain", help="only this DATEV client's trail")
 @click.option("--run", "run_id", help="only this run")
+@click.option("--force", is_flag=True, help="replace --out if it exists already")
 @store_url_option
 def export(
-    fmt: str, out: Path, chain: str | None, run_id: str | None, store_url: str | None
+    fmt: str, out: Path, chain: str | None, run_id: str | None, force: bool, store_url: str | None
 ) -> None:
-    """Write the audit trail for the tax advisor (GoBD: original content determinable)."""
+    """Write the audit trail for the tax advisor (GoBD: original content determinable).
+
+    An existing --out file is never replaced without --force.
+    """
     from ml_connector.store.export import export_trail
     from ml_connector.store.open import open_store
 
     engine = open_store(store_url)
     try:
         rows = export_trail(
-            engine, out, fmt="json" if fmt == "json" else "csv", chain=chain, run_id=run_id
+            engine,
+            out,
+            fmt="json" if fmt == "json" else "csv",
+            chain=chain,
+            run_id=run_id,
+            overwrite=force,
         )
     finally:
         engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ml_connector.cli._store import store_url_option
+from ml_connector.credentials.kinds import SETTABLE_KINDS
 
 __all__ = ["credentials"]
 
@@ -14,15 +15,27 @@ def credentials() -> None:
     """Manage the encrypted credentials (Looker API3 secrets, DATEV tokens and secrets)."""
 
 
-@credentials.command(name="set")
+_SET_HELP = (
+    "Store a secret for OWNER/KIND (asked for without echo, or read from stdin).\n\n"
+    "OWNER is NAME of the configuration's store:NAME reference. KIND is one of:\n\n\b\n"
+    + "\n".join(f"{kind}: {what}" for kind, what in SETTABLE_KINDS.items())
+)
+
+
+@credentials.command(name="set", help=_SET_HELP)
 @click.argument("owner")
 @click.argument("kind")
 @store_url_option
 def set_secret(owner: str, kind: str, store_url: str | None) -> None:
-    """Store a secret for OWNER/KIND (asked for without echo, or read from stdin)."""
+    """Store a secret for OWNER/KIND (the help text is ``_SET_HELP``)."""
     from pydantic import SecretStr
 
     from ml_connector.cli._store import open_cli_credential_store
+
+    if kind not in SETTABLE_KINDS:
+        raise click.ClickException(
+            f"unknown kind of secret {kind!r}; use one of: {', '.join(SETTABLE_KINDS)}"
+        )
 
     value = click.prompt(f"Secret for {owner}/{kind}", hide_input=True).strip()
     if not value:

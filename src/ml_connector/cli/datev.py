@@ -201,7 +201,6 @@ def login(
     import httpx
 
     from ml_connector.datev.oauth.login import login_with_loopback
-    from ml_connector.errors import MlConnectorError
 
     async def run() -> None:
         store = _open_store(store_url)
@@ -232,10 +231,7 @@ def login(
         click.echo(f"Granted scope: {info.scope}")
         click.echo(f"Access token valid until {_when(info.access_expires_at)}.")
 
-    try:
-        asyncio.run(run())
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+    asyncio.run(run())
 
 
 @datev.command(name="status")
@@ -243,40 +239,34 @@ def login(
 @store_url_option
 def status(connection: str | None, store_url: str | None) -> None:
     """Show the stored DATEV connections: status, scope, token expiry (never a token)."""
-    from ml_connector.errors import MlConnectorError
 
-    try:
-        store = _open_store(store_url)
-        names = [connection] if connection else store.names()
-        if not names:
-            click.echo("No DATEV connection stored. Run `ml-connector datev login`.")
-            return
-        failed = False
-        for name in names:
-            info = store.info(name)
-            if info is None:
-                click.echo(f"{name}: not connected (run `ml-connector datev login`)")
-                failed = True
-                continue
-            state = "re-consent needed" if info.reconsent_required else "connected"
-            click.echo(f"{name}: {state}")
-            if info.status_detail:
-                click.echo(f"  reason:        {info.status_detail}")
-            click.echo(f"  issuer:        {info.endpoints.issuer}")
-            kind = "confidential" if info.confidential else "public"
-            click.echo(f"  client:        {info.client_id} ({kind})")
-            click.echo(f"  user:          {info.subject or 'unknown'}")
-            click.echo(f"  scope:         {info.scope}")
-            click.echo(f"  logged in:     {_when(info.connected_at)}")
-            click.echo(
-                f"  last refresh:  {_when(info.refreshed_at) if info.refreshed_at else 'never'}"
-            )
-            click.echo(f"  access token:  valid until {_when(info.access_expires_at)}")
-            click.echo(f"  refresh token: valid until {_when(info.refresh_expires_at)}")
-            click.echo("  manage grants: https://apps.datev.de/tokrevui")
-            failed = failed or info.reconsent_required
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+    store = _open_store(store_url)
+    names = [connection] if connection else store.names()
+    if not names:
+        click.echo("No DATEV connection stored. Run `ml-connector datev login`.")
+        return
+    failed = False
+    for name in names:
+        info = store.info(name)
+        if info is None:
+            click.echo(f"{name}: not connected (run `ml-connector datev login`)")
+            failed = True
+            continue
+        state = "re-consent needed" if info.reconsent_required else "connected"
+        click.echo(f"{name}: {state}")
+        if info.status_detail:
+            click.echo(f"  reason:        {info.status_detail}")
+        click.echo(f"  issuer:        {info.endpoints.issuer}")
+        kind = "confidential" if info.confidential else "public"
+        click.echo(f"  client:        {info.client_id} ({kind})")
+        click.echo(f"  user:          {info.subject or 'unknown'}")
+        click.echo(f"  scope:         {info.scope}")
+        click.echo(f"  logged in:     {_when(info.connected_at)}")
+        click.echo(f"  last refresh:  {_when(info.refreshed_at) if info.refreshed_at else 'never'}")
+        click.echo(f"  access token:  valid until {_when(info.access_expires_at)}")
+        click.echo(f"  refresh token: valid until {_when(info.refresh_expires_at)}")
+        click.echo("  manage grants: https://apps.datev.de/tokrevui")
+        failed = failed or info.reconsent_required
     if failed:
         raise SystemExit(1)
 
@@ -291,7 +281,6 @@ def logout(connection: str, store_url: str | None) -> None:
     import httpx
 
     from ml_connector.datev.oauth.login import logout as disconnect
-    from ml_connector.errors import MlConnectorError
 
     async def run() -> list[str]:
         store = _open_store(store_url)
@@ -300,10 +289,7 @@ def logout(connection: str, store_url: str | None) -> None:
         async with httpx.AsyncClient(timeout=30) as http:
             return await disconnect(store, connection, http)
 
-    try:
-        problems = asyncio.run(run())
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+    problems = asyncio.run(run())
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
     click.echo(f"Disconnected {connection!r}; its tokens are deleted here.")

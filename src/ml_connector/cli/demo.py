@@ -32,16 +32,12 @@ __all__ = ["demo"]
 def demo(workdir: Path | None, months: tuple[str, ...], as_json: bool) -> None:
     """Run the bundled pipeline end to end against the Looker and DATEV emulators."""
     from ml_connector.demo import default_workdir, run_demo
-    from ml_connector.errors import MlConnectorError
     from ml_connector.paths import default_data_dir
 
-    try:
-        summary = run_demo(
-            workdir or default_workdir(default_data_dir()),
-            months=list(months) or None,
-            json_output=as_json,
-        )
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+    summary = run_demo(
+        workdir or default_workdir(default_data_dir()),
+        months=list(months) or None,
+        json_output=as_json,
+    )
     if not summary.ok:
         raise SystemExit(1)

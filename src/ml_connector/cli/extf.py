@@ -85,31 +85,29 @@ def validate_command(
 
 
 def _read_rows(path: Path, fmt: str) -> Iterator[dict[str, object]]:
-    """Rows of a JSON Lines or CSV file, one at a time."""
-    from decimal import Decimal
+    """Rows of a JSON Lines or CSV file, one at a time (a bad file is a DataError)."""
+    import csv
+
+    from ml_connector.errors import DataError
+    from ml_connector.mapping.rows import iter_raw_rows
 
     if fmt == "auto":
         fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
     if fmt == "jsonl":
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, text in enumerate(handle, 1):
-                if not text.strip():
-                    continue
-                try:
-                    row = json.loads(text, parse_float=Decimal)
-                except json.JSONDecodeError as exc:
-                    raise click.ClickException(f"{path}:{number}: not JSON: {exc}") from None
-                if not isinstance(row, dict):
-                    raise click.ClickException(f"{path}:{number}: a JSON object per line expected")
-                yield row
+        yield from iter_raw_rows(path)
         return
-    import csv
-
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        sample = handle.read(4096)
-        handle.seek(0)
-        delimiter = ";" if sample.count(";") > sample.count(",") else ","
-        yield from csv.DictReader(handle, delimiter=delimiter)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            sample = handle.read(4096)
+            handle.seek(0)
+            delimiter = ";" if sample.count(";") > sample.count(",") else ","
+            yield from csv.DictReader(handle, delimiter=delimiter)
+    except UnicodeDecodeError:
+        raise DataError(
+            "not UTF-8 text", location=str(path), hint="save the rows file as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise DataError(f"not a readable CSV file ({exc})", location=str(path)) from None
 
 
 def _date(value: str | None) -> date | None:

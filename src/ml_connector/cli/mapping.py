@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ml_connector.mapping.period import Period
     from ml_connector.sync.connect import SyncSettings
 
-__all__ = ["config_option", "load_cli_config", "mapping", "parse_period"]
+__all__ = ["check_period", "config_option", "load_cli_config", "mapping", "parse_period"]
 
 #: the columns of a booking line the preview shows, with their headings
 _PREVIEW_FIELDS = (
@@ -46,17 +46,14 @@ def config_option(func: click.decorators.FC) -> click.decorators.FC:
 
 
 def load_cli_config(path: Path | None) -> LoadedConfig:
-    """Load the configuration; problems become a click error listing file, key and fix."""
+    """Load the configuration (its problems list file, key and fix)."""
     from ml_connector.config import find_config, load_config
-    from ml_connector.errors import ConfigurationError
 
-    try:
-        return load_config(find_config(path))
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load_config(find_config(path))
 
 
 def parse_period(text: str | None) -> Period | None:
+    """``--period`` as a :class:`Period`; a malformed one is one line and exit 1."""
     from ml_connector.mapping.period import Period
 
     if text is None:
@@ -64,7 +61,13 @@ def parse_period(text: str | None) -> Period | None:
     try:
         return Period.parse(text)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--period") from None
+        raise click.ClickException(f"--period: {exc}") from None
+
+
+def check_period(_ctx: click.Context, _param: click.Parameter, text: str | None) -> str | None:
+    """Click callback: refuse a malformed ``--period`` before the command does anything."""
+    period = parse_period(text)
+    return None if period is None else str(period)
 
 
 @click.group(name="mapping")
@@ -158,7 +161,8 @@ def _preview_records(
 @click.argument("pipeline")
 @click.option("-n", "count", type=click.IntRange(1, 5000), default=20, show_default=True,
               help="How many rows to show.")  # fmt: skip
-@click.option("--period", required=True, help="The period's rows (YYYY-MM).")
+@click.option("--period", required=True, callback=check_period,
+              help="The period's rows (YYYY-MM).")  # fmt: skip
 @click.option("--rows", "rows_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Read rows from a JSON Lines file instead of Looker.")  # fmt: skip
 @click.option("--looker-url", default=None, help="Override the customer's Looker URL.")

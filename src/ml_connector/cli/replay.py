@@ -34,25 +34,26 @@ def replay(
 ) -> None:
     """Re-run RUN (see 'ml-connector status') after a fix, and print the new run's outcome.
 
-    The replay prepares the period again with the same file names and record keys and
-    asks DATEV before every submission whether the file arrived already, so no booking
-    is posted twice. Rows changed in Looker since RUN are posted as reversal plus
-    correction (pipelines with restatement = "corrections").
+    The replay reads the period again and posts only what is not recorded as posted:
+    rows of files DATEV accepted are not sent again, and rows changed in Looker since
+    are posted as reversal plus correction (restatement = "corrections").
+
+    A file's name is a digest of client, period, part, pipeline and its booking lines.
+    Before sending a file the replay asks DATEV for that name and resends nothing
+    DATEV already has. So a file that reached DATEV while its outcome was not
+    recorded (DATEV went down mid-run) is recognised only while its lines are
+    unchanged: replay such a run before the rows change in Looker.
     """
-    from ml_connector.errors import MlConnectorError
     from ml_connector.sync.commands import cli_settings, print_outcome
     from ml_connector.sync.launch import EngineOptions, replay_run
 
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
     )
-    try:
-        outcome = replay_run(
-            settings,
-            run_id,
-            only_failed=only_failed,
-            options=EngineOptions(system_database_url=system_db_url),
-        )
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+    outcome = replay_run(
+        settings,
+        run_id,
+        only_failed=only_failed,
+        options=EngineOptions(system_database_url=system_db_url),
+    )
     print_outcome(outcome, as_json=as_json)

@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from ml_connector.cli._store import datev_url_option, store_url_option, system_db_url_option
-from ml_connector.cli.mapping import config_option, parse_period
+from ml_connector.cli.mapping import check_period, config_option
 
 __all__ = ["run"]
 
 
 @click.command(name="run")
 @click.argument("pipeline")
-@click.option("--period", required=True, help="Booking period, YYYY-MM.")
+@click.option("--period", required=True, callback=check_period, help="Booking period, YYYY-MM.")
 @click.option(
     "--dry-run", "dry_run_flag", is_flag=True, help="Write the files and the report; send nothing."
 )
@@ -83,7 +83,7 @@ def run(
         return
     if queue_only:
         raise click.UsageError("--queue and --dry-run exclude each other: a dry run runs now")
-    the_period = str(parse_period(period))
+    the_period = period  # normalised by check_period
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
     )

@@ -42,7 +42,6 @@ def worker(
     import threading
 
     from ml_connector.engine.runtime import new_executor_id
-    from ml_connector.errors import MlConnectorError
     from ml_connector.sync.commands import cli_settings
     from ml_connector.sync.launch import EngineOptions, work
 
@@ -63,12 +62,9 @@ def worker(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     click.echo(f"worker {executor_id or 'local'} started; data in {settings.data_dir}", err=True)
-    try:
-        work(
-            settings,
-            options=EngineOptions(system_database_url=system_db_url, executor_id=executor_id),
-            stop=stop,
-            tick=tick,
-        )
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+    work(
+        settings,
+        options=EngineOptions(system_database_url=system_db_url, executor_id=executor_id),
+        stop=stop,
+        tick=tick,
+    )

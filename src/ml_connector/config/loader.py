@@ -9,6 +9,7 @@ fields).  All problems found are reported together in one :class:`ConfigFileErro
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -120,18 +121,29 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigFileError(
-            [
-                ConfigProblem(
-                    str(file),
-                    "(file)",
-                    "the configuration file does not exist",
-                    f"pass --config FILE, set {ENV_CONFIG}, or create {CONFIG_FILENAME} "
-                    "(see docs/configuration.md)",
-                )
-            ]
+        raise _file_problem(
+            file,
+            "the configuration file does not exist",
+            f"pass --config FILE, set {ENV_CONFIG}, or create {CONFIG_FILENAME} "
+            "(see docs/configuration.md)",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise _file_problem(
+            file,
+            f"not UTF-8 text (byte {exc.start + 1} is 0x{exc.object[exc.start]:02x})",
+            "save the configuration as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise _file_problem(
+            file,
+            f"cannot read the configuration file: {exc.strerror or type(exc).__name__}",
+            "pass a readable file with --config",
         ) from None
     return parse_config(text, path=file)
+
+
+def _file_problem(file: Path, message: str, fix: str) -> ConfigFileError:
+    return ConfigFileError([ConfigProblem(str(file), "(file)", message, fix)])
 
 
 def parse_config(text: str, *, path: Path) -> LoadedConfig:
@@ -143,6 +155,19 @@ def parse_config(text: str, *, path: Path) -> LoadedConfig:
         raise ConfigFileError(
             [ConfigProblem(name, "(syntax)", f"not valid TOML: {exc}", "fix the TOML syntax there")]
         ) from None
+    except RecursionError:
+        raise ConfigFileError(
+            [
+                ConfigProblem(
+                    name,
+                    "(syntax)",
+                    "tables or arrays are nested too deeply",
+                    "write the settings as the tables shown in docs/configuration.md",
+                )
+            ]
+        ) from None
+    if non_finite := _non_finite_numbers(name, data):
+        raise ConfigFileError(non_finite)
     try:
         model = ConfigModel.model_validate(data)
     except ValidationError as exc:
@@ -212,6 +237,17 @@ def _load_lookups(
             assert cfg.file is not None
             csv_path = (base_dir / cfg.file).resolve()
             source = str(csv_path)
+            if not Path(cfg.file).is_absolute() and not csv_path.is_relative_to(base_dir.resolve()):
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        f"{key}.file",
+                        f"lookup file {csv_path} is outside the configuration's folder",
+                        "put the CSV in the configuration's folder (or below it), or write "
+                        "its absolute path if it really lives elsewhere",
+                    )
+                )
+                continue
             if not csv_path.is_file():
                 problems.append(
                     ConfigProblem(
@@ -241,6 +277,30 @@ def _load_lookups(
             source=source,
         )
     return LookupSet(tables=tables)
+
+
+#: TOML integers are 64-bit; larger ones are refused like ``inf`` and ``nan``
+_MAX_INT = 2**63 - 1
+
+
+def _non_finite_numbers(file: str, data: Mapping[str, object]) -> list[ConfigProblem]:
+    """A problem for every ``inf``/``nan`` and oversized integer (walked without recursion)."""
+    problems = []
+    todo: list[tuple[list[object], object]] = [([], data)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, Mapping):
+            todo.extend(([*path, k], v) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend(([*path, i], v) for i, v in enumerate(value))
+        elif (isinstance(value, float) and not math.isfinite(value)) or (
+            isinstance(value, int) and abs(value) > _MAX_INT
+        ):
+            key = ".".join(_key(p) for p in path if not isinstance(p, int)) or "(top level)"
+            problems.append(
+                ConfigProblem(file, key, "is not a finite number", "write a finite number there")
+            )
+    return sorted(problems, key=lambda p: p.key)
 
 
 def _key(part: object) -> str:
@@ -286,6 +346,8 @@ def _problems_from_validation(
             )
         elif kind.endswith(("_type", "_parsing")):
             fix = f"give {last} the right type: {message.lower()}"
+        elif " (fix: " in message and message.endswith(")"):
+            message, fix = message[:-1].split(" (fix: ", 1)
         else:
             fix = "see this key in docs/configuration.md"
         problems.append(ConfigProblem(file, key, message, fix))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from ml_connector.errors import ConfigurationError
 
 __all__ = [
     "CREDENTIAL_REF",
@@ -68,18 +70,37 @@ class CredentialRef:
         return f"{self.scheme}:{self.name}"
 
 
+#: the largest amount a setting may hold (EXTF's Umsatz has at most 10 integer digits)
+MAX_AMOUNT = Decimal("9999999999.99")
+#: pipeline and customer names: they appear in file names, run ids and commands
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def _decimal(value: object) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValueError('expected a number such as 0.01 or "0.01"')
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:  # InvalidOperation, or an exponent beyond the context's
+        raise ValueError(f"{str(value)[:40]!r} is not a number") from None
+    if not number.is_finite() or number.adjusted() > 10 or number.copy_abs() > MAX_AMOUNT:
+        raise ValueError(f"must be a finite amount of at most {MAX_AMOUNT}")
+    if number != 0 and number.adjusted() < -6:
+        raise ValueError("must not be smaller than 0.000001 (other than 0)")
+    return number
+
+
+def _name(value: str) -> str:
+    if not NAME.match(value):
+        raise ValueError(
+            f"the name {value[:70]!r} may hold only letters, digits, '-' and '_' (1-64 of them)"
+        )
+    return value
 
 
 Money = Annotated[Decimal, BeforeValidator(_decimal)]
+#: a customer or pipeline name (a key of [customers.<id>] or [pipelines.<name>])
+Name = Annotated[str, AfterValidator(_name)]
 
 
 class _Model(BaseModel):
@@ -376,6 +397,19 @@ class Pipeline(_Model):
     schedule: str | None = Field(default=None, description="raw schedule spec, e.g. a cron line")
     reject_policy: Literal["reject_batch", "hold_rejected"] = "reject_batch"
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        # the one check of a schedule (schedule.parse_rule), when the configuration loads
+        from ml_connector.schedule.rules import parse_rule
+
+        if value is not None:
+            try:
+                parse_rule(value)
+            except ConfigurationError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("channel")
     @classmethod
     def _channel_available(cls, value: str) -> str:
@@ -415,9 +449,9 @@ class ConfigModel(_Model):
     """The whole file."""
 
     version: Literal[1] = 1
-    customers: dict[str, Customer] = Field(min_length=1)
+    customers: dict[Name, Customer] = Field(min_length=1)
     lookups: dict[str, LookupConfig] = Field(default_factory=dict)
-    pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
 
 
 def known_keys() -> list[str]:

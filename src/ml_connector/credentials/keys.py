@@ -102,7 +102,15 @@ def _key_file(path: Path, *, create: bool) -> str | None:
                 f"key file {path} is readable by other users",
                 hint=f"run `chmod 600 {path}`",
             )
-        return path.read_text(encoding="ascii")
+        try:
+            return path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not an ASCII Fernet key"
+            raise ConfigurationError(
+                f"cannot read key file {path}: {reason}",
+                hint=f"make {path} a readable file holding the Fernet key, or set "
+                f"{ENV_SECRET_KEYS}",
+            ) from None
     if not create:
         return None
     ensure_data_dir(path.parent)

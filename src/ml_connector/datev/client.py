@@ -51,12 +51,18 @@ from ml_connector.datev.api.problems import (
     DatevDataError,
     DatevRejectedError,
     DatevUnavailableError,
+    DatevUnreachableError,
     error_for_response,
     parse_problem,
 )
 from ml_connector.datev.tokens import AccessTokenSource
 from ml_connector.errors import DataError, ReconsentRequiredError, RetriableError
-from ml_connector.http.retry import RetryPolicy, parse_retry_after, retry_async
+from ml_connector.http.retry import (
+    RetryPolicy,
+    parse_retry_after,
+    retry_async,
+    unreachable_reason,
+)
 
 __all__ = ["ClientPage", "DatevClient"]
 
@@ -220,6 +226,11 @@ class DatevClient:
             try:
                 response = await self._send_authorized(api, method, url, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if (reason := unreachable_reason(exc)) is not None:
+                    raise DatevUnreachableError(
+                        f"{label}: cannot reach DATEV at {url} ({reason})",
+                        hint="check the DATEV URL and this machine's network",
+                    ) from exc
                 raise DatevUnavailableError(f"{label}: cannot reach DATEV ({exc})") from exc
             except httpx.TransportError as exc:
                 err = DatevUnavailableError(f"{label}: {type(exc).__name__} talking to DATEV")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dbos import DBOS
 from dbos._error import (
+    DBOSMaxStepRetriesExceeded,
     DBOSPatchNondeterminismError,
     DBOSStepNondeterminismError,
     DBOSUnexpectedStepError,
 )
 
-__all__ = ["NONDETERMINISM_ERRORS", "recover_pending_workflows"]
+__all__ = ["NONDETERMINISM_ERRORS", "recover_pending_workflows", "step_failure_cause"]
 
 #: raised when a resumed workflow's code no longer matches its recorded steps
 NONDETERMINISM_ERRORS: tuple[type[Exception], ...] = (
@@ -30,3 +31,10 @@ NONDETERMINISM_ERRORS: tuple[type[Exception], ...] = (
 def recover_pending_workflows(executor_ids: list[str]) -> None:
     """Re-enqueue the pending workflows of the executors ``executor_ids``."""
     DBOS._recover_pending_workflows(executor_ids)
+
+
+def step_failure_cause(exc: Exception) -> Exception:
+    """The error behind a step that ran out of retries (the last attempt's), else ``exc``."""
+    if isinstance(exc, DBOSMaxStepRetriesExceeded) and exc.errors:
+        return exc.errors[-1]
+    return exc

@@ -34,16 +34,24 @@ from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from ml_connector.engine import workflow as wf
 from ml_connector.engine.dbos_compat import recover_pending_workflows
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
+from ml_connector.logs import tracebacks_at_debug
 from ml_connector.paths import DataDirLock, ensure_data_dir, lock_data_dir
 from ml_connector.schedule import due_runs
 from ml_connector.store import runs as run_store
-from ml_connector.store.db import make_engine, migrate, sqlite_url
+from ml_connector.store.db import (
+    database_unreachable,
+    database_url,
+    make_engine,
+    migrate,
+    sqlite_url,
+)
 from ml_connector.store.tables import EXECUTORS
 from ml_connector.store.transactions import write_transaction
 
@@ -70,8 +78,9 @@ def run_id_for(pipeline: str, period: str) -> str:
 
 
 def system_database_url(data_dir: Path, url: str | None = None) -> str:
-    """``url`` if given, else the SQLite file ``dbos.sqlite3`` in ``data_dir``."""
+    """``url`` if given (checked), else the SQLite file ``dbos.sqlite3`` in ``data_dir``."""
     if url:
+        database_url(url)
         return url
     ensure_data_dir(data_dir)
     return f"sqlite:///{(data_dir / 'dbos.sqlite3').resolve()}"
@@ -176,6 +185,9 @@ class Engine:
         if self.settings.application_version:
             config["application_version"] = self.settings.application_version
         DBOS(config=config)
+        # a step retried after DATEV or Looker failed: the outcome says it in one line
+        tracebacks_at_debug("dbos")
+        tracebacks_at_debug("ml_connector.engine.workflow")
         try:
             DBOS.launch()
             DBOS.register_queue(
@@ -185,9 +197,13 @@ class Engine:
                 polling_interval_sec=self.settings.queue_polling_interval,
                 on_conflict="always_update",
             )
-        except BaseException:
+        except BaseException as exc:
             DBOS.destroy()
             wf.install(None)
+            if isinstance(exc, DBAPIError):
+                unreachable = database_unreachable(self.system_database_url, exc)
+                if unreachable is not None:
+                    raise unreachable from None
             raise
         _active = self
         self._launched = True

@@ -28,7 +28,7 @@ from dbos import DBOS
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
-from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS
+from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS, step_failure_cause
 from ml_connector.engine.polling import PollPolicy, poll_delay
 from ml_connector.engine.ports import (
     JobStatus,
@@ -494,10 +494,12 @@ async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobSta
     return JobStatus("failed", detail=f"job {job_id} still pending after {policy.max_polls} polls")
 
 
-async def _send(req: RunRequest, prepared: Prepared, outcome: RunOutcome) -> RunOutcome:
-    """Submit every file, await its job and record what DATEV did."""
+async def _send(
+    req: RunRequest, prepared: Prepared, outcome: RunOutcome, jobs: dict[str, str]
+) -> RunOutcome:
+    """Submit every file, await its job and record what DATEV did; ``jobs`` (file name
+    -> DATEV job id) fills as files are submitted, so a failing step leaves it known."""
     todo = [f for f in prepared.files if f.filename not in req.skip_files]
-    jobs: dict[str, str] = {}
     for file in todo:
         jobs[file.filename] = await _submit_step(req, file)
     succeeded = 0
@@ -515,7 +517,7 @@ async def _send(req: RunRequest, prepared: Prepared, outcome: RunOutcome) -> Run
     return replace(
         outcome,
         state=state,
-        jobs=jobs,
+        jobs=dict(jobs),
         jobs_succeeded=succeeded,
         jobs_failed=failed,
         error=_job_failures(failures) if failures else None,
@@ -527,6 +529,7 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
     """One run of a pipeline for a period, durable step by step."""
     await _start_step(req)
     outcome = RunOutcome(run_id=req.run_id, spec=req.spec, state="running", replay_of=req.replay_of)
+    jobs: dict[str, str] = {}  # files DATEV has, kept in the outcome when a later step fails
     try:
         prepared = await _prepare_step(req)
         outcome = replace(
@@ -545,17 +548,26 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
                 outcome, state="failed", error=prepared.blocked, error_kind="RunBlockedError"
             )
         else:
-            outcome = await _send(req, prepared, outcome)
+            outcome = await _send(req, prepared, outcome, jobs)
     except _NONDETERMINISM:
         raise
     except NeedsUserError as exc:
         outcome = replace(
-            outcome, state="needs_user", error=str(exc), error_kind=type(exc).__name__
+            outcome,
+            state="needs_user",
+            jobs=dict(jobs),
+            error=str(exc),
+            error_kind=type(exc).__name__,
         )
     except Exception as exc:
         log.exception("run %s failed", req.run_id)
+        cause = step_failure_cause(exc)
         outcome = replace(
-            outcome, state="failed", error=_error_text(exc), error_kind=type(exc).__name__
+            outcome,
+            state="failed",
+            jobs=dict(jobs),
+            error=_error_text(cause),
+            error_kind=type(cause).__name__,
         )
     outcome = replace(outcome, audit_anchor=await _finish_step(outcome))
     if (

@@ -7,23 +7,36 @@ Exponential backoff with *full jitter* (AWS architecture blog: a random wait in
 instrumentation); this module only supplies the delay it should wait.
 
 Only :class:`~ml_connector.errors.RetriableError` is retried; every other error
-passes straight through.
+passes straight through, and so does :class:`~ml_connector.errors.UnreachableError`
+(connection refused, unknown host, untrusted certificate: a minute of retries would
+not change them). :func:`transport_error` turns an httpx transport failure into one
+of the two, naming the URL.
 """
 
 from __future__ import annotations
 
 import random
+import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+import httpx
 import stamina
 
-from ml_connector.errors import RetriableError
+from ml_connector.errors import RetriableError, UnreachableError
 
-__all__ = ["RetryPolicy", "full_jitter_delay", "parse_retry_after", "retry_async"]
+__all__ = [
+    "RetryPolicy",
+    "full_jitter_delay",
+    "parse_retry_after",
+    "retry_async",
+    "transport_error",
+    "unreachable_reason",
+]
 
 T = TypeVar("T")
 
@@ -72,12 +85,42 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, delta)
 
 
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a connection could not be made at all, or ``None`` for a transient failure."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # the cause chain of a connect error is short
+        if seen is None:
+            return None
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "unknown host"
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return "TLS certificate not trusted"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def transport_error(exc: httpx.TransportError, what: str, url: str) -> RetriableError:
+    """The project's error for a failed request to ``url``: unreachable or transient."""
+    reason = unreachable_reason(exc)
+    if reason is not None:
+        return UnreachableError(
+            f"{what}: cannot reach {url} ({reason})",
+            hint="check the URL in the configuration and that the server is up and "
+            "reachable from this machine",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return RetriableError(f"{what}: {url} timed out")
+    return RetriableError(f"{what}: {type(exc).__name__} talking to {url}")
+
+
 def _backoff_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
     attempts = 0
 
     def hook(exc: Exception) -> bool | float:
         nonlocal attempts
-        if not isinstance(exc, RetriableError):
+        if not isinstance(exc, RetriableError) or isinstance(exc, UnreachableError):
             return False
         if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
             return False

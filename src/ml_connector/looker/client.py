@@ -25,7 +25,7 @@ from ml_connector.errors import (
     RemoteRejectedError,
     RetriableError,
 )
-from ml_connector.http.retry import RetryPolicy, retry_async
+from ml_connector.http.retry import RetryPolicy, retry_async, transport_error
 from ml_connector.looker.auth import TokenCache
 from ml_connector.looker.errors import classify, is_html, server_message
 from ml_connector.looker.extract import Extraction
@@ -182,10 +182,8 @@ class LookerClient:
                         "client_secret": self._secret.get_secret_value(),
                     },
                 )
-            except httpx.TimeoutException:
-                raise RetriableError("Looker login timed out") from None
             except httpx.TransportError as exc:
-                raise RetriableError(f"Looker login failed: {type(exc).__name__}") from None
+                raise transport_error(exc, "Looker login", self.api) from None
             if resp.status_code == 404 and not is_html(resp):
                 raise ConfigurationError(
                     f"Looker rejected the API3 credentials of client id {self.client_id!r} "
@@ -198,7 +196,7 @@ class LookerClient:
             try:
                 body = json.loads(resp.content)
                 return str(body["access_token"]), int(body.get("expires_in") or 3599)
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 raise ConfigurationError(
                     "Looker login did not answer with an access token"
                     + (" (got an HTML page)" if is_html(resp) else ""),
@@ -235,12 +233,8 @@ class LookerClient:
                         json=json_body,
                         headers={"Authorization": f"token {token}"},
                     )
-                except httpx.TimeoutException:
-                    raise RetriableError(f"Looker {operation} timed out") from None
                 except httpx.TransportError as exc:
-                    raise RetriableError(
-                        f"Looker {operation} failed: {type(exc).__name__}"
-                    ) from None
+                    raise transport_error(exc, f"Looker {operation}", self.api) from None
                 log.debug("looker %s %s -> %s", method, path, resp.status_code)
                 if resp.status_code == 401:
                     self._tokens.invalidate(token)
@@ -263,7 +257,7 @@ class LookerClient:
         _require_json(resp, operation)
         try:
             return loads(resp.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep JSON
             raise DataError(
                 f"Looker {operation} answered invalid JSON",
                 value=server_message(resp, self._redact()),
@@ -398,7 +392,7 @@ class LookerClient:
         start = time.perf_counter()
         try:
             rows = parse_rows(resp.content, typer)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep JSON
             raise DataError(f"Looker {operation} answered invalid JSON") from None
         self.stats.parse_seconds += time.perf_counter() - start
         self.stats.rows_parsed += len(rows)

@@ -35,7 +35,7 @@ def server_message(response: httpx.Response, redact: tuple[str, ...] = ()) -> st
         try:
             body = json.loads(response.content)
             text = str(body.get("message")) if isinstance(body, dict) else response.text
-        except ValueError:
+        except (ValueError, RecursionError):
             text = response.text
     # Redact before cutting: a secret cut in half would no longer match.
     for secret in redact:

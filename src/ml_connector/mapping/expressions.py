@@ -28,12 +28,19 @@ from typing import Any, Protocol
 
 __all__ = [
     "FUNCTIONS",
+    "MAX_EXPRESSION_CHARS",
+    "MAX_EXPRESSION_DEPTH",
     "Expression",
     "ExpressionError",
     "ExpressionSyntaxError",
     "LookupResolver",
     "compile_expression",
 ]
+
+
+#: bounds that keep compiling and evaluating an expression cheap and within the stack
+MAX_EXPRESSION_CHARS = 4000
+MAX_EXPRESSION_DEPTH = 100
 
 
 class ExpressionSyntaxError(ValueError):
@@ -72,16 +79,21 @@ def _to_decimal(value: object, what: str = "value") -> Decimal:
     if isinstance(value, bool):
         raise ExpressionError(f"{what} is a boolean, not a number")
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ExpressionError(f"{what} {value} is not a finite number")
         return value
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return _to_decimal(Decimal(repr(value)), what)
     if isinstance(value, str):
         try:
-            return Decimal(value.strip())
+            number = Decimal(value.strip())
         except InvalidOperation:
             raise ExpressionError(f"{what} {value!r} is not a number") from None
+        if not number.is_finite():
+            raise ExpressionError(f"{what} {value!r} is not a finite number")
+        return number
     raise ExpressionError(f"{what} {value!r} is not a number")
 
 
@@ -369,7 +381,11 @@ class Expression:
             return _eval(self.tree.body, env, self.source)
         except ExpressionError:
             raise
-        except (TypeError, ArithmeticError, InvalidOperation, ValueError) as exc:
+        except InvalidOperation:
+            raise ExpressionError(
+                f"{self.source!r}: the result is not a finite number or is too large"
+            ) from None
+        except (TypeError, ArithmeticError, ValueError) as exc:
             raise ExpressionError(f"{self.source!r}: {exc}") from None
 
 
@@ -378,11 +394,23 @@ def compile_expression(source: str, *, variables: frozenset[str] = frozenset()) 
     text = source.strip()
     if not text:
         raise ExpressionSyntaxError("the expression is empty")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionSyntaxError(
+            f"the expression is {len(text)} characters long; at most {MAX_EXPRESSION_CHARS} "
+            "are allowed (use a lookup table instead of a long chain of conditions)"
+        )
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         where = f" at character {exc.offset}" if exc.offset else ""
-        raise ExpressionSyntaxError(f"cannot parse {text!r}{where}: {exc.msg}") from None
+        raise ExpressionSyntaxError(f"cannot parse {_short(text)}{where}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionSyntaxError(f"{_short(text)} is nested too deeply") from None
+    if (depth := _depth(tree)) > MAX_EXPRESSION_DEPTH:
+        raise ExpressionSyntaxError(
+            f"{_short(text)} is nested {depth} levels deep; at most {MAX_EXPRESSION_DEPTH} are "
+            "allowed (use a lookup table instead of a long chain of operations)"
+        )
     checker = _Checker(text, variables)
     checker.check(tree)
     return Expression(
@@ -391,6 +419,22 @@ def compile_expression(source: str, *, variables: frozenset[str] = frozenset()) 
         columns=frozenset(checker.columns),
         tables=frozenset(checker.tables),
     )
+
+
+def _short(text: str) -> str:
+    """The expression quoted for a message, cut to its first 60 characters."""
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests (iteratively: a deep tree must not exhaust the stack)."""
+    deepest = 0
+    todo = [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _column(env: _Env, name: str) -> object:

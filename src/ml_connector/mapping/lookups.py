@@ -99,27 +99,40 @@ def read_lookup_csv(
     """
     problems: list[str] = []
     entries: dict[str, str] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in (key_column, value_column) if c not in header]
-        if missing:
-            problems.append(
-                f"column(s) {', '.join(map(repr, missing))} not in the header {header!r}"
-            )
-            return entries, problems
-        for line_number, record in enumerate(reader, start=2):
-            key = normalise_key(record.get(key_column) or "")
-            value = (record.get(value_column) or "").strip()
-            if not key:
-                problems.append(f"line {line_number}: empty key")
-                continue
-            if key in entries and entries[key] != value:
+    first_line: dict[str, int] = {}
+    line_number = 1
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            missing = [c for c in (key_column, value_column) if c not in header]
+            if missing:
+                # the header itself is not shown: the file may not be a lookup table at all
                 problems.append(
-                    f"line {line_number}: key {key!r} maps to both {entries[key]!r} and {value!r}"
+                    f"column(s) {', '.join(map(repr, missing))} not in the header line "
+                    f"({len(header)} column(s))"
                 )
-                continue
-            entries[key] = value
+                return entries, problems
+            for line_number, record in enumerate(reader, start=2):
+                key = normalise_key(record.get(key_column) or "")
+                value = (record.get(value_column) or "").strip()
+                if not key:
+                    problems.append(f"line {line_number}: empty key")
+                    continue
+                if key in entries and entries[key] != value:
+                    problems.append(
+                        f"line {line_number}: the key of line {first_line[key]} again, "
+                        "with another value"
+                    )
+                    continue
+                entries[key] = value
+                first_line.setdefault(key, line_number)
+    except UnicodeDecodeError:
+        problems.append(f"after line {line_number}: not UTF-8 text")
+    except csv.Error:
+        problems.append(f"after line {line_number}: not a readable CSV file")
+    except OSError as exc:
+        problems.append(f"cannot be read: {exc.strerror or type(exc).__name__}")
     return entries, problems
 
 

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from ml_connector.config.models import ConfigModel, NotifySettings
 from ml_connector.credentials import CredentialStore
+from ml_connector.credentials.kinds import SMTP_PASSWORD, WEBHOOK_SIGNING_SECRET
 from ml_connector.credentials.resolve import resolve_secret
 from ml_connector.notify.config import EmailTarget, NotifyConfig, WebhookTarget
 from ml_connector.notify.dispatch import Notifier
@@ -40,7 +41,7 @@ def notify_config(
             WebhookTarget(
                 url=hook.url,
                 headers=dict(hook.headers),
-                secret=secret(hook.signing_secret, "webhook_signing_secret"),
+                secret=secret(hook.signing_secret, WEBHOOK_SIGNING_SECRET),
             )
             for hook in settings.webhooks
         ],
@@ -51,7 +52,7 @@ def notify_config(
                 starttls=mail.starttls,
                 ssl=mail.ssl,
                 username=mail.username,
-                password=secret(mail.password, "smtp_password"),
+                password=secret(mail.password, SMTP_PASSWORD),
                 sender=mail.sender,
                 recipients=list(mail.recipients),
             )

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from ml_connector.errors import ConfigurationError
 from ml_connector.schedule.workdays import WorkingDays, parse_region
@@ -127,6 +127,13 @@ def parse_rule(text: str) -> ScheduleRule:
                 f"invalid cron expression {expression!r} in schedule {text!r}",
                 hint="five fields: minute hour day month weekday, e.g. '0 6 3 * *'",
             )
+        try:
+            croniter(expression).get_next()
+        except CroniterBadDateError:
+            raise ConfigurationError(
+                f"the cron expression {expression!r} in schedule {text!r} never fires",
+                hint="check day and month, e.g. there is no 31 February",
+            ) from None
         period = opts.get("period", "previous")
         if period not in ("previous", "current"):
             raise ConfigurationError(f"period must be previous or current in {text!r}")

@@ -14,11 +14,25 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
+from ml_connector.errors import ConfigurationError
 from ml_connector.paths import ensure_data_dir
 
-__all__ = ["Base", "make_engine", "migrate", "sqlite_url"]
+__all__ = [
+    "SUPPORTED_DATABASES",
+    "Base",
+    "database_unreachable",
+    "database_url",
+    "make_engine",
+    "migrate",
+    "sqlite_url",
+]
+
+#: the databases ml-connector runs on (the SQLAlchemy backend name of a URL)
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -41,9 +55,34 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def database_url(text: str) -> URL:
+    """``text`` as a URL of a supported database; a :class:`ConfigurationError` otherwise."""
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigurationError(  # the text is not shown: it may hold a password
+            "the database URL (--store-url, --system-db-url or their environment "
+            "variables) is not a URL",
+            hint="write e.g. postgresql://user@host:5432/db or sqlite:////path/to/file.sqlite3",
+        ) from None
+    if url.get_backend_name() not in SUPPORTED_DATABASES:
+        raise ConfigurationError(
+            f"{url.get_backend_name()!r} databases are not supported",
+            hint="use PostgreSQL (postgresql://...) or SQLite (sqlite:///...)",
+        )
+    return url
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
-    engine = create_engine(url, **kwargs)
+    parsed = database_url(url)
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the database driver {parsed.get_driver_name()!r} is not installed ({exc.name})",
+            hint="use postgresql+psycopg:// (installed with ml-connector) or sqlite:///",
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -58,5 +97,29 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the database behind ``engine`` to the newest revision of every branch."""
-    command.upgrade(alembic_config(engine), "heads")
+    """Upgrade the database behind ``engine`` to the newest revision of every branch.
+
+    A database that cannot be reached is a :class:`ConfigurationError` naming it.
+    """
+    try:
+        command.upgrade(alembic_config(engine), "heads")
+    except DBAPIError as exc:
+        unreachable = database_unreachable(engine.url, exc)
+        if unreachable is None:
+            raise
+        raise unreachable from None
+
+
+def database_unreachable(url: URL | str, exc: DBAPIError) -> ConfigurationError | None:
+    """The error to show when ``exc`` means the database at ``url`` cannot be opened."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    where = make_url(url).render_as_string(hide_password=True)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    return ConfigurationError(
+        f"cannot open the database {where}: {reason}",
+        hint="check the URL (--store-url / --system-db-url) and that the database "
+        "server is running and reachable",
+    )

@@ -18,6 +18,7 @@ from typing import Any, Literal, TextIO
 from sqlalchemy import Engine, select
 
 from ml_connector.csvsafe import csv_writer
+from ml_connector.errors import ConfigurationError
 from ml_connector.store.audit import iter_events, verify
 from ml_connector.store.tables import AUDIT_EVENTS
 
@@ -146,9 +147,20 @@ def export_trail(
     fmt: Literal["csv", "json"],
     chain: str | None = None,
     run_id: str | None = None,
+    overwrite: bool = False,
 ) -> int:
-    """Write the trail (optionally one chain or run) to ``out``; returns the row count."""
+    """Write the trail (optionally one chain or run) to ``out``; returns the row count.
+
+    An existing ``out`` is kept (:class:`ConfigurationError`) unless ``overwrite``.
+    """
     writer = _write_csv if fmt == "csv" else _write_json
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="") as handle:
+    try:
+        handle = out.open("w" if overwrite else "x", encoding="utf-8", newline="")
+    except FileExistsError:
+        raise ConfigurationError(
+            f"{out} exists already; the export does not overwrite it",
+            hint="choose another --out, or add --force to replace the file",
+        ) from None
+    with handle:
         return writer(engine, handle, chain, run_id)

@@ -15,7 +15,14 @@ from ml_connector.mapping.stream import RunFacts, StreamedRun
 from ml_connector.sync.connect import SyncSettings
 from ml_connector.sync.launch import EngineOptions, outcome_json
 
-__all__ = ["cli_settings", "dry_run", "print_outcome", "run_through_engine", "would_send"]
+__all__ = [
+    "cli_settings",
+    "dry_run",
+    "next_step",
+    "print_outcome",
+    "run_through_engine",
+    "would_send",
+]
 
 _STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "needs_user": "magenta"}
 
@@ -39,6 +46,27 @@ def cli_settings(
     )
 
 
+def _jobs_not_known(outcome: RunOutcome) -> int:
+    """DATEV jobs of the run whose outcome was not learned (DATEV stopped answering)."""
+    return len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
+
+
+def next_step(outcome: RunOutcome) -> str | None:
+    """What to do after a run that did not succeed, in one sentence (``None``: nothing)."""
+    if outcome.state != "failed":
+        return None
+    unknown = _jobs_not_known(outcome)
+    replay = f"'ml-connector replay {outcome.run_id}'"
+    if unknown > 0:
+        return (
+            f"DATEV received {len(outcome.jobs)} of {len(outcome.files)} file(s) before the run "
+            f"stopped; once DATEV answers again, {replay} finishes the run safely: it asks "
+            "DATEV for every file by name before sending it, so nothing is posted twice "
+            "(replay before the rows change in Looker: a changed file gets a new name)"
+        )
+    return f"fix the cause above, then run {replay}"
+
+
 def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
     """The outcome as JSON or as a few lines; exits 1 unless the run succeeded."""
     if as_json:
@@ -56,11 +84,15 @@ def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
         for filename in outcome.files:
             job = outcome.jobs.get(filename)
             console.print(f"  file {filename}" + (f" -> DATEV job {job}" if job else ""))
+        unknown = _jobs_not_known(outcome)
         console.print(
             f"  DATEV jobs: {outcome.jobs_succeeded} succeeded, {outcome.jobs_failed} failed"
+            + (f", {unknown} not known yet" if unknown > 0 else "")
         )
         if outcome.error:
             console.print(f"  [red]error[/]: {outcome.error}", soft_wrap=True)
+        if (advice := next_step(outcome)) is not None:
+            console.print(f"  next: {advice}", soft_wrap=True, markup=False)
     if outcome.state != "succeeded":
         raise SystemExit(1)
 
@@ -111,8 +143,6 @@ def run_through_engine(
             f"{pipeline} {period} ran before ({exc.state}); run it again with "
             f"'ml-connector replay {exc.run_id}' (add --only-failed to resend failed files only)"
         ) from None
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
     print_outcome(outcome, as_json=as_json)
 
 

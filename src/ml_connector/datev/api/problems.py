@@ -21,6 +21,7 @@ from ml_connector.errors import (
     RateLimitedError,
     RemoteRejectedError,
     RetriableError,
+    UnreachableError,
 )
 from ml_connector.http.retry import RETRIABLE_STATUSES
 
@@ -31,6 +32,7 @@ __all__ = [
     "DatevRateLimitedError",
     "DatevRejectedError",
     "DatevUnavailableError",
+    "DatevUnreachableError",
     "Problem",
     "error_for_response",
     "parse_problem",
@@ -125,6 +127,10 @@ class DatevConfigurationError(ConfigurationError, _WithProblem):
 
 class DatevUnavailableError(RetriableError, _WithProblem):
     """DATEV is temporarily unavailable (5xx, maintenance); retry later."""
+
+
+class DatevUnreachableError(UnreachableError, DatevUnavailableError):
+    """DATEV cannot be reached at all (refused, unknown host); not retried within a call."""
 
 
 class DatevRateLimitedError(RateLimitedError, _WithProblem):

@@ -26,7 +26,7 @@ from ml_connector.errors import (
     RemoteRejectedError,
     RetriableError,
 )
-from ml_connector.http.retry import parse_retry_after
+from ml_connector.http.retry import parse_retry_after, transport_error
 
 __all__ = ["InvalidGrantError", "OAuthClient", "TokenEndpointClient", "TokenSet", "id_token_claims"]
 
@@ -150,10 +150,8 @@ class TokenEndpointClient:
             data = {**data, "client_id": self.client.client_id}
         try:
             return await self._http.post(url, data=data, headers=headers)
-        except httpx.TimeoutException:
-            raise RetriableError(f"{what} at {url} timed out") from None
         except httpx.TransportError as exc:
-            raise RetriableError(f"{what} at {url} failed: {type(exc).__name__}") from None
+            raise transport_error(exc, what, url) from None
 
     def _parse(self, response: httpx.Response) -> TokenSet:
         body = response.json()
