@@ -39,6 +39,12 @@ from ml_connector.config.models import Source
 from ml_connector.extf.models import BatchHeader, BookingLine
 from ml_connector.extf.split import WrittenFile, write_split
 from ml_connector.extf.validate import MAX_BOOKINGS
+from ml_connector.mapping.changes import (
+    DataChangeFacts,
+    DataChangeTally,
+    DocumentCollision,
+    document_source,
+)
 from ml_connector.mapping.lookups import normalise_key
 from ml_connector.mapping.mapper import (
     LineChecker,
@@ -212,6 +218,8 @@ class RunFacts:
     rejection_examples: tuple[Rejection, ...]
     """The first :data:`MAX_LISTED_REJECTIONS` rejections."""
     blockers: tuple[str, ...] = field(default_factory=tuple)
+    data_changes: DataChangeFacts = field(default_factory=DataChangeFacts)
+    """What the mapping changed in booked rows' data, and Belegfeld 1 collisions."""
 
     @property
     def ready(self) -> bool:
@@ -278,6 +286,7 @@ class RunFacts:
                 "groups": groups,
             },
             "rejections": rejections,
+            "data_changes": self.data_changes.report(),
         }
         if self.rows_rejected > len(rejections):
             out["rejections_not_listed"] = self.rows_rejected - len(rejections)
@@ -310,6 +319,7 @@ class RunFacts:
         ]
         for problem in self.tie_out.problems[:10]:
             lines.append(f"    - {problem}")
+        lines += self.data_changes.summary_lines()
         for rejection in self.rejection_examples[:_TEXT_REJECTIONS]:
             where = f"row {rejection.index + 1} [{rejection.row_key}]"
             lines.append(f"  rejected {where}: {rejection.describe()}")
@@ -426,6 +436,7 @@ class RunStream:
         self._held = (scratch / "held.jsonl").open("w", encoding="utf-8")
         self._traces = JsonSpill(scratch / "traces.jsonl") if trace_rows else None
         self._tally = TieOutTally(self.spec.tie_out, self.mapping)
+        self._data_changes = DataChangeTally()
         self._period_field = self.spec.source.period_field
         self.rows_total = 0
         self.rows_other = 0
@@ -524,6 +535,8 @@ class RunStream:
 
     def _mapped(self, row: MappedRow) -> None:
         self.rows_mapped += 1
+        self._data_changes.add(row.changes)
+        self._check_document_number(row)
         old = self._index.posted(row.row_key)
         reversal: tuple[BookingLine, ...] = ()
         if old is None:
@@ -552,7 +565,24 @@ class RunStream:
                     self._bookings.append(item)
         if self._traces is not None:
             payload = _payload(row.content_digest, lines, reversed_lines)
+            if row.changes:
+                payload["changes"] = [change.to_json() for change in row.changes]
             self._traces.append([row.row_key, _source(row.row), payload, None, position])
+
+    def _check_document_number(self, row: MappedRow) -> None:
+        """Count a Belegfeld 1 that an earlier row reached from a different source value."""
+        for line in row.lines:
+            cleaned = line.belegfeld_1
+            if not cleaned:
+                continue
+            source = document_source(cleaned, row.changes)
+            first = self._index.document(cleaned, source, row.index)
+            if first is not None:
+                self._data_changes.collision(
+                    DocumentCollision(
+                        row.index + 1, row.row_key, cleaned, source, first[1] + 1, first[0]
+                    )
+                )
 
     # -- the end --------------------------------------------------------------------------
 
@@ -619,6 +649,7 @@ class RunStream:
             tie_out=tie,
             rejection_examples=tuple(self._examples),
             blockers=tuple(blockers),
+            data_changes=self._data_changes.facts(),
         )
         self._ready = facts.ready
         files: list[WrittenFile] = []
