@@ -60,6 +60,7 @@ __all__ = [
 DOCUMENT_NUMBER_ALLOWED = re.compile(r"[0-9A-Za-z$&%*+\-/]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
+_WORDS = re.compile(r"(\s+)")
 _TRANSLIT = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
 _TO_DASH = re.compile(r"[\s_.,;:]+")
 _NOT_ALLOWED = re.compile(r"[^0-9A-Za-z$&%*+\-/]")
@@ -148,19 +149,31 @@ def _replacement(char: str) -> str:
     return "?"
 
 
+def _word_to_charset(word: str, replaced: list[str]) -> str:
+    """A word with a character Windows-1252 lacks is transliterated as a whole, so
+    ``Łódź`` becomes ``Lodz`` rather than ``Lódz``; its other characters stay."""
+    out: list[str] = []
+    for char in word:
+        if not _in_cp1252(char):
+            replaced.append(char)
+            out.append(_replacement(char))
+        elif not char.isascii() and unicodedata.category(char)[0] in "LM":
+            out.append(anyascii(char) or char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def _to_charset(text: str) -> tuple[str, list[str]]:
     """``text`` in Windows-1252 (rule 3) and the characters that were replaced."""
     if text.isascii():
         return text, []
-    out: list[str] = []
     replaced: list[str] = []
-    for char in text:
-        if _in_cp1252(char):
-            out.append(char)
-        else:
-            replaced.append(char)
-            out.append(_replacement(char))
-    return "".join(out), replaced
+    words = _WORDS.split(text)
+    for i, word in enumerate(words):
+        if not all(_in_cp1252(char) for char in word):
+            words[i] = _word_to_charset(word, replaced)
+    return "".join(words), replaced
 
 
 def as_text(value: object) -> str:
