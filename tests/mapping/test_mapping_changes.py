@@ -62,9 +62,11 @@ def test_each_change_is_recorded_with_field_before_and_after(tmp_path: Path) -> 
     document, characters, shortened = row.changes
     assert (document.before, document.after) == ("RE 2026/ä.1", "RE-2026/ae-1")
     assert characters.before == long_text
-    assert characters.after is not None and characters.after.startswith("Rechnung Lodz ")
+    assert characters.after is not None
+    assert characters.after.startswith("Rechnung Lodz ")
     assert shortened.after == row.lines[0].buchungstext
-    assert shortened.after is not None and len(shortened.after) == 60
+    assert shortened.after is not None
+    assert len(shortened.after) == 60
     assert f"{len(long_text)} -> 60" in shortened.note
 
 
@@ -196,4 +198,5 @@ def test_run_report_counts_changes_and_document_number_collisions(tmp_path: Path
     (change,) = booking["changes"]
     assert change["kind"] == "characters_replaced"
     assert change["after"] == "Zahlung \u201equoted\u201c - Lodz"
-    assert traces["r2"].booking is not None and "changes" not in traces["r2"].booking
+    assert traces["r2"].booking is not None
+    assert "changes" not in traces["r2"].booking

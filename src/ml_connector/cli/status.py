@@ -59,6 +59,7 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             "state",
             "rows",
             "rejected",
+            "data changed",
             "jobs ok/failed",
             "finished",
         ):
@@ -72,6 +73,7 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
                 f"[{style}]{r.state}[/]" if style else r.state,
                 str(r.rows_read),
                 str(r.rows_rejected),
+                _data_changes(r.data_changes),
                 f"{r.jobs_succeeded}/{r.jobs_failed}",
                 r.finished_at or "",
             )
@@ -80,3 +82,18 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
         console.print(table)
         for line in errors:
             console.print(Text(f"  {line}", style="red"), soft_wrap=True)
+
+
+def _data_changes(stored: str | None) -> str:
+    """The run's stored data-change counts as ``3 texts shortened, ...`` (empty if none)."""
+    from ml_connector.mapping.changes import describe_counts
+
+    if not stored:
+        return ""
+    try:
+        counts = json.loads(stored)
+    except ValueError:
+        return ""
+    if not isinstance(counts, dict):
+        return ""
+    return describe_counts({str(k): int(v) for k, v in counts.items() if isinstance(v, int)})

@@ -86,6 +86,8 @@ class Prepared:
     rows_read: int
     rows_mapped: int
     rows_rejected: int
+    data_changes: Mapping[str, int] = field(default_factory=dict)
+    """Counts per data-change kind (texts shortened, ...) and document-number collisions."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ arguments stay small and serialisable.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -256,10 +257,14 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
             "rows_rejected": prepared.rows_rejected,
             "files_written": len(prepared.files),
         }
+        changes = dict(prepared.data_changes)
         with write_transaction(store) as conn:
             if not has_event(conn, run_id=req.run_id, kind="rows_recorded"):
-                append_in(conn, chain, [AuditEvent("rows_recorded", req.run_id, counts)])
-                run_store.update_run(conn, req.run_id, **counts)
+                event = AuditEvent("rows_recorded", req.run_id, {**counts, "data_changes": changes})
+                append_in(conn, chain, [event])
+                run_store.update_run(
+                    conn, req.run_id, **counts, data_changes=json.dumps(changes, sort_keys=True)
+                )
 
     await asyncio.to_thread(write)
     _boundary("record_rows")

@@ -14,15 +14,29 @@ from dataclasses import dataclass, field
 from ml_connector.mapping.text import DataChange, DataChangeKind
 
 __all__ = [
+    "COLLISIONS",
     "MAX_LISTED_COLLISIONS",
     "DataChangeFacts",
     "DataChangeTally",
     "DocumentCollision",
+    "describe_counts",
     "document_source",
 ]
 
 #: collisions listed in ``report.json`` (all are counted)
 MAX_LISTED_COLLISIONS = 100
+#: the key of the collision count among the stored counts
+COLLISIONS = "document_number_collisions"
+
+
+def describe_counts(counts: Mapping[str, int]) -> str:
+    """``12 texts shortened, 3 document numbers cleaned`` (unknown keys by name)."""
+    labels = {kind.value: kind.label for kind in DataChangeKind}
+    labels[COLLISIONS] = "document number collisions"
+    ordered = [k for k in labels if k in counts] + sorted(k for k in counts if k not in labels)
+    return ", ".join(
+        f"{counts[k]} {labels.get(k, k.replace('_', ' '))}" for k in ordered if counts[k]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,13 @@ class DataChangeFacts:
     collisions: int = 0
     collision_examples: tuple[DocumentCollision, ...] = ()
 
+    def counted(self) -> dict[str, int]:
+        """The non-zero counts, collisions as ``document_number_collisions`` (run store)."""
+        counts = {kind: n for kind, n in self.counts.items() if n}
+        if self.collisions:
+            counts[COLLISIONS] = self.collisions
+        return counts
+
     def report(self) -> dict[str, object]:
         """The ``data_changes`` part of ``report.json``."""
         return {
@@ -75,14 +96,10 @@ class DataChangeFacts:
 
     def summary_lines(self, listed: int = 5) -> list[str]:
         """Lines for ``report.txt``: ``data changes: 12 texts shortened, ...``."""
-        parts = [
-            f"{self.counts[kind.value]} {kind.label}"
-            for kind in DataChangeKind
-            if self.counts.get(kind.value)
-        ]
         lines = []
-        if parts:
-            lines.append(f"  data changes: {', '.join(parts)} ({self.rows_changed} rows)")
+        if any(self.counts.values()):
+            text = describe_counts(self.counts)
+            lines.append(f"  data changes: {text} ({self.rows_changed} rows)")
         if self.collisions:
             lines.append(
                 f"  document numbers: {self.collisions} rows share a cleaned Belegfeld 1 "

@@ -283,6 +283,7 @@ class LiveRunSteps:
             rows_read=facts.rows_total,
             rows_mapped=facts.rows_mapped,
             rows_rejected=facts.rows_rejected,
+            data_changes=facts.data_changes.counted(),
         )
 
     # ------------------------------------------------------------ DATEV
