@@ -253,6 +253,7 @@ class RowMapper:
         self.period = period
         self.line_checker = line_checker or default_line_checker(client, period)
         self._variables: dict[str, object] = {"period": str(period) if period else None}
+        self._currency_column: dict[str, bool] = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -414,8 +415,12 @@ class RowMapper:
         expected = self.mapping.currency
         if "wkz_umsatz" in self.mapping.fields:
             return expected
+        memo = self._currency_column
         for column, value in row.items():
-            if column.rsplit(".", 1)[-1].lower() not in CURRENCY_COLUMNS:
+            is_currency = memo.get(column)
+            if is_currency is None:
+                is_currency = memo[column] = column.rsplit(".", 1)[-1].lower() in CURRENCY_COLUMNS
+            if not is_currency or value is None:
                 continue
             found = as_text(value).strip().upper()
             if found and found != expected:

@@ -190,8 +190,7 @@ def as_text(value: object) -> str:
 def _clean(value: object, field: str, changes: list[DataChange] | None) -> str:
     raw = as_text(value)
     text = unicodedata.normalize("NFC", raw)
-    controls = bool(_CONTROL.search(text))
-    text = _CONTROL.sub(" ", text)
+    text, controls = _CONTROL.subn(" ", text)
     text = _SPACES.sub(" ", text).strip()
     text, replaced = _to_charset(text)
     if changes is not None and (replaced or controls):
