@@ -102,7 +102,7 @@ def test_audit_export_and_status(store_engine: Engine, tmp_path: Path) -> None:
     assert status.exit_code == 0, status.output
     [run] = json.loads(status.output)
     assert (run["id"], run["state"], run["jobs_failed"]) == ("run:gl:2026-10", "partial", 1)
-    assert json.loads(run["data_changes"]) == {"document_number_cleaned": 3, "text_shortened": 12}
+    assert run["data_changes"] == {"document_number_cleaned": 3, "text_shortened": 12}
     table = runner.invoke(
         main, ["status", "--store-url", _url(store_engine)], env={"COLUMNS": "250"}
     )

@@ -42,7 +42,8 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in runs], indent=2))
+        rows = [{**asdict(r), "data_changes": _counts(r.data_changes)} for r in runs]
+        click.echo(json.dumps(rows, indent=2))
         return
     console = _console()
     if not runs:
@@ -84,16 +85,19 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             console.print(Text(f"  {line}", style="red"), soft_wrap=True)
 
 
+def _counts(stored: str | None) -> dict[str, int]:
+    """The run's stored data-change counts (``{}`` for none or unreadable)."""
+    try:
+        counts = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    if not isinstance(counts, dict):
+        return {}
+    return {str(k): v for k, v in counts.items() if isinstance(v, int)}
+
+
 def _data_changes(stored: str | None) -> str:
     """The run's stored data-change counts as ``3 texts shortened, ...`` (empty if none)."""
     from ml_connector.mapping.changes import describe_counts
 
-    if not stored:
-        return ""
-    try:
-        counts = json.loads(stored)
-    except ValueError:
-        return ""
-    if not isinstance(counts, dict):
-        return ""
-    return describe_counts({str(k): int(v) for k, v in counts.items() if isinstance(v, int)})
+    return describe_counts(_counts(stored))
