@@ -93,7 +93,14 @@ LINE_CASES: list[tuple[str, dict[str, object], str, int]] = [
         "row.leistungsdatum",
         116,
     ),
-    ("fx-incomplete", {"wkz_umsatz": "CHF", "kurs": Decimal("0.96")}, "row.fx", 5),
+    ("fx-incomplete", {"kurs": Decimal("0.96")}, "row.fx", 5),
+    ("fx-foreign-without-rate", {"wkz_umsatz": "CHF"}, "row.fx_foreign", 4),
+    (
+        "fx-foreign-without-base-amount",
+        {"wkz_umsatz": "USD", "kurs": Decimal("1.08"), "wkz_basis_umsatz": "EUR"},
+        "row.fx_foreign",
+        5,
+    ),
     (
         "kurs-7-decimals",
         {"kurs": Decimal("1.1234567"), "basis_umsatz": Decimal("1.00"), "wkz_basis_umsatz": "EUR"},
@@ -121,6 +128,20 @@ def test_booking_rule_rejects_violation_with_line_and_column(
         write_batch(H, lines, io.BytesIO())
     _assert_located(info.value.problems, rule, 4, column)
     assert "line 4" in str(info.value)
+
+
+def test_foreign_currency_with_rate_and_base_amount_is_valid() -> None:
+    # DATEV's Musterdatei books 124,00 CHF at Kurs 1,240402 as 100,00 EUR
+    fx = line(
+        umsatz=Decimal("124.00"),
+        wkz_umsatz="CHF",
+        kurs=Decimal("1.240402"),
+        basis_umsatz=Decimal("100.00"),
+        wkz_basis_umsatz="EUR",
+    )
+    assert validate_batch(H, [fx]).problems == []
+    # the batch currency itself needs no rate
+    assert validate_batch(H, [line(wkz_umsatz="EUR")]).problems == []
 
 
 def test_no_tax_key_on_automatic_accounts() -> None:

@@ -81,6 +81,8 @@ kind = "cost_center"
 values = { "Beratung" = "100" }
 [lookups.labels]
 values = { a = "A" }
+[lookups.eur_rates]
+values = { USD = "1.08", CHF = "0.95" }
 
 [pipelines.p]
 customer = "acme"
@@ -95,6 +97,7 @@ amount = "v.amount"
 sign = "$sign"
 amount_account = "$amount_account"
 zero_amounts = "$zero_amounts"
+$mapping_extra
 [pipelines.p.mapping.text]
 buchungstext_overflow = "$text_overflow"
 belegfeld_charset = "$belegfeld_charset"
@@ -125,6 +128,7 @@ DEFAULTS: dict[str, str] = {
     "text_overflow": "truncate",
     "belegfeld_charset": "sanitise",
     "extra_fields": "",
+    "mapping_extra": "",
     "balanced": "false",
     "detail_amount": "",
 }

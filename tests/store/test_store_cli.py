@@ -35,6 +35,7 @@ def _fill(engine: Engine) -> None:
             rows_read=5,
             jobs_failed=1,
             error="DATEV rejected part 2",
+            data_changes='{"document_number_cleaned": 3, "text_shortened": 12}',
         )
     events = [
         AuditEvent(
@@ -108,6 +109,10 @@ def test_audit_export_and_status(store_engine: Engine, tmp_path: Path) -> None:
     assert status.exit_code == 0, status.output
     [run] = json.loads(status.output)
     assert (run["id"], run["state"], run["jobs_failed"]) == ("run:gl:2026-10", "partial", 1)
-    table = runner.invoke(main, ["status", "--store-url", _url(store_engine)])
+    assert run["data_changes"] == {"document_number_cleaned": 3, "text_shortened": 12}
+    table = runner.invoke(
+        main, ["status", "--store-url", _url(store_engine)], env={"COLUMNS": "250"}
+    )
+    assert "12 texts shortened, 3 document numbers cleaned" in table.output
     assert "customer acme" in table.output
     assert "DATEV rejected part 2" in table.output

@@ -14,6 +14,7 @@ from ml_connector.demo.emulators import DemoEmulators
 from ml_connector.demo.setup import DemoInstall
 from ml_connector.engine.polling import PollPolicy
 from ml_connector.store.audit import verify
+from ml_connector.store.runs import get_run
 from ml_connector.sync.connect import open_sync_store
 from ml_connector.sync.launch import EngineOptions, RunAlreadyExistsError, replay_run, run_pipeline
 
@@ -50,6 +51,11 @@ def test_run_then_replay_posts_each_booking_once(
     store = open_sync_store(installed.settings)
     try:
         assert [r.ok for r in verify(store)] == [True]
+        run = get_run(store, outcome.run_id)
+        # the demo's December rows are clean: the counts are stored, and none is changed
+        assert run is not None
+        assert run.data_changes is not None
+        assert json.loads(run.data_changes) == {}
     finally:
         store.dispose()
 

@@ -42,7 +42,8 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in runs], indent=2))
+        rows = [{**asdict(r), "data_changes": _counts(r.data_changes)} for r in runs]
+        click.echo(json.dumps(rows, indent=2))
         return
     console = _console()
     if not runs:
@@ -60,6 +61,7 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             "state",
             "rows",
             "rejected",
+            "data changed",
             "jobs ok/failed",
             "finished",
         ):
@@ -73,6 +75,7 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
                 f"[{style}]{r.state}[/]" if style else r.state,
                 str(r.rows_read),
                 str(r.rows_rejected),
+                _data_changes(r.data_changes),
                 f"{r.jobs_succeeded}/{r.jobs_failed}",
                 r.finished_at or "",
             )
@@ -85,3 +88,21 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             console.print(Text(f"  {line}", style="red"), soft_wrap=True)
         for line in warnings:
             console.print(Text(f"  warning {line}", style="yellow"), soft_wrap=True)
+
+
+def _counts(stored: str | None) -> dict[str, int]:
+    """The run's stored data-change counts (``{}`` for none or unreadable)."""
+    try:
+        counts = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    if not isinstance(counts, dict):
+        return {}
+    return {str(k): v for k, v in counts.items() if isinstance(v, int)}
+
+
+def _data_changes(stored: str | None) -> str:
+    """The run's stored data-change counts as ``3 texts shortened, ...`` (empty if none)."""
+    from ml_connector.mapping.changes import describe_counts
+
+    return describe_counts(_counts(stored))

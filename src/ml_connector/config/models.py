@@ -379,6 +379,15 @@ class MappingConfig(_Model):
         default="konto", description="which account the signed amount belongs to"
     )
     zero_amounts: Literal["skip", "reject"] = "skip"
+    text_changes: Literal["apply", "hold"] = Field(
+        default="apply",
+        description="apply text cleaning and record it, or hold a row whose text would change",
+    )
+    currency: str = Field(
+        default="EUR",
+        pattern="^[A-Z]{3}$",
+        description="ISO currency of the amounts when wkz_umsatz is not mapped",
+    )
     row_key: list[str] = Field(default_factory=list, description="key columns of a row")
     identity_columns: list[str] = Field(
         default_factory=list, description="columns digested into the key when row_key is empty"

@@ -96,6 +96,8 @@ class Prepared:
     """JSON lines of :class:`RowRecord`: the pipeline's rows with no readable period
     (recorded once per key and content, whichever run finds them first)."""
     rows_unassigned: int = 0
+    data_changes: Mapping[str, int] = field(default_factory=dict)
+    """Counts per data-change kind (texts shortened, ...) and document-number collisions."""
 
 
 class RunBlockedError(DataError):

@@ -268,13 +268,18 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
             "files_written": len(prepared.files),
             "rows_unassigned": prepared.rows_unassigned,
         }
+        changes = dict(prepared.data_changes)
         with write_transaction(store) as conn:
             if not has_event(conn, run_id=req.run_id, kind="rows_recorded"):
                 fresh = _record_unassigned(conn, req, prepared)
-                payload = {**counts, "unassigned_recorded": fresh}
+                payload = {**counts, "unassigned_recorded": fresh, "data_changes": changes}
                 append_in(conn, chain, [AuditEvent("rows_recorded", req.run_id, payload)])
                 run_store.update_run(
-                    conn, req.run_id, warnings="\n".join(prepared.warnings) or None, **counts
+                    conn,
+                    req.run_id,
+                    warnings="\n".join(prepared.warnings) or None,
+                    data_changes=json.dumps(changes, sort_keys=True),
+                    **counts,
                 )
 
     await asyncio.to_thread(write)

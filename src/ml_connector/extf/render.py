@@ -291,7 +291,7 @@ def _cross_statements(cols: tuple[Column, ...]) -> list[str]:
     """Rules spanning several fields, for the columns of one group."""
     present = {c.pos for c in cols}
     out: list[str] = []
-    if {1, 2, 4, 5, 6, 7, 8, 9, 10} <= present:
+    if {1, 2, 3, 4, 5, 6, 7, 8, 9, 10} <= present:
         out += [
             "if v1 is None or v2 is None or v7 is None or v8 is None or v10 is None: return None",
             "if len(f7) > maxacc or len(f8) > maxacc: return None",
@@ -300,6 +300,8 @@ def _cross_statements(cols: tuple[Column, ...]) -> list[str]:
             " and (v7 in am or v8 in am): return None",
             "p4 = v4 is not None",
             "if p4 != (v5 is not None) or p4 != bool(v6): return None",
+            # a foreign WKZ Umsatz needs the rate (the exact batch currency: validate_line)
+            "if v3 and v3 != 'EUR' and not p4: return None",
         ]
     for col in cols:
         partner = col.pos + 1

@@ -406,6 +406,7 @@ _PAIRS = [(_I[f"beleginfo_art_{i}"], _I[f"beleginfo_inhalt_{i}"]) for i in range
 _PAIR_SPANS = ((20, 36, (None,) * 16), (47, 87, (None,) * 40))
 _REQUIRED = tuple(_I[a] for a in REQUIRED_ATTRS)
 _FX = (_I["kurs"], _I["basis_umsatz"], _I["wkz_basis_umsatz"])
+_WKZ = _I["wkz_umsatz"]
 _KONTO, _GEGENKONTO, _BU, _BELEGDATUM = (
     _I["konto"],
     _I["gegenkonto"],
@@ -490,7 +491,32 @@ def _cross_checks(
                 "set Datum Zuord. Steuerperiode whenever Leistungsdatum is set",
             )
         )
+    _foreign_currency(v, line, header, out)
+
+
+def _foreign_currency(
+    v: Sequence[object], line: int, header: BatchHeader | None, out: list[Problem]
+) -> None:
+    """DATEV's rule for fields 3-6 (Formatbeschreibung Buchungsstapel, WKZ Umsatz to WKZ
+    Basis-Umsatz; see docs/extf.md): Kurs, Basis-Umsatz and WKZ Basis-Umsatz are filled
+    together, and always when WKZ Umsatz is a currency other than the batch's (header 22)."""
     fx = [v[i] not in (None, "") for i in _FX]
+    currency = v[_WKZ]
+    home = header.wkz if header is not None else "EUR"
+    if isinstance(currency, str) and currency not in ("", home) and not all(fx):
+        empty_col = COLUMNS[_FX[fx.index(False)]]
+        out.append(
+            _problem(
+                "row.fx_foreign",
+                empty_col,
+                line,
+                None,
+                f"WKZ Umsatz {currency} is a foreign currency (batch currency {home}) but "
+                f"{empty_col.heading} is empty",
+                "fill Kurs, Basis-Umsatz and WKZ Basis-Umsatz for a foreign-currency booking",
+            )
+        )
+        return
     if any(fx) and not all(fx):
         empty_col = COLUMNS[_FX[fx.index(False)]]
         out.append(

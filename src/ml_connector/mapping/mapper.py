@@ -14,7 +14,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -23,14 +23,26 @@ from ml_connector.extf.models import COLUMN_ATTRS, BookingLine
 from ml_connector.mapping.expressions import ExpressionError, LookupMissError
 from ml_connector.mapping.lookups import LookupKind, LookupSet, normalise_key
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.spec import CompiledMapping, FieldRule
-from ml_connector.mapping.text import TextRuleError, clean_text, fit_document_number, fit_free_text
+from ml_connector.mapping.spec import HOME_CURRENCY, CompiledMapping, FieldRule
+from ml_connector.mapping.text import (
+    TEXT_CHANGE_KINDS,
+    DataChange,
+    DataChangeKind,
+    TextRuleError,
+    as_text,
+    clean_text,
+    fit_document_number,
+    fit_free_text,
+)
 
 if TYPE_CHECKING:
     from ml_connector.config.models import DatevClient
 
 __all__ = [
+    "CURRENCY_COLUMNS",
     "FIELD_TYPES",
+    "DataChange",
+    "DataChangeKind",
     "LineChecker",
     "MappedRow",
     "RejectReason",
@@ -44,6 +56,10 @@ __all__ = [
 
 _MAX_AMOUNT = Decimal("9999999999.99")
 _CENT = Decimal("0.01")
+_FX_FIELDS = ("kurs", "basis_umsatz", "wkz_basis_umsatz")
+#: Looker field names (after the view) taken to hold a row's currency when
+#: ``wkz_umsatz`` is not mapped: such a row in another currency is held, not booked as EUR
+CURRENCY_COLUMNS = frozenset({"currency", "currency_code", "currency_iso", "waehrung", "wkz"})
 
 
 class RejectReason(StrEnum):
@@ -69,7 +85,11 @@ class RejectReason(StrEnum):
     DUPLICATE_KEY = "duplicate_key"
     EXTF_RULE = "extf_rule"
     NO_PERIOD = "no_period"
+    MISSING_EXCHANGE_RATE = "missing_exchange_rate"
+    CURRENCY_MISMATCH = "currency_mismatch"
 
+
+_HOLD_REASON = {DataChangeKind.TEXT_SHORTENED: RejectReason.TEXT_TOO_LONG}
 
 _UNMAPPED = {
     LookupKind.ACCOUNT: RejectReason.UNMAPPED_ACCOUNT,
@@ -110,6 +130,8 @@ class MappedRow:
     content_digest: str
     """Digest of the lines' content; changes when what would be booked changes."""
     row: Mapping[str, object]
+    changes: tuple[DataChange, ...] = ()
+    """What ml-connector changed in the row's data on the way (texts cut, ...)."""
 
 
 RowOutcome = MappedRow | Rejection
@@ -232,6 +254,7 @@ class RowMapper:
         self.period = period
         self.line_checker = line_checker or default_line_checker(client, period)
         self._variables: dict[str, object] = {"period": str(period) if period else None}
+        self._currency_column: dict[str, bool] = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -318,9 +341,11 @@ class RowMapper:
 
     def _map(self, row: Mapping[str, object], index: int, row_key: str) -> MappedRow:
         amount = self._amount(row)
+        changes: list[DataChange] = []
         values: dict[str, object] = {}
         for name, rule in self.mapping.fields.items():
-            values[name] = self._coerce(name, self._raw(rule, row))
+            values[name] = self._coerce(name, self._raw(rule, row), changes)
+        self._hold_text_changes(changes)
         belegdatum = values.get("belegdatum")
         if belegdatum is None:
             raise _Reject(RejectReason.MISSING_DATE, "belegdatum", "no date", None)
@@ -336,10 +361,16 @@ class RowMapper:
         if amount == 0:
             if self.mapping.zero_amounts == "reject":
                 raise _Reject(RejectReason.ZERO_AMOUNT, "amount", "amount is 0.00", amount)
-            return MappedRow(index, row_key, row_period, (), amount, content_digest(()), row)
+            skipped = DataChange(
+                DataChangeKind.ZERO_AMOUNT_SKIPPED, "amount", "0.00", None, "nothing to book"
+            )
+            return MappedRow(
+                index, row_key, row_period, (), amount, content_digest(()), row, (skipped,)
+            )
         for name in ("konto", "gegenkonto"):
             if values.get(name) is None:
                 raise _Reject(RejectReason.UNMAPPED_ACCOUNT, name, "no account", None)
+        self._currency(row, values, abs(amount), changes)
         if values.get("festschreibung") is None:
             values["festschreibung"] = self.client.festschreibung
         debit = amount > 0 if self.mapping.sign == "debit_positive" else amount < 0
@@ -349,9 +380,116 @@ class RowMapper:
         problems = list(self.line_checker(line))
         if problems:
             raise _Reject(RejectReason.EXTF_RULE, None, "; ".join(problems), None)
-        return MappedRow(index, row_key, row_period, (line,), amount, content_digest((line,)), row)
+        return MappedRow(
+            index,
+            row_key,
+            row_period,
+            (line,),
+            amount,
+            content_digest((line,)),
+            row,
+            tuple(changes),
+        )
 
-    def _coerce(self, name: str, value: object) -> object:
+    def _hold_text_changes(self, changes: Sequence[DataChange]) -> None:
+        """Under ``text_changes = "hold"`` the first text change holds the row."""
+        if self.mapping.text_changes != "hold":
+            return
+        for change in changes:
+            if change.kind in TEXT_CHANGE_KINDS:
+                raise _Reject(
+                    _HOLD_REASON.get(change.kind, RejectReason.INVALID_CHARACTERS),
+                    change.field,
+                    f"held because text_changes = hold: {change.kind.value} ({change.note})",
+                    change.before,
+                )
+
+    def _row_currency(self, row: Mapping[str, object], values: Mapping[str, object]) -> str:
+        """The row's currency: ``wkz_umsatz`` when mapped and set, else the pipeline's.
+
+        Without a ``wkz_umsatz`` mapping a currency column of the row (see
+        :data:`CURRENCY_COLUMNS`) that names another currency holds the row.
+        """
+        mapped = values.get("wkz_umsatz")
+        if isinstance(mapped, str) and mapped:
+            return mapped.strip().upper()
+        expected = self.mapping.currency
+        if "wkz_umsatz" in self.mapping.fields:
+            return expected
+        memo = self._currency_column
+        for column, value in row.items():
+            is_currency = memo.get(column)
+            if is_currency is None:
+                is_currency = memo[column] = column.rsplit(".", 1)[-1].lower() in CURRENCY_COLUMNS
+            if not is_currency or value is None:
+                continue
+            found = as_text(value).strip().upper()
+            if found and found != expected:
+                raise _Reject(
+                    RejectReason.CURRENCY_MISMATCH,
+                    column,
+                    f"the row is in {found} but the pipeline's currency is {expected} and "
+                    "wkz_umsatz is not mapped; map wkz_umsatz and kurs to book it",
+                    value,
+                )
+        return expected
+
+    def _currency(
+        self,
+        row: Mapping[str, object],
+        values: dict[str, object],
+        umsatz: Decimal,
+        changes: list[DataChange],
+    ) -> None:
+        """Fill WKZ Umsatz, Kurs, Basis-Umsatz and WKZ Basis-Umsatz for a foreign row.
+
+        DATEV needs Kurs, Basis-Umsatz and WKZ Basis-Umsatz together for an amount in
+        a foreign currency (Formatbeschreibung Buchungsstapel, fields 3-6); a missing
+        rate holds the row, a missing Basis-Umsatz is Umsatz / Kurs.
+        """
+        currency = self._row_currency(row, values)
+        if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+            raise _Reject(
+                RejectReason.INVALID_VALUE,
+                "wkz_umsatz",
+                f"{currency!r} is not an ISO currency code (3 letters such as EUR, USD)",
+                currency,
+            )
+        if currency == HOME_CURRENCY:
+            if values.get("wkz_umsatz") is not None:
+                values["wkz_umsatz"] = currency
+            for name in _FX_FIELDS:
+                values[name] = None
+            return
+        values["wkz_umsatz"] = currency
+        kurs = values.get("kurs")
+        if not isinstance(kurs, Decimal) or kurs <= 0:
+            raise _Reject(
+                RejectReason.MISSING_EXCHANGE_RATE,
+                "kurs",
+                f"the row is in {currency}; DATEV needs Kurs and Basis-Umsatz for an amount in "
+                "a foreign currency; map kurs (a column or a rate lookup keyed by the currency)",
+                kurs,
+            )
+        basis = values.get("basis_umsatz")
+        if isinstance(basis, Decimal):
+            values["basis_umsatz"] = abs(basis)
+        else:
+            computed = (umsatz / kurs).quantize(_CENT, rounding=ROUND_HALF_UP)
+            values["basis_umsatz"] = computed
+            changes.append(
+                DataChange(
+                    DataChangeKind.EXCHANGE_AMOUNT_COMPUTED,
+                    "basis_umsatz",
+                    None,
+                    str(computed),
+                    f"{umsatz} {currency} / Kurs {kurs}",
+                )
+            )
+        if values.get("wkz_basis_umsatz") is None:
+            values["wkz_basis_umsatz"] = HOME_CURRENCY
+
+    def _coerce(self, name: str, value: object, changes: list[DataChange]) -> object:
         if value is None or (
             isinstance(value, str) and not value.strip() and name != "buchungstext"
         ):
@@ -379,9 +517,9 @@ class RowMapper:
             if value is False or text in ("0", "false", "no"):
                 return False
             raise _Reject(RejectReason.INVALID_VALUE, name, f"{value!r} is not 0/1", value)
-        return self._text(name, value)
+        return self._text(name, value, changes)
 
-    def _text(self, name: str, value: object) -> str | None:
+    def _text(self, name: str, value: object, changes: list[DataChange]) -> str | None:
         rules = self.mapping.text
         max_length = COLUMN_BY_ATTR[name].max_length
         try:
@@ -391,11 +529,15 @@ class RowMapper:
                     max_length,
                     charset=rules.belegfeld_charset,
                     overflow=rules.belegfeld_overflow,
+                    field=name,
+                    changes=changes,
                 )
             elif name == "buchungstext":
-                text = fit_free_text(value, max_length, rules.buchungstext_overflow)
+                text = fit_free_text(
+                    value, max_length, rules.buchungstext_overflow, field=name, changes=changes
+                )
             else:
-                text = clean_text(value)
+                text = clean_text(value, name, changes)
                 if len(text) > max_length:
                     raise TextRuleError(
                         f"{len(text)} characters, at most {max_length} allowed", reason="too_long"

@@ -4,8 +4,9 @@ A run of any size keeps only bounded state in memory; what grows with the rows l
 here, in the run's working directory, and is removed when the run is prepared:
 
 * :class:`KeyIndex`: a temporary SQLite database with what was posted before per row
-  key (``posted``) and the keys seen in this run (``seen``), for restatements and the
-  duplicate-key check;
+  key (``posted``), the keys seen in this run (``seen``) and the first source value of
+  each Belegfeld 1 (``documents``), for restatements and the duplicate-key and
+  document-number collision checks;
 * :class:`LineSpill`: booking lines written one after the other (JSON of their filled
   columns, exact decimals) and read back in the same order;
 * :class:`JsonSpill`: JSON values, one a line.
@@ -35,6 +36,11 @@ CREATE TABLE seen (
     row_key TEXT PRIMARY KEY,
     first INTEGER NOT NULL,
     mapped INTEGER NOT NULL
+);
+CREATE TABLE documents (
+    cleaned TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    first INTEGER NOT NULL
 );
 """
 
@@ -82,6 +88,21 @@ class KeyIndex:
             return None
         found = self._db.execute("SELECT first FROM seen WHERE row_key = ?", (row_key,)).fetchone()
         return int(found[0])
+
+    def document(self, cleaned: str, source: str, index: int) -> tuple[str, int] | None:
+        """Record the first source value that became Belegfeld 1 ``cleaned``; the first
+        ``(source, row index)`` when an earlier row had a *different* source value."""
+        cursor = self._db.execute(
+            "INSERT INTO documents (cleaned, source, first) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (cleaned, source, index),
+        )
+        if cursor.rowcount == 1:
+            return None
+        found = self._db.execute(
+            "SELECT source, first FROM documents WHERE cleaned = ?", (cleaned,)
+        ).fetchone()
+        return None if found[0] == source else (str(found[0]), int(found[1]))
 
     def not_mapped(self) -> Iterator[tuple[str, str, bool]]:
         """Posted keys without a mapped row in this run, in posted order, as

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DERIVED_FIELDS",
+    "HOME_CURRENCY",
     "REQUIRED_FIELDS",
     "VARIABLES",
     "CompiledMapping",
@@ -40,6 +41,8 @@ __all__ = [
 REQUIRED_FIELDS = ("konto", "gegenkonto", "belegdatum")
 #: fields ml-connector sets itself and a mapping may not
 DERIVED_FIELDS = frozenset({"umsatz", "soll_haben", "generalumkehr"})
+#: the batch currency (EXTF header WKZ); amounts in any other currency are foreign
+HOME_CURRENCY = "EUR"
 #: names an expression may use that are not Looker columns
 VARIABLES = frozenset({"period"})
 
@@ -121,6 +124,10 @@ class CompiledMapping:
     row_key: tuple[str, ...]
     identity_columns: tuple[str, ...]
     text: TextRules
+    text_changes: str = "apply"
+    """``apply`` (clean and record) or ``hold`` (hold a row whose text would change)."""
+    currency: str = HOME_CURRENCY
+    """Currency of the amounts when ``wkz_umsatz`` is not mapped."""
 
     @property
     def columns(self) -> frozenset[str]:
@@ -224,6 +231,13 @@ def compile_mapping(config: MappingConfig, tables: Mapping[str, LookupKind]) -> 
                 f"add {name} = ... under [pipelines.<name>.mapping.fields], "
                 f'e.g. {name} = "view.field"',
             )
+    if config.currency != HOME_CURRENCY and "kurs" not in fields:
+        raise MappingSpecError(
+            "currency",
+            f"amounts in {config.currency} need an exchange rate (Kurs) for DATEV",
+            'map kurs, e.g. kurs = { lookup = "eur_rates", key = "view.currency" }, '
+            "or a column holding the rate",
+        )
     amount = _compile_rule("umsatz", config.amount, "amount", tables)
     return CompiledMapping(
         amount=amount,
@@ -234,4 +248,6 @@ def compile_mapping(config: MappingConfig, tables: Mapping[str, LookupKind]) -> 
         row_key=tuple(config.row_key),
         identity_columns=tuple(config.identity_columns),
         text=config.text,
+        text_changes=config.text_changes,
+        currency=config.currency,
     )

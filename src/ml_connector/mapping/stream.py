@@ -40,6 +40,12 @@ from ml_connector.config.models import Source
 from ml_connector.extf.models import BatchHeader, BookingLine
 from ml_connector.extf.split import WrittenFile, write_split
 from ml_connector.extf.validate import MAX_BOOKINGS
+from ml_connector.mapping.changes import (
+    DataChangeFacts,
+    DataChangeTally,
+    DocumentCollision,
+    document_source,
+)
 from ml_connector.mapping.lookups import normalise_key
 from ml_connector.mapping.mapper import (
     LineChecker,
@@ -235,6 +241,8 @@ class RunFacts:
     """The first :data:`MAX_LISTED_REJECTIONS` rejections."""
     blockers: tuple[str, ...] = field(default_factory=tuple)
     completeness: Completeness = field(default_factory=Completeness)
+    data_changes: DataChangeFacts = field(default_factory=DataChangeFacts)
+    """What the mapping changed in booked rows' data, and Belegfeld 1 collisions."""
 
     @property
     def ready(self) -> bool:
@@ -303,6 +311,7 @@ class RunFacts:
             },
             "rejections": rejections,
             "completeness": self.completeness.report(),
+            "data_changes": self.data_changes.report(),
         }
         if self.rows_rejected > len(rejections):
             out["rejections_not_listed"] = self.rows_rejected - len(rejections)
@@ -337,6 +346,7 @@ class RunFacts:
             lines.append(f"    - {problem}")
         for note in self.tie_out.notes[:10]:
             lines.append(f"    note: {note}")
+        lines += self.data_changes.summary_lines()
         for rejection in self.rejection_examples[:_TEXT_REJECTIONS]:
             where = f"row {rejection.index + 1} [{rejection.row_key}]"
             lines.append(f"  rejected {where}: {rejection.describe()}")
@@ -448,6 +458,7 @@ class RunStream:
         self._unassigned_values: set[str] = set()
         self._unassigned_extra = 0
         self._tally = TieOutTally(self.spec.tie_out, self.mapping)
+        self._data_changes = DataChangeTally()
         self._period_field = self.spec.source.period_field
         self.rows_total = 0
         self.rows_other = 0
@@ -574,6 +585,8 @@ class RunStream:
 
     def _mapped(self, row: MappedRow) -> None:
         self.rows_mapped += 1
+        self._data_changes.add(row.changes)
+        self._check_document_number(row)
         old = self._index.posted(row.row_key)
         reversal: tuple[BookingLine, ...] = ()
         if old is None:
@@ -602,7 +615,24 @@ class RunStream:
                     self._bookings.append(item)
         if self._traces is not None:
             payload = _payload(row.content_digest, lines, reversed_lines)
+            if row.changes:
+                payload["changes"] = [change.to_json() for change in row.changes]
             self._traces.append([row.row_key, _source(row.row), payload, None, position])
+
+    def _check_document_number(self, row: MappedRow) -> None:
+        """Count a Belegfeld 1 that an earlier row reached from a different source value."""
+        for line in row.lines:
+            cleaned = line.belegfeld_1
+            if not cleaned:
+                continue
+            source = document_source(cleaned, row.changes)
+            first = self._index.document(cleaned, source, row.index)
+            if first is not None:
+                self._data_changes.collision(
+                    DocumentCollision(
+                        row.index + 1, row.row_key, cleaned, source, first[1] + 1, first[0]
+                    )
+                )
 
     # -- the end --------------------------------------------------------------------------
 
@@ -670,6 +700,7 @@ class RunStream:
             rejection_examples=tuple(self._examples),
             blockers=tuple(blockers),
             completeness=self._completeness(),
+            data_changes=self._data_changes.facts(),
         )
         self._ready = facts.ready
         files: list[WrittenFile] = []

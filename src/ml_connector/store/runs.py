@@ -59,6 +59,8 @@ class RunRecord:
     jobs_succeeded: int = 0
     jobs_failed: int = 0
     error: str | None = None
+    data_changes: str | None = None
+    """JSON ``{kind: count}`` of the data changes of the run's booked rows."""
     created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None

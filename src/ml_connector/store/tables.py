@@ -54,6 +54,8 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     warnings: Mapped[str | None] = mapped_column(Text)
     rows_unassigned: Mapped[int] = mapped_column(Integer, default=0)
+    data_changes: Mapped[str | None] = mapped_column(Text)
+    """JSON counts of what the mapping changed in booked rows (see mapping.changes)."""
     created_at: Mapped[str] = mapped_column(String(40))
     started_at: Mapped[str | None] = mapped_column(String(40))
     finished_at: Mapped[str | None] = mapped_column(String(40))

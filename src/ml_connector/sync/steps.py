@@ -138,6 +138,7 @@ def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
         warnings=facts.completeness.warnings,
         unassigned_path=str(unassigned) if unassigned.exists() else None,
         rows_unassigned=facts.completeness.rows_unassigned,
+        data_changes=facts.data_changes.counted(),
     )
 
 
