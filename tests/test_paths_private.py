@@ -65,9 +65,11 @@ def test_cli_refuses_a_shared_data_dir(tmp_path: Path, monkeypatch: pytest.Monke
     home.chmod(0o777)
     monkeypatch.setenv("ML_CONNECTOR_HOME", str(home))
     result = CliRunner().invoke(main, ["status"])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, ConfigurationError)
-    assert "chmod 700" in str(result.exception)
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: ")
+    assert "chmod 700" in line
+    assert "Traceback" not in result.output
 
 
 def test_a_second_worker_on_one_data_dir_is_refused(tmp_path: Path) -> None:

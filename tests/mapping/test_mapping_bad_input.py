@@ -47,7 +47,7 @@ def test_the_cli_shows_a_bad_rows_file_as_one_line(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_bytes(b'{"a": "\xfe"}\n')
     for args in (
-        ["mapping", "preview", "gl-monthly"],
+        ["mapping", "preview", "gl-monthly", "--period", "2026-10"],
         ["run", "gl-monthly", "--period", "2026-10", "--dry-run", "--out", str(tmp_path / "o")],
     ):
         result = CliRunner().invoke(

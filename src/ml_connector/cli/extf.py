@@ -89,12 +89,12 @@ def _read_rows(path: Path, fmt: str) -> Iterator[dict[str, object]]:
     import csv
 
     from ml_connector.errors import DataError
-    from ml_connector.mapping.rows import iter_raw_rows
+    from ml_connector.mapping.rows import iter_rows
 
     if fmt == "auto":
         fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
     if fmt == "jsonl":
-        yield from iter_raw_rows(path)
+        yield from iter_rows(path, raw=True)
         return
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import IO
 
 from ml_connector.errors import DataError
 
-__all__ = ["iter_raw_rows", "read_rows", "rows_from_jsonl", "to_jsonable", "write_rows"]
+__all__ = ["iter_rows", "read_rows", "rows_from_jsonl", "to_jsonable", "write_rows"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -112,17 +112,16 @@ def _decoded(raw: Iterable[bytes], source: str) -> Iterator[str]:
             ) from None
 
 
+def iter_rows(path: Path, *, raw: bool = False) -> Generator[dict[str, object], None, None]:
+    """The rows of a ``.jsonl`` file (UTF-8) one at a time; any fault is a
+    :class:`DataError` naming the line. ``raw`` as in :func:`rows_from_jsonl`."""
+    with path.open("rb") as handle:
+        yield from rows_from_jsonl(_decoded(handle, str(path)), source=str(path), raw=raw)
+
+
 def read_rows(path: Path) -> list[dict[str, object]]:
-    """All rows of a ``.jsonl`` file (UTF-8); any fault is a :class:`DataError`."""
-    with path.open("rb") as handle:
-        return list(rows_from_jsonl(_decoded(handle, str(path)), source=str(path)))
-
-
-def iter_raw_rows(path: Path) -> Iterator[dict[str, object]]:
-    """The rows of a ``.jsonl`` file one at a time, as written (integers as ``int``,
-    dates as text); the same checks as :func:`read_rows`."""
-    with path.open("rb") as handle:
-        yield from rows_from_jsonl(_decoded(handle, str(path)), source=str(path), raw=True)
+    """All rows of a ``.jsonl`` file, checked as by :func:`iter_rows`."""
+    return list(iter_rows(path))
 
 
 def to_jsonable(value: object) -> object:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Generator
-from contextlib import aclosing
+from contextlib import aclosing, closing
 from itertools import islice
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +19,7 @@ from ml_connector.config import LoadedConfig
 from ml_connector.engine.ports import RunSpec
 from ml_connector.errors import DataError
 from ml_connector.mapping.fetch import UnassignedRows
-from ml_connector.mapping.rows import read_rows, rows_from_jsonl
+from ml_connector.mapping.rows import iter_rows, read_rows
 
 __all__ = ["JsonLinesRows", "RowSource"]
 
@@ -46,8 +46,8 @@ class RowSource(Protocol):
 
 
 def _batches(path: Path) -> Generator[list[dict[str, object]], None, None]:
-    with path.open(encoding="utf-8") as handle:
-        rows = rows_from_jsonl(handle, source=str(path))
+    rows = iter_rows(path)
+    with closing(rows):
         while batch := list(islice(rows, BATCH_ROWS)):
             yield batch
 
