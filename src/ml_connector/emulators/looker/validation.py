@@ -20,18 +20,44 @@ from openapi_core.contrib.starlette.requests import StarletteOpenAPIRequest
 from openapi_core.templating.paths.exceptions import PathError
 from starlette.requests import Request
 
-__all__ = ["SPEC_PATH", "FieldError", "RequestErrors", "check_request", "looker_spec"]
+__all__ = [
+    "SPEC_PATH",
+    "FieldError",
+    "RequestErrors",
+    "check_request",
+    "load_raw_spec",
+    "looker_spec",
+]
 
 SPEC_PATH = Path(__file__).with_name("openapi") / "Looker.4.0.oas.json"
 _REQUIRED = re.compile(r"'([^']+)' is a required property")
 
 
-@cache
-def looker_spec() -> OpenAPI:
-    """The official spec (servers relative to ``/api/4.0``), loaded once per process."""
+def _drop_type_any(node: Any) -> Any:
+    """The spec writes ``"type": "any"`` (no OpenAPI type) for "any value": drop it."""
+    if isinstance(node, dict):
+        return {
+            k: _drop_type_any(v)
+            for k, v in node.items()
+            if not (k in {"type", "format"} and v == "any")
+        }
+    if isinstance(node, list):
+        return [_drop_type_any(v) for v in node]
+    return node
+
+
+def load_raw_spec() -> dict[str, Any]:
+    """The official spec as a dict, servers relative to ``/api/4.0``, ``type: any`` dropped."""
     raw = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
     raw["servers"] = [{"url": "/api/4.0"}]
-    return OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None))
+    patched: dict[str, Any] = _drop_type_any(raw)
+    return patched
+
+
+@cache
+def looker_spec() -> OpenAPI:
+    """The official spec (see :func:`load_raw_spec`), loaded once per process."""
+    return OpenAPI.from_dict(load_raw_spec(), config=Config(spec_validator_cls=None))
 
 
 @dataclass(frozen=True)
