@@ -17,6 +17,7 @@ from typing import Any
 
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.starlette.requests import StarletteOpenAPIRequest
+from openapi_core.deserializing.styles.exceptions import EmptyQueryParameterValue
 from openapi_core.templating.paths.exceptions import PathError
 from starlette.requests import Request
 
@@ -107,7 +108,8 @@ def check_request(request: Request, body: bytes | None) -> RequestErrors:
         if "Body" in kind:
             # a body that is not JSON at all is the handler's to answer (400)
             fields.extend(_field_errors(getattr(error.__cause__, "schema_errors", None) or ()))
-        else:
+        elif not isinstance(error.__cause__, EmptyQueryParameterValue):
+            # an empty optional parameter (``?fields=``) counts as absent
             cause = error.__cause__
             params.append(f"{error}: {cause}" if cause is not None else str(error))
     return RequestErrors(tuple(fields), tuple(params))
