@@ -387,6 +387,24 @@ async def test_unpolled_tasks_do_not_lock_the_user_out(
         assert r.status_code == 200
 
 
+async def test_a_queued_task_starts_when_a_slot_freed_even_if_nobody_looked(
+    http: Callable[..., httpx.AsyncClient], clock: FakeClock
+) -> None:
+    async with http(max_queries_per_user=15, faults=Faults(task_polls=99)) as c:
+        auth = await _login(c)
+        q = (await c.post(f"{API}/queries", headers=auth, json=_inline(["line_id"]))).json()
+        body = {"query_id": q["id"], "result_format": "json"}
+        ids = [
+            (await c.post(f"{API}/query_tasks", headers=auth, json=body)).json()["id"]
+            for _ in range(16)
+        ]
+        clock.advance(700)  # the 16th started after 1 s, long before its queue timeout
+        statuses = [
+            (await c.get(f"{API}/query_tasks/{tid}", headers=auth)).json()["status"] for tid in ids
+        ]
+        assert statuses == ["complete"] * 16
+
+
 async def test_a_task_queued_too_long_is_dropped(
     http: Callable[..., httpx.AsyncClient], clock: FakeClock
 ) -> None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import hmac
 import itertools
 import json
+import math
 import secrets
 import time
 from collections import Counter
@@ -129,6 +131,7 @@ class Task:
     dropped: bool = False
     created: float = 0.0
     started: float | None = None
+    ended: float | None = None
 
     def status(self, now: float) -> str:
         if self.killed:
@@ -140,6 +143,11 @@ class Task:
         if self.polls >= self.needed_polls or now >= self.started + self.run_seconds:
             return self.outcome
         return "added" if self.polls == 0 else "running"
+
+    def ends_at(self) -> float:
+        """When a started task gives its slot back (killed or polled to its end, or run out)."""
+        run_out = (self.started if self.started is not None else math.inf) + self.run_seconds
+        return min(run_out, self.ended if self.ended is not None else math.inf)
 
     def running(self, now: float) -> bool:
         """Started and not finished: it holds one of the user's query slots."""
@@ -210,19 +218,34 @@ class EmulatorState:
         return self.running[user] + tasks
 
     def advance(self, user: str) -> None:
-        """Move ``user``'s queue on: drop finished and timed-out tasks, start waiting ones."""
+        """Replay ``user``'s queue up to now: each waiting task starts when a slot frees.
+
+        Slots are held by synchronous runs (until they end) and by started tasks
+        (until they finish or are killed). A waiting task starts at the moment the
+        earliest slot frees, in creation order, or is dropped after
+        :data:`QUEUE_TIMEOUT` seconds of waiting, however long ago that was.
+        """
         now = self.clock()
-        queue = [t for t in self.pending.get(user, ()) if t.status(now) in ACTIVE]
-        busy = self.running[user] + sum(1 for t in queue if t.started is not None)
-        for task in queue:
-            if task.started is not None:
-                continue
-            if now - task.created >= QUEUE_TIMEOUT:
+        pending = self.pending.get(user, [])
+        slots = [math.inf] * self.running[user]
+        slots += [t.ends_at() for t in pending if t.started is not None]
+        heapq.heapify(slots)
+        for task in (t for t in pending if t.started is None and t.status(now) in ACTIVE):
+            free_at = task.created
+            if len(slots) >= self.max_queries_per_user:
+                free_at = max(free_at, slots[0])
+            if free_at - task.created >= QUEUE_TIMEOUT and now - task.created >= QUEUE_TIMEOUT:
                 task.dropped = True
-            elif busy < self.max_queries_per_user:
-                task.started = now
-                busy += 1
-        self.pending[user] = [t for t in queue if t.status(now) in ACTIVE]
+                task.ended = task.created + QUEUE_TIMEOUT
+                continue
+            if free_at > now:
+                break  # still waiting, and so is every later task
+            if len(slots) >= self.max_queries_per_user:
+                heapq.heappop(slots)
+            task.started = free_at
+            heapq.heappush(slots, task.ends_at())
+        self.pending[user] = [t for t in pending if t.status(now) in ACTIVE]
+        busy = self.running[user] + sum(1 for t in self.pending[user] if t.started is not None)
         self.peak_running = max(self.peak_running, busy)
 
     def add_task(self, task: Task) -> None:
@@ -569,9 +592,12 @@ def _task(request: Request, state: EmulatorState, user: str) -> Task | None:
 def _poll(task: Task, state: EmulatorState) -> str:
     """Count a poll of a started task; the task's status afterwards."""
     state.advance(task.user)
-    if task.running(state.clock()):
+    now = state.clock()
+    if task.running(now):
         task.polls += 1
-    return task.status(state.clock())
+        if not task.running(now):
+            task.ended = now
+    return task.status(now)
 
 
 async def query_task(request: Request, state: EmulatorState, user: str) -> Response:
@@ -683,6 +709,7 @@ async def kill_query(request: Request, state: EmulatorState, user: str) -> Respo
     if task is None or task.status(state.clock()) not in ACTIVE:
         return _error(404, "Not found")
     task.killed = True
+    task.ended = state.clock()
     state.advance(user)
     return Response(status_code=204)
 
