@@ -79,7 +79,7 @@ def test_looker_emulator_conforms_to_the_looker_spec() -> None:
             "result_format": "json",
         },
         operations=lambda op_id: op_id in served,
-        max_examples=20,
+        max_examples=40,
         budget_seconds=50,
     )
     print(_summary("looker", report))
@@ -102,7 +102,7 @@ def test_datev_emulator_conforms_to_the_datev_specs() -> None:
             app,
             headers={"Authorization": "Bearer fuzz-token", "X-DATEV-Client-Id": APP_CLIENT_ID},
             known={"client-id": "455148-1"},
-            max_examples=15,
+            max_examples=30,
             budget_seconds=20,
             report=report,
         )
