@@ -138,7 +138,12 @@ def _fuzz_operation(
             case.path_parameters = {k: known.get(k, v) for k, v in case.path_parameters.items()}
         if anonymous:  # nine in ten cases carry valid credentials
             case.headers = {**(case.headers or {}), **headers}
-        response = case.call(app=app)
+        try:
+            response = case.call(app=app)
+        except Exception as exc:  # the app raised: what a client sees as a 500
+            crash = Failure(spec_name, op.label, "not_a_server_error", 500, repr(exc))
+            report.failures.setdefault((op.label, crash.check, 500), crash)
+            return
         for name in CHECKS:
             detail = _check(case, response, name)
             if detail is None:
