@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,10 +10,8 @@ from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[2]
-    / "src/ml_connector/emulators/looker/openapi/Looker.4.0.oas.json"
-)
+from ml_connector.emulators.looker.validation import load_raw_spec
+
 #: results are opaque text in the spec (the body is in the requested format)
 RESULT_OPERATIONS = ("/run/", "/results")
 #: statuses real Looker sends that the spec does not document
@@ -38,10 +34,12 @@ class FakeClock:
 
 
 def load_spec() -> OpenAPI:
-    """The official spec with a relative server URL (its self-validation skipped)."""
-    spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
-    spec["servers"] = [{"url": "/api/4.0"}]
-    return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+    """The official spec with a relative server URL (its self-validation skipped).
+
+    Its ``"type": "any"`` schemas (not an OpenAPI type) mean "any value" and are
+    dropped, as the emulator does.
+    """
+    return OpenAPI.from_dict(load_raw_spec(), config=Config(spec_validator_cls=None))
 
 
 class _SpecRequest:

@@ -348,18 +348,75 @@ async def test_per_user_concurrency_limit_gives_429(
         assert statuses == [200, 200, 200, 429, 429]
 
 
-async def test_tasks_in_flight_count_towards_the_limit(
-    http: Callable[..., httpx.AsyncClient],
+async def test_tasks_beyond_the_limit_queue_and_start_when_a_slot_frees(
+    http: Callable[..., httpx.AsyncClient], clock: FakeClock
 ) -> None:
-    async with http(max_queries_per_user=2) as c:
+    async with http(max_queries_per_user=2, faults=Faults(task_polls=99)) as c:
         auth = await _login(c)
         q = (await c.post(f"{API}/queries", headers=auth, json=_inline(["line_id"]))).json()
         body = {"query_id": q["id"], "result_format": "json"}
-        codes = [
-            (await c.post(f"{API}/query_tasks", headers=auth, json=body)).status_code
-            for _ in range(3)
+        tasks = [(await c.post(f"{API}/query_tasks", headers=auth, json=body)) for _ in range(3)]
+        assert [t.status_code for t in tasks] == [200, 200, 200]  # queued, not refused
+        running = (await c.get(f"{API}/running_queries", headers=auth)).json()
+        assert {r["query_task_id"] for r in running} == {t.json()["id"] for t in tasks[:2]}
+        sync = await c.post(f"{API}/queries/run/json", headers=auth, json=_inline(["line_id"]))
+        assert sync.status_code == 429  # both slots are taken by the running tasks
+        clock.advance(1.0)  # the running tasks finish in the background, never polled
+        third = tasks[2].json()["id"]
+        assert (await c.get(f"{API}/query_tasks/{third}", headers=auth)).json()["status"] in {
+            "added",
+            "running",
+        }
+        clock.advance(1.0)
+        r = await c.get(f"{API}/query_tasks/{third}/results", headers=auth)
+        assert r.status_code == 200
+        assert (await c.get(f"{API}/running_queries", headers=auth)).json() == []
+
+
+async def test_unpolled_tasks_do_not_lock_the_user_out(
+    http: Callable[..., httpx.AsyncClient], clock: FakeClock
+) -> None:
+    async with http(max_queries_per_user=15) as c:
+        auth = await _login(c)
+        q = (await c.post(f"{API}/queries", headers=auth, json=_inline(["line_id"]))).json()
+        body = {"query_id": q["id"], "result_format": "json"}
+        for _ in range(15):
+            assert (await c.post(f"{API}/query_tasks", headers=auth, json=body)).status_code == 200
+        clock.advance(1.0)
+        r = await c.post(f"{API}/queries/run/json", headers=auth, json=_inline(["line_id"]))
+        assert r.status_code == 200
+
+
+async def test_a_queued_task_starts_when_a_slot_freed_even_if_nobody_looked(
+    http: Callable[..., httpx.AsyncClient], clock: FakeClock
+) -> None:
+    async with http(max_queries_per_user=15, faults=Faults(task_polls=99)) as c:
+        auth = await _login(c)
+        q = (await c.post(f"{API}/queries", headers=auth, json=_inline(["line_id"]))).json()
+        body = {"query_id": q["id"], "result_format": "json"}
+        ids = [
+            (await c.post(f"{API}/query_tasks", headers=auth, json=body)).json()["id"]
+            for _ in range(16)
         ]
-        assert codes == [200, 200, 429]
+        clock.advance(700)  # the 16th started after 1 s, long before its queue timeout
+        statuses = [
+            (await c.get(f"{API}/query_tasks/{tid}", headers=auth)).json()["status"] for tid in ids
+        ]
+        assert statuses == ["complete"] * 16
+
+
+async def test_a_task_queued_too_long_is_dropped(
+    http: Callable[..., httpx.AsyncClient], clock: FakeClock
+) -> None:
+    async with http(max_queries_per_user=1, faults=Faults(task_seconds=10_000)) as c:
+        auth = await _login(c)
+        q = (await c.post(f"{API}/queries", headers=auth, json=_inline(["line_id"]))).json()
+        body = {"query_id": q["id"], "result_format": "json"}
+        await c.post(f"{API}/query_tasks", headers=auth, json=body)
+        queued = (await c.post(f"{API}/query_tasks", headers=auth, json=body)).json()
+        clock.advance(600)
+        got = (await c.get(f"{API}/query_tasks/{queued['id']}", headers=auth)).json()
+        assert got["status"] == "error"
 
 
 async def test_faults_via_admin_endpoint(c: httpx.AsyncClient) -> None:

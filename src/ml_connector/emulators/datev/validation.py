@@ -87,20 +87,24 @@ class _Response:
     content_type: str
 
 
+def _message(error: Any) -> str:
+    text = str(error)
+    cause = error.__cause__
+    inner = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
+    if inner:
+        text += ": " + "; ".join(getattr(e, "message", str(e)) for e in inner)
+    elif cause is not None:
+        text += f": {cause}"
+    return text
+
+
 def _messages(errors: Any) -> list[str]:
     out = []
     for error in errors:
         try:
-            text = str(error)
-        except UnicodeDecodeError:  # openapi-core decodes the body to describe it
-            text = f"{type(error).__name__}: body is not UTF-8"
-        cause = error.__cause__
-        inner = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
-        if inner:
-            text += ": " + "; ".join(getattr(e, "message", str(e)) for e in inner)
-        elif cause is not None:
-            text += f": {cause}"
-        out.append(text)
+            out.append(_message(error))
+        except UnicodeDecodeError:  # openapi-core quotes the body, which is not UTF-8
+            out.append(f"{type(error).__name__}: the request body is not valid UTF-8")
     return out
 
 

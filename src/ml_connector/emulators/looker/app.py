@@ -1,27 +1,33 @@
 """The Looker API 4.0 emulator: a Starlette app with the real rules of a Looker instance.
 
 Login/logout with API3 credentials (404 on bad ones), ``token`` and ``Bearer``
-schemes, token expiry with 401 after it, saved Looks, inline queries, stored
-queries, async query tasks (``added`` -> ``running`` -> ``complete`` | ``error`` |
-``expired`` | ``killed``), the row cap and ``limit`` semantics, the per-user query
-concurrency limit with 429, content discovery (Looks, models, explores with
-fields), an HTML 404 page for unknown paths, and fault injection
-(:mod:`~ml_connector.emulators.looker.faults`) plus ``/__admin`` endpoints.
+schemes, token expiry with 401 after it, every request checked against the
+published spec (422 ``Validation Failed`` for a body of the wrong shape, 400 for a
+bad parameter), saved Looks, inline, stored and URL-encoded queries (by id or
+slug), async query tasks that run in the background (``added`` -> ``running`` ->
+``complete`` | ``error`` | ``expired`` | ``killed``) and queue beyond the per-user
+concurrency limit, the row cap and ``limit`` semantics, 429 for synchronous runs
+beyond that limit, content discovery (Looks, models, explores with fields), an
+HTML 404 page for unknown paths, 405 for a known path with another method, and
+fault injection (:mod:`~ml_connector.emulators.looker.faults`) plus ``/__admin``
+endpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import hmac
 import itertools
 import json
+import math
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,21 +36,27 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from ml_connector.emulators.looker.dataset import (
     Dataset,
     Explore,
-    Field,
     GeneratedSource,
     bench_explore,
     demo_dataset_dir,
     load_dataset,
 )
-from ml_connector.emulators.looker.engine import QuerySpec, execute, take
+from ml_connector.emulators.looker.engine import QuerySpec, execute, take, to_sql
 from ml_connector.emulators.looker.faults import Faults
 from ml_connector.emulators.looker.filters import FilterError
-from ml_connector.emulators.looker.render import CONTENT_TYPES, SUPPORTED_FORMATS, render
+from ml_connector.emulators.looker.render import (
+    CONTENT_TYPES,
+    SUPPORTED_FORMATS,
+    FormatUnavailableError,
+    field_body,
+    render,
+)
+from ml_connector.emulators.looker.validation import FieldError, check_request
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -64,15 +76,46 @@ NOT_FOUND_HTML = (
 )
 
 
+#: seconds a queued query waits for a free slot before Looker drops it
+QUEUE_TIMEOUT = 600.0
+ACTIVE = frozenset({"added", "running"})
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"message": message, "documentation_url": DOCS_URL}, status_code=status, headers=headers
     )
 
 
+def _validation_failed(errors: Iterable[FieldError]) -> JSONResponse:
+    """422 as Looker sends it: every ``errors[]`` entry has its ``documentation_url``."""
+    return JSONResponse(
+        {
+            "message": "Validation Failed",
+            "errors": [
+                {
+                    "field": e.field,
+                    "code": e.code,
+                    "message": e.message,
+                    "documentation_url": DOCS_URL,
+                }
+                for e in errors
+            ],
+            "documentation_url": DOCS_URL,
+        },
+        status_code=422,
+    )
+
+
 @dataclass
 class Task:
-    """One async query task."""
+    """One async query task; it runs on the emulator's clock, polled or not.
+
+    A task waits (``added``) until the user has a free query slot, then runs for
+    ``run_seconds`` of the clock, or until it has been polled ``needed_polls`` times
+    (fault injection: a query that is slow as seen by the poller), and ends in
+    ``outcome``. A task queued for :data:`QUEUE_TIMEOUT` seconds is dropped (``error``).
+    """
 
     id: str
     query_id: str
@@ -80,25 +123,35 @@ class Task:
     user: str
     limit: int | None
     needed_polls: int
+    run_seconds: float
     outcome: str
     look_id: str | None = None
     polls: int = 0
     killed: bool = False
+    dropped: bool = False
     created: float = 0.0
+    started: float | None = None
+    ended: float | None = None
 
-    @property
-    def status(self) -> str:
+    def status(self, now: float) -> str:
         if self.killed:
             return "killed"
-        if self.polls == 0:
+        if self.dropped:
+            return "error"
+        if self.started is None:
             return "added"
-        if self.polls < self.needed_polls:
-            return "running"
-        return self.outcome
+        if self.polls >= self.needed_polls or now >= self.started + self.run_seconds:
+            return self.outcome
+        return "added" if self.polls == 0 else "running"
 
-    @property
-    def active(self) -> bool:
-        return self.status in {"added", "running"}
+    def ends_at(self) -> float:
+        """When a started task gives its slot back (killed or polled to its end, or run out)."""
+        run_out = (self.started if self.started is not None else math.inf) + self.run_seconds
+        return min(run_out, self.ended if self.ended is not None else math.inf)
+
+    def running(self, now: float) -> bool:
+        """Started and not finished: it holds one of the user's query slots."""
+        return self.started is not None and self.status(now) in ACTIVE
 
 
 @dataclass
@@ -118,8 +171,10 @@ class EmulatorState:
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     queries: dict[str, QuerySpec] = field(default_factory=dict)
     query_ids: dict[QuerySpec, str] = field(default_factory=dict)
+    slugs: dict[str, str] = field(default_factory=dict)
     look_queries: dict[str, str] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
+    pending: dict[str, list[Task]] = field(default_factory=dict)
     running: Counter[str] = field(default_factory=Counter)
     peak_running: int = 0
     calls: Counter[str] = field(default_factory=Counter)
@@ -135,6 +190,7 @@ class EmulatorState:
         qid = str(next(self._ids))
         self.queries[qid] = spec
         self.query_ids[spec] = qid
+        self.slugs[_slug(qid)] = qid
         return qid
 
     def effective_limit(self, raw: str | None) -> int | None:
@@ -155,18 +211,61 @@ class EmulatorState:
         return min(n, self.row_cap)
 
     def active_queries(self, user: str) -> int:
-        tasks = sum(1 for t in self.tasks.values() if t.user == user and t.active)
+        """Queries holding one of ``user``'s slots: synchronous runs and started tasks."""
+        self.advance(user)
+        now = self.clock()
+        tasks = sum(1 for t in self.pending.get(user, ()) if t.running(now))
         return self.running[user] + tasks
+
+    def advance(self, user: str) -> None:
+        """Replay ``user``'s queue up to now: each waiting task starts when a slot frees.
+
+        Slots are held by synchronous runs (until they end) and by started tasks
+        (until they finish or are killed). A waiting task starts at the moment the
+        earliest slot frees, in creation order, or is dropped after
+        :data:`QUEUE_TIMEOUT` seconds of waiting, however long ago that was.
+        """
+        now = self.clock()
+        pending = self.pending.get(user, [])
+        slots = [math.inf] * self.running[user]
+        slots += [t.ends_at() for t in pending if t.started is not None]
+        heapq.heapify(slots)
+        for task in (t for t in pending if t.started is None and t.status(now) in ACTIVE):
+            free_at = task.created
+            if len(slots) >= self.max_queries_per_user:
+                free_at = max(free_at, slots[0])
+            if free_at - task.created >= QUEUE_TIMEOUT and now - task.created >= QUEUE_TIMEOUT:
+                task.dropped = True
+                task.ended = task.created + QUEUE_TIMEOUT
+                continue
+            if free_at > now:
+                break  # still waiting, and so is every later task
+            if len(slots) >= self.max_queries_per_user:
+                heapq.heappop(slots)
+            task.started = free_at
+            heapq.heappush(slots, task.ends_at())
+        self.pending[user] = [t for t in pending if t.status(now) in ACTIVE]
+        busy = self.running[user] + sum(1 for t in self.pending[user] if t.started is not None)
+        self.peak_running = max(self.peak_running, busy)
+
+    def add_task(self, task: Task) -> None:
+        self.tasks[task.id] = task
+        self.pending.setdefault(task.user, []).append(task)
+        self.advance(task.user)
 
 
 Handler = Callable[[Request, EmulatorState, str], Awaitable[Response]]
+
+
+def _slug(qid: str) -> str:
+    return hashlib.sha1(qid.encode(), usedforsecurity=False).hexdigest()[:22]
 
 
 def _query_body(spec: QuerySpec, qid: str) -> dict[str, Any]:
     body = spec.to_body()
     body.update(
         id=qid,
-        slug=hashlib.sha1(qid.encode(), usedforsecurity=False).hexdigest()[:22],
+        slug=_slug(qid),
         pivots=None,
         fill_fields=None,
         filter_expression=None,
@@ -180,35 +279,6 @@ def _query_body(spec: QuerySpec, qid: str) -> dict[str, Any]:
         can={"run": True, "see_results": True, "explore": True},
     )
     return body
-
-
-def _field_body(f: Field, explore: Explore) -> dict[str, Any]:
-    return {
-        "name": f.name,
-        "label": f"{explore.label} {f.label}",
-        "label_short": f.label,
-        "view": f.view,
-        "view_label": explore.label,
-        "category": f.category,
-        "type": f.type,
-        "description": f.description,
-        "primary_key": f.primary_key,
-        "measure": f.is_measure,
-        "is_numeric": f.is_numeric,
-        "is_filter": False,
-        "is_timeframe": f.type == "date",
-        "hidden": False,
-        "sortable": True,
-        "can_filter": True,
-        "suggestable": not f.is_measure,
-        "value_format_name": f.value_format_name,
-        "sql": None,
-        "enumerations": None,
-        "dynamic": False,
-        "permanent": None,
-        "scope": f.view,
-        "tags": [],
-    }
 
 
 def _look_body(state: EmulatorState, look_id: str, with_query: bool) -> dict[str, Any]:
@@ -235,15 +305,17 @@ def _look_body(state: EmulatorState, look_id: str, with_query: bool) -> dict[str
 
 
 def _task_body(task: Task, state: EmulatorState) -> dict[str, Any]:
+    state.advance(task.user)
+    status = task.status(state.clock())
     return {
         "id": task.id,
         "query_id": task.query_id,
-        "status": task.status,
+        "status": status,
         "result_format": task.result_format,
         "look_id": task.look_id,
         "source": None,
-        "runtime": 0.05 if task.status == "complete" else None,
-        "result_source": "query" if task.status == "complete" else None,
+        "runtime": 0.05 if status == "complete" else None,
+        "result_source": "query" if status == "complete" else None,
         "cache_key": None,
         "can": {"see_results": True, "cancel": True},
     }
@@ -268,6 +340,26 @@ def _unauthorized() -> JSONResponse:
     return _error(401, "Requires authentication.")
 
 
+def _too_many(state: EmulatorState) -> JSONResponse:
+    return _error(
+        429,
+        f"Too many concurrent queries for this user (limit {state.max_queries_per_user}).",
+        {"Retry-After": "1"},
+    )
+
+
+def _result(
+    state: EmulatorState, explore: Explore, spec: QuerySpec, fmt: str, limit: int | None
+) -> Iterator[bytes]:
+    """The result of ``spec`` in ``fmt`` (rows counted as served); FilterError if bad."""
+    sql = to_sql(explore, spec, limit)
+    if fmt == "sql":
+        return render(fmt, [], iter(()), explore.label, sql=sql)
+    result = execute(explore, spec, today=state.today)
+    rows = _count(take(result.rows, limit), state)
+    return render(fmt, result.fields, rows, explore.label, sql=sql, filters=dict(spec.filters))
+
+
 async def _run(request: Request, state: EmulatorState, user: str, spec: QuerySpec) -> Response:
     """Run a query synchronously, holding one of the user's query slots meanwhile.
 
@@ -287,13 +379,9 @@ async def _run(request: Request, state: EmulatorState, user: str, spec: QuerySpe
     except ValueError as exc:
         return _error(400, str(exc))
     if state.active_queries(user) >= state.max_queries_per_user:
-        return _error(
-            429,
-            f"Too many concurrent queries for this user (limit {state.max_queries_per_user}).",
-            {"Retry-After": "1"},
-        )
+        return _too_many(state)
     state.running[user] += 1
-    state.peak_running = max(state.peak_running, state.running[user])
+    state.peak_running = max(state.peak_running, state.active_queries(user))
     try:
         if latency:
             await asyncio.sleep(latency)
@@ -303,11 +391,11 @@ async def _run(request: Request, state: EmulatorState, user: str, spec: QuerySpe
             if fast is not None:
                 return Response(fast, media_type=CONTENT_TYPES[fmt])
         try:
-            result = execute(explore, spec, today=state.today)
+            body = b"".join(_result(state, explore, spec, fmt, limit))
         except FilterError as exc:
             return _error(400, f"Invalid filter: {exc}")
-        counted = _count(take(result.rows, limit), state)
-        body = b"".join(render(fmt, result.fields, counted, explore.label))
+        except FormatUnavailableError as exc:
+            return _error(400, str(exc))
     finally:
         state.running[user] -= 1
     return Response(body, media_type=CONTENT_TYPES[fmt])
@@ -376,9 +464,9 @@ async def _json_body(request: Request) -> dict[str, Any] | Response:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
-        return _error(400, "Could not parse JSON body")
+        return _error(400, "JSON parse error")
     if not isinstance(body, dict):
-        return _error(400, "Expected a JSON object")
+        return _validation_failed([FieldError("body", "invalid", "Expected a JSON object")])
     return body
 
 
@@ -391,18 +479,11 @@ async def _body_query(request: Request) -> QuerySpec | Response:
 
 
 def _validate_query(body: dict[str, Any]) -> QuerySpec | Response:
-    if not body.get("model") or not body.get("view"):
-        return JSONResponse(
-            {
-                "message": "Validation Failed",
-                "errors": [
-                    {"field": name, "code": "missing", "message": "This field is required."}
-                    for name in ("model", "view")
-                    if not body.get(name)
-                ],
-                "documentation_url": DOCS_URL,
-            },
-            status_code=422,
+    """A ``Query`` body already checked against the spec; model and view must not be empty."""
+    missing = [name for name in ("model", "view") if not body.get(name)]
+    if missing:
+        return _validation_failed(
+            FieldError(name, "missing", "This field is required.") for name in missing
         )
     return QuerySpec.from_body(body)
 
@@ -411,6 +492,32 @@ async def run_inline_query(request: Request, state: EmulatorState, user: str) ->
     spec = await _body_query(request)
     if isinstance(spec, Response):
         return spec
+    state.query_id(spec)
+    return await _run(request, state, user, spec)
+
+
+def _url_encoded_spec(request: Request) -> QuerySpec:
+    """The query of ``run_url_encoded_query``: ``fields``, ``f[field]``, ``sorts``, ``limit``."""
+    params = request.query_params
+
+    def listed(name: str) -> list[str]:
+        return [p.strip() for v in params.getlist(name) for p in v.split(",") if p.strip()]
+
+    filters = {k[2:-1]: v for k, v in params.multi_items() if k.startswith("f[") and k[-1] == "]"}
+    return QuerySpec.from_body(
+        {
+            "model": request.path_params["model_name"],
+            "view": request.path_params["view_name"],
+            "fields": listed("fields"),
+            "filters": filters,
+            "sorts": listed("sorts"),
+            "limit": params.get("limit"),
+        }
+    )
+
+
+async def run_url_encoded_query(request: Request, state: EmulatorState, user: str) -> Response:
+    spec = _url_encoded_spec(request)
     state.query_id(spec)
     return await _run(request, state, user, spec)
 
@@ -431,6 +538,13 @@ async def query(request: Request, state: EmulatorState, user: str) -> Response:
     return JSONResponse(_query_body(state.queries[qid], qid))
 
 
+async def query_for_slug(request: Request, state: EmulatorState, user: str) -> Response:
+    qid = state.slugs.get(request.path_params["slug"])
+    if qid is None:
+        return _error(404, "Not found")
+    return JSONResponse(_query_body(state.queries[qid], qid))
+
+
 async def run_query(request: Request, state: EmulatorState, user: str) -> Response:
     qid = request.path_params["query_id"]
     if qid not in state.queries:
@@ -440,6 +554,7 @@ async def run_query(request: Request, state: EmulatorState, user: str) -> Respon
 
 
 async def create_query_task(request: Request, state: EmulatorState, user: str) -> Response:
+    """A new task: it starts at once if the user has a free query slot, else it queues."""
     body = await _json_body(request)
     if isinstance(body, Response):
         return body
@@ -449,12 +564,6 @@ async def create_query_task(request: Request, state: EmulatorState, user: str) -
         return _error(404, "Not found")
     if fmt not in SUPPORTED_FORMATS:
         return _error(400, f"Unsupported result format: {fmt}")
-    if state.active_queries(user) >= state.max_queries_per_user:
-        return _error(
-            429,
-            f"Too many concurrent queries for this user (limit {state.max_queries_per_user}).",
-            {"Retry-After": "1"},
-        )
     try:
         limit = state.effective_limit(request.query_params.get("limit", state.queries[qid].limit))
     except ValueError as exc:
@@ -466,12 +575,12 @@ async def create_query_task(request: Request, state: EmulatorState, user: str) -
         user=user,
         limit=limit,
         needed_polls=max(1, state.faults.task_polls + state.faults.slow_query_polls),
+        run_seconds=state.faults.task_seconds,
         outcome=state.faults.task_outcome,
         look_id=body.get("look_id"),
         created=state.clock(),
     )
-    state.tasks[task.id] = task
-    state.peak_running = max(state.peak_running, state.active_queries(user))
+    state.add_task(task)
     return JSONResponse(_task_body(task, state))
 
 
@@ -480,30 +589,42 @@ def _task(request: Request, state: EmulatorState, user: str) -> Task | None:
     return task if task is not None and task.user == user else None
 
 
+def _poll(task: Task, state: EmulatorState) -> str:
+    """Count a poll of a started task; the task's status afterwards."""
+    state.advance(task.user)
+    now = state.clock()
+    if task.running(now):
+        task.polls += 1
+        if not task.running(now):
+            task.ended = now
+    return task.status(now)
+
+
 async def query_task(request: Request, state: EmulatorState, user: str) -> Response:
     task = _task(request, state, user)
     if task is None:
         return _error(404, "Not found")
-    if task.active:
-        task.polls += 1
+    _poll(task, state)
     return JSONResponse(_task_body(task, state))
+
+
+_EXPIRED = "The Query Task Id was not found or the results have expired."
+_FAILED = {
+    "expired": (404, _EXPIRED),
+    "error": (400, "An error occurred while running the query."),
+    "killed": (400, "The query was killed."),
+}
 
 
 async def query_task_results(request: Request, state: EmulatorState, user: str) -> Response:
     task = _task(request, state, user)
     if task is None:
-        return _error(404, "The Query Task Id was not found or the results have expired.")
-    if task.active:
-        task.polls += 1
-        if task.active:
-            return Response(b"", status_code=202, media_type="application/json")
-    status = task.status
-    if status == "expired":
-        return _error(404, "The Query Task Id was not found or the results have expired.")
-    if status == "error":
-        return _error(400, "An error occurred while running the query.")
-    if status == "killed":
-        return _error(400, "The query was killed.")
+        return _error(404, _EXPIRED)
+    status = _poll(task, state)
+    if status in ACTIVE:
+        return Response(b"", status_code=202, media_type="application/json")
+    if status in _FAILED:
+        return _error(*_FAILED[status])
     spec = state.queries[task.query_id]
     explore = state.dataset.explore(spec.model, spec.view)
     if explore is None:
@@ -512,24 +633,110 @@ async def query_task_results(request: Request, state: EmulatorState, user: str) 
     if latency:
         await asyncio.sleep(latency)
     try:
-        result = execute(explore, spec, today=state.today)
+        chunks = _result(state, explore, spec, task.result_format, task.limit)
     except FilterError as exc:
         return _error(400, f"Invalid filter: {exc}")
-    chunks = render(
-        task.result_format,
-        result.fields,
-        _count(take(result.rows, task.limit), state),
-        explore.label,
-    )
+    except FormatUnavailableError as exc:
+        return _error(400, str(exc))
     return StreamingResponse(chunks, media_type=CONTENT_TYPES[task.result_format])
+
+
+def _multi_result(state: EmulatorState, user: str, task_id: str) -> dict[str, Any]:
+    task = state.tasks.get(task_id)
+    if task is None or task.user != user:
+        return {"status": "missing", "data": None}
+    status = task.status(state.clock())
+    spec = state.queries[task.query_id]
+    explore = state.dataset.explore(spec.model, spec.view)
+    if status != "complete" or explore is None:
+        return {"status": status, "data": None}
+    try:
+        text = b"".join(_result(state, explore, spec, task.result_format, task.limit))
+    except (FilterError, FormatUnavailableError) as exc:
+        return {"status": "error", "data": None, "errors": [{"message": str(exc)}]}
+    if task.result_format.startswith("json"):
+        return {"status": status, "data": json.loads(text)}
+    return {"status": status, "data": text.decode("utf-8", "replace")}
+
+
+async def query_task_multi_results(request: Request, state: EmulatorState, user: str) -> Response:
+    """Results of several tasks by id (``query_task_ids=a,b``); unknown ids are ``missing``."""
+    state.advance(user)
+    raw = request.query_params.getlist("query_task_ids")
+    ids = [p.strip() for v in raw for p in v.split(",") if p.strip()]
+    if not ids:
+        return _error(400, "query_task_ids is required")
+    return JSONResponse({tid: _multi_result(state, user, tid) for tid in dict.fromkeys(ids)})
+
+
+def _iso(clock_value: float, state: EmulatorState) -> str:
+    """A clock reading as a wall-clock timestamp (the clock may be monotonic)."""
+    offset = time.time() - state.clock()
+    return datetime.fromtimestamp(clock_value + offset, UTC).isoformat()
+
+
+async def all_running_queries(request: Request, state: EmulatorState, user: str) -> Response:
+    """The user's started, unfinished query tasks as ``RunningQueries``."""
+    state.advance(user)
+    now = state.clock()
+    out = []
+    for task in state.pending.get(user, ()):
+        if not task.running(now) or task.started is None:
+            continue
+        spec = state.queries[task.query_id]
+        out.append(
+            {
+                "id": task.id,
+                "query_task_id": task.id,
+                "query_id": task.query_id,
+                "slug": _slug(task.query_id),
+                "query": _query_body(spec, task.query_id),
+                "user": {"id": user, "display_name": "API user"},
+                "created_at": _iso(task.started, state),
+                "completed_at": None,
+                "source": "api",
+                "status": task.status(now),
+                "connection_name": "warehouse",
+                "runtime": round(now - task.started, 3),
+                "can": {"cancel": True},
+            }
+        )
+    return JSONResponse(out)
 
 
 async def kill_query(request: Request, state: EmulatorState, user: str) -> Response:
     task = _task(request, state, user)
-    if task is None or not task.active:
+    if task is None or task.status(state.clock()) not in ACTIVE:
         return _error(404, "Not found")
     task.killed = True
+    task.ended = state.clock()
+    state.advance(user)
     return Response(status_code=204)
+
+
+async def me(request: Request, state: EmulatorState, user: str) -> Response:
+    """The API user the token belongs to (``User``)."""
+    return JSONResponse(
+        {
+            "id": user,
+            "first_name": "API",
+            "last_name": "User",
+            "display_name": "API User",
+            "email": None,
+            "is_disabled": False,
+            "is_service_account": False,
+            "locale": "en",
+            "role_ids": ["2"],
+            "group_ids": ["1"],
+            "personal_folder_id": "1",
+            "home_folder_id": "1",
+            "credentials_api3": [
+                {"id": "1", "client_id": state.client_id, "type": "api3", "is_disabled": False}
+            ],
+            "can": {"show": True, "index": True, "show_details": True},
+            "url": f"{str(request.base_url).rstrip('/')}{API}/users/{user}",
+        }
+    )
 
 
 def _model_body(state: EmulatorState, name: str) -> dict[str, Any]:
@@ -566,8 +773,8 @@ async def lookml_model_explore(request: Request, state: EmulatorState, user: str
     )
     if explore is None:
         return _error(404, "Not found")
-    dims = [_field_body(f, explore) for f in explore.fields.values() if not f.is_measure]
-    measures = [_field_body(f, explore) for f in explore.fields.values() if f.is_measure]
+    dims = [field_body(f, explore.label) for f in explore.fields.values() if not f.is_measure]
+    measures = [field_body(f, explore.label) for f in explore.fields.values() if f.is_measure]
     return JSONResponse(
         {
             "id": f"{explore.model}::{explore.name}",
@@ -603,6 +810,7 @@ async def versions(request: Request, state: EmulatorState, _: str) -> Response:
 
 
 PUBLIC = {"login", "logout", "versions"}
+RUN_ENDPOINTS = {"run_look", "run_inline_query", "run_query", "run_url_encoded_query"}
 
 
 def _endpoint(name: str, handler: Handler, state: EmulatorState) -> Callable[..., Any]:
@@ -625,7 +833,7 @@ def _endpoint(name: str, handler: Handler, state: EmulatorState) -> Callable[...
                 )
             if state.faults.roll(fault.error_rate):
                 return _error(fault.error_status, "Service unavailable, try again later.")
-        query_endpoint = name in {"run_look", "run_inline_query", "run_query"}
+        query_endpoint = name in RUN_ENDPOINTS
         if query_endpoint or name == "query_task_results":
             request.state.latency = latency
         elif latency:
@@ -636,6 +844,11 @@ def _endpoint(name: str, handler: Handler, state: EmulatorState) -> Callable[...
             if found is None:
                 return _unauthorized()
             user = found
+        invalid = check_request(request, await request.body() or None)
+        if invalid.parameters:
+            return _error(400, "; ".join(invalid.parameters))
+        if invalid.body:
+            return _validation_failed(invalid.body)
         return await handler(request, state, user)
 
     return endpoint
@@ -664,6 +877,18 @@ async def _admin_stats(request: Request) -> Response:
 
 
 async def _not_found(request: Request) -> Response:
+    """405 (JSON, as the API answers) for a known path with another method, else HTML 404."""
+    allowed = sorted(
+        method
+        for route in request.app.routes
+        if isinstance(route, Route)
+        and route.path != "/{path:path}"
+        and route.matches(request.scope)[0] is Match.PARTIAL
+        for method in route.methods or ()
+        if method != "HEAD"
+    )
+    if allowed:
+        return _error(405, "Method Not Allowed", {"Allow": ", ".join(allowed)})
     return HTMLResponse(NOT_FOUND_HTML, status_code=404)
 
 
@@ -712,12 +937,27 @@ def create_app(
         ("GET", "/looks/{look_id}/run/{result_format}", "run_look", run_look),
         ("POST", "/queries/run/{result_format}", "run_inline_query", run_inline_query),
         ("POST", "/queries", "create_query", create_query),
+        ("GET", "/queries/slug/{slug}", "query_for_slug", query_for_slug),
+        (
+            "GET",
+            "/queries/models/{model_name}/views/{view_name}/run/{result_format}",
+            "run_url_encoded_query",
+            run_url_encoded_query,
+        ),
         ("GET", "/queries/{query_id}", "query", query),
         ("GET", "/queries/{query_id}/run/{result_format}", "run_query", run_query),
         ("POST", "/query_tasks", "create_query_task", create_query_task),
+        (
+            "GET",
+            "/query_tasks/multi_results",
+            "query_task_multi_results",
+            query_task_multi_results,
+        ),
         ("GET", "/query_tasks/{query_task_id}", "query_task", query_task),
         ("GET", "/query_tasks/{query_task_id}/results", "query_task_results", query_task_results),
+        ("GET", "/running_queries", "all_running_queries", all_running_queries),
         ("DELETE", "/running_queries/{query_task_id}", "kill_query", kill_query),
+        ("GET", "/user", "me", me),
         ("GET", "/lookml_models", "all_lookml_models", all_lookml_models),
         ("GET", "/lookml_models/{lookml_model_name}", "lookml_model", lookml_model),
         (

@@ -96,16 +96,51 @@ class Field:
 
 
 class TableSource:
-    """Rows loaded from a CSV or JSON file (the dataset files are small)."""
+    """Rows loaded from a CSV or JSON file, with an index per filtered string field.
+
+    An equality filter (``exact``: field -> literal values) is answered from the
+    field's index, built on first use, instead of a scan of every row; rows keep
+    their file order, so results are the same as a full scan's.
+    """
 
     natural_order: str | None = None
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
+        self._index: dict[str, dict[str, list[int]] | None] = {}
 
-    def scan(self, needed: Sequence[str], filters: Mapping[str, str]) -> Iterator[Row]:
+    def _field_index(self, name: str) -> dict[str, list[int]] | None:
+        """Row positions per value of ``name``; ``None`` if it holds non-strings."""
+        if name not in self._index:
+            index: dict[str, list[int]] = {}
+            for pos, row in enumerate(self.rows):
+                value = row.get(name)
+                if value is None:
+                    continue
+                if not isinstance(value, str):
+                    self._index[name] = None
+                    return None
+                index.setdefault(value, []).append(pos)
+            self._index[name] = index
+        return self._index[name]
+
+    def scan(
+        self,
+        needed: Sequence[str],
+        filters: Mapping[str, str],
+        exact: Mapping[str, Sequence[str]] | None = None,
+    ) -> Iterator[Row]:
         del needed, filters
-        return iter(self.rows)
+        positions: set[int] | None = None
+        for name, values in (exact or {}).items():
+            index = self._field_index(name)
+            if index is None:
+                continue
+            hits = {pos for value in values for pos in index.get(value, ())}
+            positions = hits if positions is None else positions & hits
+        if positions is None:
+            return iter(self.rows)
+        return (self.rows[pos] for pos in sorted(positions))
 
 
 @dataclass
@@ -284,7 +319,13 @@ class GeneratedSource:
             return spans[0]
         return [i for span in spans for i in span]
 
-    def scan(self, needed: Sequence[str], filters: Mapping[str, str]) -> Iterator[Row]:
+    def scan(
+        self,
+        needed: Sequence[str],
+        filters: Mapping[str, str],
+        exact: Mapping[str, Sequence[str]] | None = None,
+    ) -> Iterator[Row]:
+        del exact  # only ``bucket`` is pushed down, from ``filters``
         columns = self._columns()
         getters = [(name, columns[name]) for name in needed if name in columns]
         for i in self._indices(filters):

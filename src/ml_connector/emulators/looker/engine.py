@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from ml_connector.emulators.looker.dataset import Explore, Field, GeneratedSource, Row, Value
-from ml_connector.emulators.looker.filters import compile_filter
+from ml_connector.emulators.looker.filters import compile_filter, exact_strings
 
-__all__ = ["QuerySpec", "ResultSet", "execute"]
+__all__ = ["QuerySpec", "ResultSet", "execute", "take", "to_sql"]
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,14 @@ def execute(explore: Explore, spec: QuerySpec, *, today: date | None = None) -> 
             for name, desc in reversed(order):
                 quick.sort(key=_sort_key(name, desc))
             return ResultSet(fields=selected, rows=iter(quick))
-    scanned = source.scan(needed, filters)
+    exact = {
+        name: values
+        for name, expr in filters.items()
+        if explore.fields[name].type == "string"
+        and not explore.fields[name].is_measure
+        and (values := exact_strings(expr)) is not None
+    }
+    scanned = source.scan(needed, filters, exact)
     if predicates:
         scanned = (r for r in scanned if all(p(r.get(n)) for n, p in predicates))
     pk_selected = any(f.primary_key for f in dims)
@@ -233,3 +240,46 @@ def execute(explore: Explore, spec: QuerySpec, *, today: date | None = None) -> 
 def take(rows: Iterator[Row], limit: int | None) -> Iterator[Row]:
     """At most ``limit`` rows (all when ``None``)."""
     return rows if limit is None else itertools.islice(rows, limit)
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def to_sql(explore: Explore, spec: QuerySpec, limit: int | None) -> str:
+    """The SQL Looker would send for ``spec`` (format ``sql``: shown, never run)."""
+    table = explore.name
+    selected = [explore.fields[f] for f in dict.fromkeys(spec.fields) if f in explore.fields]
+    dims = [f for f in selected if not f.is_measure]
+    columns = []
+    for f in selected:
+        column = f"{table}.{f.name.split('.', 1)[1]}"
+        if f.is_measure:
+            source = f"{table}.{(f.sql_field or '').split('.', 1)[-1]}"
+            column = "COUNT(*)" if f.type == "count" else f"{f.type.upper()}({source})"
+            column = column.replace("AVERAGE(", "AVG(")
+        columns.append(f'{column} AS "{f.name}"')
+    lines = [
+        "SELECT",
+        "    " + (",\n    ".join(columns) or "1"),
+        f"FROM {table} AS {table}",
+    ]
+    wheres = [
+        f"({table}.{name.split('.', 1)[1]} = {_sql_literal(expr)})"
+        for name, expr in spec.filters
+        if name in explore.fields and not explore.fields[name].is_measure
+    ]
+    if wheres:
+        lines.append("WHERE " + " AND ".join(wheres))
+    if dims and any(f.is_measure for f in selected):
+        lines.append("GROUP BY " + ",".join(str(n) for n in range(1, len(dims) + 1)))
+    order = _sort_spec(spec.sorts, selected)
+    if order:
+        positions = {f.name: n for n, f in enumerate(selected, start=1)}
+        lines.append(
+            "ORDER BY "
+            + ", ".join(f"{positions[name]}{' DESC' if desc else ''}" for name, desc in order)
+        )
+    if limit is not None:
+        lines.append(f"LIMIT {limit}")
+    return "\n".join(lines)

@@ -28,6 +28,11 @@ ENDPOINTS = (
     "query_task",
     "query_task_results",
     "kill_query",
+    "query_for_slug",
+    "run_url_encoded_query",
+    "query_task_multi_results",
+    "all_running_queries",
+    "me",
     "all_lookml_models",
     "lookml_model",
     "lookml_model_explore",
@@ -61,14 +66,16 @@ class Faults:
     """All injected faults plus the behaviour of query tasks.
 
     ``task_outcome``: final status of new query tasks (``complete``, ``error``,
-    ``expired`` or ``killed``); ``task_polls``: status polls a task stays ``added`` /
-    ``running`` before reaching it; ``slow_query_polls``: extra polls (a slow query).
+    ``expired`` or ``killed``); a started task reaches it after ``task_seconds`` of the
+    emulator's clock, polled or not, or earlier after ``task_polls`` status polls
+    (``slow_query_polls``: extra polls, a slow query as the poller sees it).
     """
 
     endpoints: dict[str, EndpointFaults] = field(default_factory=dict)
     task_outcome: str = "complete"
     task_polls: int = 2
     slow_query_polls: int = 0
+    task_seconds: float = 1.0
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
@@ -88,6 +95,7 @@ class Faults:
             "task_outcome": self.task_outcome,
             "task_polls": self.task_polls,
             "slow_query_polls": self.slow_query_polls,
+            "task_seconds": self.task_seconds,
             "seed": self.seed,
         }
 
@@ -110,5 +118,6 @@ class Faults:
             task_outcome=outcome,
             task_polls=int(data.get("task_polls", 2)),
             slow_query_polls=int(data.get("slow_query_polls", 0)),
+            task_seconds=float(data.get("task_seconds", 1.0)),
             seed=int(data.get("seed", 0)),
         )

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 
 from ml_connector.emulators.looker.dataset import Value
 
-__all__ = ["FilterError", "compile_filter"]
+__all__ = ["FilterError", "compile_filter", "exact_strings"]
 
 Predicate = Callable[[Value], bool]
 
@@ -93,6 +93,24 @@ def _string_term(term: Term, wild: bool) -> Predicate:
         rx = _like(term)
         return lambda v: isinstance(v, str) and rx.fullmatch(v) is not None
     return lambda v: v == text
+
+
+def exact_strings(expr: str) -> list[str] | None:
+    """The literal values a string filter matches exactly (``a,b`` -> ``["a", "b"]``).
+
+    ``None`` when the expression has a negation, a wildcard or a keyword, so the
+    caller must fall back to testing every value.
+    """
+    values: list[str] = []
+    for term, wild in _split_escaped(expr):
+        text = "".join(ch for ch, _ in term)
+        keyword = not any(escaped for _, escaped in term)
+        if wild or not term or term[0] == ("-", False):
+            return None
+        if keyword and text.strip().upper() in {"NULL", "EMPTY"}:
+            return None
+        values.append(text)
+    return values
 
 
 def _string(expr: str) -> Predicate:
