@@ -23,11 +23,11 @@ from pydantic import SecretStr
 
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.client import DatevClient
-from ml_connector.emulators.datev.app import create_app, emulator_state
-from ml_connector.emulators.datev.config import EmulatorConfig
-from ml_connector.emulators.datev.extf_check import check_extf
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
-from ml_connector.emulators.datev.store import EmulatorStore
+from ml_connector_sandbox.emulators.datev.app import create_app, emulator_state
+from ml_connector_sandbox.emulators.datev.config import EmulatorConfig
+from ml_connector_sandbox.emulators.datev.extf_check import check_extf
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector_sandbox.emulators.datev.store import EmulatorStore
 
 SAMPLE = Path(__file__).parents[1] / "tests/data/extf/handmade/minimal_fv13_cp1252_crlf.csv"
 

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ml_connector.demo import run_demo
-from ml_connector.demo.emulators import running_emulators
+from ml_connector_sandbox.demo import run_demo
+from ml_connector_sandbox.demo.emulators import running_emulators
 
 
 def _months(count: int) -> list[str]:

@@ -33,12 +33,12 @@ from pydantic import SecretStr
 
 from ml_connector.credentials import open_credential_store
 from ml_connector.datev.oauth.connection_store import ConnectionStore
-from ml_connector.demo.emulators import DEMO_OAUTH_CLIENT, DemoEmulators, running_emulators
-from ml_connector.demo.login import login_unattended
-from ml_connector.emulators._server import free_port
 from ml_connector.engine.polling import PollPolicy
-from ml_connector.sync.connect import SyncSettings, open_sync_store, store_looker_credentials
-from ml_connector.sync.launch import EngineOptions, run_pipeline
+from ml_connector.runs.connect import SyncSettings, open_sync_store, store_looker_credentials
+from ml_connector.runs.launch import EngineOptions, run_pipeline
+from ml_connector_sandbox.demo.emulators import DEMO_OAUTH_CLIENT, DemoEmulators, running_emulators
+from ml_connector_sandbox.demo.login import login_unattended
+from ml_connector_sandbox.emulators._server import free_port
 
 CONFIG = """
 version = 1

@@ -42,7 +42,7 @@ import httpx
 from pydantic import SecretStr
 
 from engine_bench_common import peak_rss_mb, pg_database, processes, python_command
-from ml_connector.emulators._server import free_port
+from ml_connector_sandbox.emulators._server import free_port
 
 LOOKER_ID = "bench-looker-id"
 LOOKER_SECRET = "bench-looker-secret"  # noqa: S105 - sandbox credential
@@ -197,8 +197,8 @@ def install(work: Path, looker_url: str, datev_url: str, store_url: str | None) 
     """Configuration, encrypted Looker key and DATEV login in ``work``."""
     from ml_connector.credentials import open_credential_store
     from ml_connector.datev.oauth.connection_store import ConnectionStore
-    from ml_connector.demo.login import login_unattended
-    from ml_connector.sync.connect import open_sync_store, store_looker_credentials
+    from ml_connector.runs.connect import open_sync_store, store_looker_credentials
+    from ml_connector_sandbox.demo.login import login_unattended
 
     (work / "ml-connector.toml").write_text(
         CONFIG.format(looker_url=looker_url, berater=BERATER, mandant=MANDANT), encoding="utf-8"
@@ -222,7 +222,7 @@ def install(work: Path, looker_url: str, datev_url: str, store_url: str | None) 
 
 
 def sync_settings(work: Path, datev_url: str, store_url: str | None) -> Any:
-    from ml_connector.sync.connect import SyncSettings
+    from ml_connector.runs.connect import SyncSettings
 
     return SyncSettings(
         data_dir=work / "data",
@@ -236,7 +236,7 @@ def sync_settings(work: Path, datev_url: str, store_url: str | None) -> Any:
 
 
 def role_extract(args: argparse.Namespace) -> dict[str, Any]:
-    from ml_connector.sync.steps import LiveRunSteps
+    from ml_connector.runs.steps import LiveRunSteps
 
     steps = LiveRunSteps(sync_settings(Path(args.work), args.datev_url, args.store_url))
 
@@ -255,7 +255,7 @@ def role_extract(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def role_prepare(args: argparse.Namespace) -> dict[str, Any]:
-    from ml_connector.sync.steps import LiveRunSteps
+    from ml_connector.runs.steps import LiveRunSteps
 
     steps = LiveRunSteps(sync_settings(Path(args.work), args.datev_url, args.store_url))
     out = Path(args.work) / "prepare-only"
@@ -277,8 +277,8 @@ def role_prepare(args: argparse.Namespace) -> dict[str, Any]:
 def role_engine(args: argparse.Namespace) -> dict[str, Any]:
     from ml_connector.engine.polling import PollPolicy
     from ml_connector.engine.runtime import Engine
-    from ml_connector.sync.launch import EngineOptions, engine_settings
-    from ml_connector.sync.steps import LiveRunSteps
+    from ml_connector.runs.launch import EngineOptions, engine_settings
+    from ml_connector.runs.steps import LiveRunSteps
 
     settings = sync_settings(Path(args.work), args.datev_url, args.store_url)
     steps = LiveRunSteps(settings)

@@ -61,7 +61,7 @@ TEXTS = [
 
 
 def _pool(size: int) -> list[object]:
-    from ml_connector.extf.models import BookingLine
+    from ml_connector.formats.extf.models import BookingLine
 
     lines: list[object] = []
     for i in range(size):
@@ -86,7 +86,7 @@ def _pool(size: int) -> list[object]:
 
 
 def _header() -> object:
-    from ml_connector.extf.models import BatchHeader
+    from ml_connector.formats.extf.models import BatchHeader
 
     return BatchHeader(
         beraternummer=29098,
@@ -104,9 +104,9 @@ def _header() -> object:
 
 def _measure(mode: str, lines: int, pool_size: int, workdir: Path) -> dict[str, object]:
     """Run one measurement in this process; return figures."""
-    from ml_connector.extf.render import line_fields
-    from ml_connector.extf.split import write_split
-    from ml_connector.extf.writer import write_batch
+    from ml_connector.formats.extf.render import line_fields
+    from ml_connector.formats.extf.split import write_split
+    from ml_connector.formats.extf.writer import write_batch
 
     header = _header()
     pool = _pool(pool_size)

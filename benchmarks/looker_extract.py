@@ -26,9 +26,9 @@ from typing import Any
 
 import httpx
 
-from ml_connector.emulators._server import free_port
 from ml_connector.looker import InlineQuery, LookerClient
 from ml_connector.looker.rows import RowTyper, parse_rows
+from ml_connector_sandbox.emulators._server import free_port
 
 CLIENT_ID = "bench-id"
 SECRET = "bench-secret"  # noqa: S105 - sandbox credential

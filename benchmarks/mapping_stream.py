@@ -151,7 +151,7 @@ def _child(mode: str, n: int) -> dict[str, object]:
 
 def _extf_only(config: object, n: int, out: Path, now: object) -> list[int]:
     """Baseline: ``write_split`` of ``n`` ready lines (one mapped demo line, renumbered)."""
-    from ml_connector.extf.split import write_split
+    from ml_connector.formats.extf.split import write_split
     from ml_connector.mapping.stream import RunStream
 
     assert hasattr(config, "pipeline")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ml_connector.config import load_config
 from ml_connector.errors import MlConnectorError
-from ml_connector.extf.validate import validate_file
+from ml_connector.formats.extf.validate import validate_file
 from ml_connector.mapping.rows import read_rows
 
 _SETTINGS = settings(

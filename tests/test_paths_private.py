@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml_connector.cli import main
 from ml_connector.errors import ConfigurationError
+from ml_connector.interfaces.cli import main
 from ml_connector.paths import ensure_data_dir, lock_data_dir
 
 

@@ -7,7 +7,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from ml_connector.emulators._server import serve_in_thread
+from ml_connector_sandbox.emulators._server import serve_in_thread
 
 
 def test_serve_in_thread_serves_and_stops() -> None:

@@ -1,5 +1,5 @@
 """``python -m ml_connector`` runs the command line."""
 
-from ml_connector.cli import main
+from ml_connector.interfaces.cli import main
 
 main()

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
-from ml_connector.cli import main
+from ml_connector.interfaces.cli import main
 
 
 def test_set_list_rotate(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,7 +37,7 @@ def test_set_list_rotate(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
     # After rotation the newest key alone decrypts it.
     monkeypatch.setenv("ML_CONNECTOR_SECRET_KEYS", new)
-    from ml_connector.cli._store import open_cli_credential_store
+    from ml_connector.interfaces.cli._store import open_cli_credential_store
 
     secret = open_cli_credential_store(None).get("looker:acme", "looker_client_secret")
     assert secret.get_secret_value() == "s3cr3t-value"

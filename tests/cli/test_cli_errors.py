@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ml_connector.cli import main
+from ml_connector.interfaces.cli import main
 
 
 def one_line_error(result: Result, *needles: str) -> str:

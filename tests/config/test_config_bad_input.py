@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from test_config_loader import VALID, one, problems
 
-from ml_connector.cli import main
 from ml_connector.config import ConfigFileError, load_config, parse_config
+from ml_connector.interfaces.cli import main
 
 
 def _load_error(path: Path) -> ConfigFileError:

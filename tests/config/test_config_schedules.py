@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml_connector.cli import main
 from ml_connector.config import ConfigFileError, load_config, parse_config
 from ml_connector.examples import demo_config_path
+from ml_connector.interfaces.cli import main
+from ml_connector.runs.launch import scheduled_pipelines
+from ml_connector.runs.steps import datev_client_id
 from ml_connector.schedule import CronRule
-from ml_connector.sync.launch import scheduled_pipelines
-from ml_connector.sync.steps import datev_client_id
 
 DEMO = demo_config_path()
 SCHEDULE = 'schedule = "0 6 3 * *"'

@@ -19,9 +19,9 @@ from datev_api_support import (
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.api.httplog import HttpLog
 from ml_connector.datev.client import DatevClient
-from ml_connector.emulators.datev.app import create_app, emulator_state
-from ml_connector.emulators.datev.config import EmulatorConfig
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector_sandbox.emulators.datev.app import create_app, emulator_state
+from ml_connector_sandbox.emulators.datev.config import EmulatorConfig
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
 
 
 @pytest.fixture

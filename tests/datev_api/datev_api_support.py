@@ -12,11 +12,11 @@ from starlette.applications import Starlette
 from ml_connector.datev.api.endpoints import EMULATOR_PREFIXES, DatevApi
 from ml_connector.datev.api.httplog import HttpLog
 from ml_connector.datev.client import DatevClient
-from ml_connector.emulators.datev.config import EmulatedClient, EmulatorConfig
-from ml_connector.emulators.datev.state import EmulatorState
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
-from ml_connector.emulators.datev.validation import validate_request, validate_response
 from ml_connector.errors import ReconsentRequiredError
+from ml_connector_sandbox.emulators.datev.config import EmulatedClient, EmulatorConfig
+from ml_connector_sandbox.emulators.datev.state import EmulatorState
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector_sandbox.emulators.datev.validation import validate_request, validate_response
 
 APP_CLIENT_ID = "app-under-test"
 BASE = "http://emulator.test"

@@ -6,7 +6,7 @@ import pytest
 from datev_api_support import Setup, emulator_config
 
 from ml_connector.datev.api.problems import DatevConfigurationError, DatevRejectedError
-from ml_connector.emulators.datev.config import EmulatedClient
+from ml_connector_sandbox.emulators.datev.config import EmulatedClient
 
 
 async def test_filter_by_berater_and_mandant(setup: Setup) -> None:

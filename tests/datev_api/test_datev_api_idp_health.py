@@ -17,10 +17,11 @@ from rich.console import Console
 
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.client import DatevClient
-from ml_connector.datev.health import CheckResult, check_datev, render_checks
-from ml_connector.emulators.datev.app import create_app
-from ml_connector.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
+from ml_connector.datev.health import CheckResult, check_datev
 from ml_connector.errors import ReconsentRequiredError
+from ml_connector.interfaces.cli.ping import render_checks
+from ml_connector_sandbox.emulators.datev.app import create_app
+from ml_connector_sandbox.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
 
 REDIRECT = "http://127.0.0.1:9999/callback"
 SCOPES = "openid offline_access datev:accounting:clients datev:accounting:extf-files-import"

@@ -23,8 +23,8 @@ from ml_connector.datev.api.problems import (
     error_for_response,
     parse_problem,
 )
-from ml_connector.emulators.datev.api_clients import parse_filter
 from ml_connector.errors import DataError
+from ml_connector_sandbox.emulators.datev.api_clients import parse_filter
 
 
 def test_problem_details_parsed() -> None:

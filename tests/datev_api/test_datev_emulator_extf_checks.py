@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from datev_api_support import make_extf
 
-from ml_connector.emulators.datev import extf_check
-from ml_connector.emulators.datev.extf_check import check_extf
+from ml_connector_sandbox.emulators.datev import extf_check
+from ml_connector_sandbox.emulators.datev.extf_check import check_extf
 
 DATA = Path(__file__).parents[1] / "data" / "extf"
 MUSTERDATEI = DATA / "datev-musterdatei_EXTF_Buchungsstapel_fv13.csv"
@@ -36,7 +36,7 @@ def reasons(content: bytes, consultant: int = 29098, client: int = 55003) -> lis
 
 def test_the_product_validator_is_not_used() -> None:
     source = Path(extf_check.__file__).read_text("utf-8")
-    assert "ml_connector.extf" not in source
+    assert "ml_connector.formats.extf" not in source
 
 
 @pytest.mark.parametrize(

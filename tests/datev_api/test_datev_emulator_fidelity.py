@@ -17,13 +17,13 @@ from datev_api_support import APP_CLIENT_ID, BASE, Setup, emulator_config, make_
 from pydantic import SecretStr
 
 from ml_connector.datev.api.endpoints import DatevApi, Endpoints
-from ml_connector.emulators._server import serve_in_thread
-from ml_connector.emulators.datev import api_extf
-from ml_connector.emulators.datev.app import create_app
-from ml_connector.emulators.datev.extf_check import ExtfVerdict, check_extf
-from ml_connector.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
-from ml_connector.emulators.datev.validation import validate_response
+from ml_connector_sandbox.emulators._server import serve_in_thread
+from ml_connector_sandbox.emulators.datev import api_extf
+from ml_connector_sandbox.emulators.datev.app import create_app
+from ml_connector_sandbox.emulators.datev.extf_check import ExtfVerdict, check_extf
+from ml_connector_sandbox.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector_sandbox.emulators.datev.validation import validate_response
 
 URLS = Endpoints.emulator(BASE)
 GOOD = {"Authorization": "Bearer token-1", "X-DATEV-Client-Id": APP_CLIENT_ID}

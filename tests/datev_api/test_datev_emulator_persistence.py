@@ -13,13 +13,13 @@ from datev_api_support import APP_CLIENT_ID, BASE, emulator_config, make_extf
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from ml_connector.cli import main
 from ml_connector.datev.api.endpoints import Endpoints
-from ml_connector.emulators.datev.app import create_app, emulator_state
-from ml_connector.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
-from ml_connector.emulators.datev.ledger import Booking, Transfer
-from ml_connector.emulators.datev.state import EmulatorState, ExtfJobState
-from ml_connector.emulators.datev.store import EmulatorStore
+from ml_connector.interfaces.cli import main
+from ml_connector_sandbox.emulators.datev.app import create_app, emulator_state
+from ml_connector_sandbox.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
+from ml_connector_sandbox.emulators.datev.ledger import Booking, Transfer
+from ml_connector_sandbox.emulators.datev.state import EmulatorState, ExtfJobState
+from ml_connector_sandbox.emulators.datev.store import EmulatorStore
 
 URLS = Endpoints.emulator(BASE)
 SECRET = "app-secret"

@@ -10,10 +10,10 @@ import pytest
 from datev_api_support import APP_CLIENT_ID, BASE, Setup, emulator_config, make_extf
 
 from ml_connector.datev.api.endpoints import DatevApi, Endpoints
-from ml_connector.emulators.datev.app import create_app
-from ml_connector.emulators.datev.config import EmulatorConfig
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
-from ml_connector.emulators.datev.validation import validate_response
+from ml_connector_sandbox.emulators.datev.app import create_app
+from ml_connector_sandbox.emulators.datev.config import EmulatorConfig
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector_sandbox.emulators.datev.validation import validate_response
 
 EXTF = Endpoints.emulator(BASE).extf
 CLIENTS = Endpoints.emulator(BASE).clients

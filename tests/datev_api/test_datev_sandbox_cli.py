@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 from datev_api_support import APP_CLIENT_ID, FakeTokens, emulator_config, make_extf
 
-from ml_connector.cli import main
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.client import DatevClient
-from ml_connector.emulators._server import serve_in_thread
-from ml_connector.emulators.datev.app import create_app, emulator_state
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector.interfaces.cli import main
+from ml_connector_sandbox.emulators._server import serve_in_thread
+from ml_connector_sandbox.emulators.datev.app import create_app, emulator_state
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
 
 
 def test_cli_builds_emulator_with_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,13 +12,13 @@ from sqlalchemy import Engine
 
 from ml_connector.credentials import CredentialStore, SecretCipher, generate_key
 from ml_connector.datev.oauth import ConnectionStore
-from ml_connector.emulators._server import ServerHandle, serve_in_thread
-from ml_connector.emulators.datev.idp import (
+from ml_connector.store.db import make_engine, migrate, sqlite_url
+from ml_connector_sandbox.emulators._server import ServerHandle, serve_in_thread
+from ml_connector_sandbox.emulators.datev.idp import (
     IdentityProvider,
     OAuthClientRegistration,
     create_idp_app,
 )
-from ml_connector.store.db import make_engine, migrate, sqlite_url
 
 
 @pytest.fixture

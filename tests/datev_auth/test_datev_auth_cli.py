@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from datev_auth_support import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, browse_to_callback
 
 import ml_connector
-from ml_connector.cli import main
-from ml_connector.emulators._server import ServerHandle
-from ml_connector.emulators.datev.idp import IdentityProvider
+from ml_connector.interfaces.cli import main
+from ml_connector_sandbox.emulators._server import ServerHandle
+from ml_connector_sandbox.emulators.datev.idp import IdentityProvider
 
 
 @pytest.fixture

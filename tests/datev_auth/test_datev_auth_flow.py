@@ -30,13 +30,13 @@ from ml_connector.datev.oauth import (
     scope_for,
 )
 from ml_connector.datev.oauth.flow import check_callback, s256_challenge
-from ml_connector.emulators._server import ServerHandle
-from ml_connector.emulators.datev.idp import (
+from ml_connector.errors import ConfigurationError, MlConnectorError
+from ml_connector_sandbox.emulators._server import ServerHandle
+from ml_connector_sandbox.emulators.datev.idp import (
     IdentityProvider,
     OAuthClientRegistration,
     create_idp_app,
 )
-from ml_connector.errors import ConfigurationError, MlConnectorError
 
 ENDPOINTS = ProviderEndpoints(
     issuer="https://idp.example/openid",

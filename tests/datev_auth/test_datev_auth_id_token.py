@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from ml_connector.datev.oauth.endpoints import ProviderEndpoints
 from ml_connector.datev.oauth.idtoken import IdTokenRejectedError, fetch_jwks, verify_id_token
-from ml_connector.emulators.datev.idp_jwt import IdTokenSigner
 from ml_connector.errors import ConfigurationError, NeedsUserError
+from ml_connector_sandbox.emulators.datev.idp_jwt import IdTokenSigner
 
 ISSUER = "http://127.0.0.1:8766/openid"
 CLIENT = "ml-connector-app"

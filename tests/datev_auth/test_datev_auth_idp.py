@@ -21,8 +21,8 @@ from datev_auth_support import (
 from pydantic import SecretStr
 
 from ml_connector.datev.oauth.flow import random_token, s256_challenge
-from ml_connector.emulators._server import ServerHandle, serve_in_thread
-from ml_connector.emulators.datev.idp import (
+from ml_connector_sandbox.emulators._server import ServerHandle, serve_in_thread
+from ml_connector_sandbox.emulators.datev.idp import (
     IdentityProvider,
     OAuthClientRegistration,
     create_idp_app,
@@ -349,7 +349,7 @@ def test_mint_tokens_gives_api_tests_a_valid_grant() -> None:
 
 
 def test_scripted_browser_drives_the_consent_form_over_http(idp_server: object) -> None:
-    from ml_connector.emulators._server import ServerHandle
+    from ml_connector_sandbox.emulators._server import ServerHandle
 
     assert isinstance(idp_server, ServerHandle)
     url = f"{idp_server.url}/openid/authorize?" + urlencode(_authorize_query(random_token(48)))

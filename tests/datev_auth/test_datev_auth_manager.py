@@ -33,9 +33,9 @@ from ml_connector.datev.oauth import (
 )
 from ml_connector.datev.oauth.connection_store import credential_owner
 from ml_connector.datev.tokens import AccessTokenSource
-from ml_connector.emulators._server import ServerHandle
-from ml_connector.emulators.datev.idp import IdentityProvider
 from ml_connector.errors import ReconsentRequiredError, RetriableError
+from ml_connector_sandbox.emulators._server import ServerHandle
+from ml_connector_sandbox.emulators.datev.idp import IdentityProvider
 
 #: a manager whose clock runs this far ahead sees a fresh 900 s token as about to expire
 NEAR_EXPIRY = 890.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from ml_connector.cli import main
+from ml_connector.interfaces.cli import main
 
 
 def test_demo_command_prints_one_json_summary_and_keeps_the_files(tmp_path: Path) -> None:

@@ -33,15 +33,15 @@ from ml_connector.datev.oauth.connection_store import (
     REFRESH_TOKEN,
     credential_owner,
 )
-from ml_connector.demo import run_demo
-from ml_connector.demo.emulators import DEMO_LOOKER_CLIENT_ID, running_emulators
-from ml_connector.demo.setup import DEMO_CUSTOMER, DEMO_PIPELINE, LOOKER_OWNER
 from ml_connector.engine.runtime import Engine
 from ml_connector.logs import configure_logging
+from ml_connector.runs.connect import SyncSettings, open_sync_store, store_looker_credentials
+from ml_connector.runs.launch import EngineOptions, engine_settings
+from ml_connector.runs.steps import LiveRunSteps
 from ml_connector.store.db import make_engine
-from ml_connector.sync.connect import SyncSettings, open_sync_store, store_looker_credentials
-from ml_connector.sync.launch import EngineOptions, engine_settings
-from ml_connector.sync.steps import LiveRunSteps
+from ml_connector_sandbox.demo import run_demo
+from ml_connector_sandbox.demo.emulators import DEMO_LOOKER_CLIENT_ID, running_emulators
+from ml_connector_sandbox.demo.setup import DEMO_CUSTOMER, DEMO_PIPELINE, LOOKER_OWNER
 
 LOOKER_SECRET = "Lk+/s3cr3t=Zz%&äÖ-looker-demo"
 WRONG_LOOKER_SECRET = "Wr+/0ng=Secret%&ü-looker"

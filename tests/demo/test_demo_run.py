@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ml_connector.demo import run_demo
-from ml_connector.demo.emulators import running_emulators
 from ml_connector.errors import ConfigurationError
-from ml_connector.extf.reader import read_file
+from ml_connector.formats.extf.reader import read_file
+from ml_connector_sandbox.demo import run_demo
+from ml_connector_sandbox.demo.emulators import running_emulators
 
 
 def test_demo_posts_what_it_reports(

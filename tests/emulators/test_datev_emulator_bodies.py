@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from ml_connector.datev.api.endpoints import EMULATOR_PREFIXES, DatevApi
-from ml_connector.emulators.datev.app import create_app
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector_sandbox.emulators.datev.app import create_app
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
 
 
 async def test_a_json_body_that_is_not_utf8_is_400() -> None:

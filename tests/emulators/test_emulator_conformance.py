@@ -19,16 +19,16 @@ pytest.importorskip("schemathesis")
 from conformance_fuzz import Report, fuzz
 
 from ml_connector.datev.api.endpoints import EMULATOR_PREFIXES
-from ml_connector.emulators.datev.app import create_app as datev_app
-from ml_connector.emulators.datev.static_tokens import StaticTokenChecker
-from ml_connector.emulators.datev.validation import SPEC_FILES
-from ml_connector.emulators.looker import (
+from ml_connector_sandbox.emulators.datev.app import create_app as datev_app
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
+from ml_connector_sandbox.emulators.datev.validation import SPEC_FILES
+from ml_connector_sandbox.emulators.looker import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     create_app,
 )
-from ml_connector.emulators.looker.faults import ENDPOINTS
-from ml_connector.emulators.looker.validation import load_raw_spec
+from ml_connector_sandbox.emulators.looker.faults import ENDPOINTS
+from ml_connector_sandbox.emulators.looker.validation import load_raw_spec
 
 pytestmark = [
     pytest.mark.slow,
@@ -88,7 +88,7 @@ def test_looker_emulator_conforms_to_the_looker_spec() -> None:
 
 
 def test_datev_emulator_conforms_to_the_datev_specs() -> None:
-    from ml_connector.emulators.datev.validation import _DIR
+    from ml_connector_sandbox.emulators.datev.validation import _DIR
 
     checker = StaticTokenChecker(["fuzz-token"], client_id=APP_CLIENT_ID)
     app = datev_app(checker=checker)

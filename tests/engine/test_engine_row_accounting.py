@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from engine_fakes import FakeDatev, FakeSteps
 from sqlalchemy.exc import DataError as DatabaseDataError
 
-from ml_connector.cli import main
 from ml_connector.engine.ports import (
     Prepared,
     RowRecord,
@@ -22,6 +21,7 @@ from ml_connector.engine.ports import (
     write_records,
 )
 from ml_connector.engine.runtime import Engine
+from ml_connector.interfaces.cli import main
 from ml_connector.notify.message import notification_for
 from ml_connector.store.audit import iter_events
 from ml_connector.store.runs import get_run

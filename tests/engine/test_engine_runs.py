@@ -14,11 +14,11 @@ from engine_fakes import FakeDatev, FakeSteps
 from ml_connector.datev.api.problems import DatevUnavailableError
 from ml_connector.engine.ports import JobStatus, Prepared, PreparedFile, RunOutcome, RunSpec
 from ml_connector.engine.runtime import Engine
+from ml_connector.interfaces.cli._engine import next_step
 from ml_connector.store.audit import verify
 from ml_connector.store.export import iter_row_view
 from ml_connector.store.posted import latest
 from ml_connector.store.runs import get_run, list_files
-from ml_connector.sync.commands import next_step
 
 SPEC = RunSpec("gl", "acme", "100-1", "2026-10")
 FILE2 = "EXTF_gl_2026-10_002.csv"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ml_connector.extf.models import BatchHeader, BookingLine
-from ml_connector.extf.samples import sample_header, sample_lines
-from ml_connector.extf.writer import render_bytes
+from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.samples import sample_header, sample_lines
+from ml_connector.formats.extf.writer import render_bytes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "extf"
 MUSTER = DATA / "datev-musterdatei_EXTF_Buchungsstapel_fv13.csv"

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from extf_helpers import MUSTER, valid_file
 
-from ml_connector.cli import main
-from ml_connector.extf.reader import read_file
-from ml_connector.extf.samples import sample_lines, sample_rows
+from ml_connector.formats.extf.reader import read_file
+from ml_connector.formats.extf.samples import sample_lines, sample_rows
+from ml_connector.interfaces.cli import main
 
 
 def test_validate_exit_codes_and_report(tmp_path: Path) -> None:

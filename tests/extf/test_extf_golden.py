@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from extf_helpers import HANDMADE, MUSTER, NONCONFORMING
 
-from ml_connector.extf.lexer import decode, split_fields, split_lines
-from ml_connector.extf.reader import read_bytes, read_file
-from ml_connector.extf.render import header_line, line_renderer
-from ml_connector.extf.validate import InvalidBatchError, validate_bytes, validate_file
-from ml_connector.extf.writer import render_bytes
+from ml_connector.formats.extf.lexer import decode, split_fields, split_lines
+from ml_connector.formats.extf.reader import read_bytes, read_file
+from ml_connector.formats.extf.render import header_line, line_renderer
+from ml_connector.formats.extf.validate import InvalidBatchError, validate_bytes, validate_file
+from ml_connector.formats.extf.writer import render_bytes
 
 
 def _data_lines(raw: bytes) -> list[list[str]]:

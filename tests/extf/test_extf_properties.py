@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_connector.extf.columns import COLUMN_BY_ATTR
-from ml_connector.extf.lexer import split_fields
-from ml_connector.extf.models import BookingLine
-from ml_connector.extf.reader import read_bytes
-from ml_connector.extf.render import line_fields, line_renderer, quote
-from ml_connector.extf.samples import sample_header
-from ml_connector.extf.validate import validate_batch, validate_bytes
-from ml_connector.extf.writer import render_bytes
+from ml_connector.formats.extf.columns import COLUMN_BY_ATTR
+from ml_connector.formats.extf.lexer import split_fields
+from ml_connector.formats.extf.models import BookingLine
+from ml_connector.formats.extf.reader import read_bytes
+from ml_connector.formats.extf.render import line_fields, line_renderer, quote
+from ml_connector.formats.extf.samples import sample_header
+from ml_connector.formats.extf.validate import validate_batch, validate_bytes
+from ml_connector.formats.extf.writer import render_bytes
 
 UMSATZ = COLUMN_BY_ATTR["umsatz"]
 LEISTUNG = COLUMN_BY_ATTR["leistungsdatum"]
@@ -196,8 +196,8 @@ BAD_VALUES: list[tuple[str, object]] = [
 def test_checked_renderer_agrees_with_the_validator(
     booking: BookingLine, bad: tuple[str, object] | None
 ) -> None:
-    from ml_connector.extf.render import checked_line_renderer
-    from ml_connector.extf.validate import validate_line
+    from ml_connector.formats.extf.render import checked_line_renderer
+    from ml_connector.formats.extf.validate import validate_line
 
     if bad is not None:
         setattr(booking, bad[0], bad[1])

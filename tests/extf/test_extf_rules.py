@@ -14,16 +14,16 @@ from decimal import Decimal
 import pytest
 from extf_helpers import header, line, valid_file, with_field
 
-from ml_connector.extf import validate as validate_module
-from ml_connector.extf.samples import sample_header, sample_lines
-from ml_connector.extf.validate import (
+from ml_connector.formats.extf import validate as validate_module
+from ml_connector.formats.extf.samples import sample_header, sample_lines
+from ml_connector.formats.extf.validate import (
     InvalidBatchError,
     Problem,
     validate_batch,
     validate_bytes,
     validate_header,
 )
-from ml_connector.extf.writer import write_batch
+from ml_connector.formats.extf.writer import write_batch
 
 H = sample_header()
 

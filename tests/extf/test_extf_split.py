@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from extf_helpers import header, line
 
-from ml_connector.extf.reader import read_file
-from ml_connector.extf.samples import sample_header, sample_lines
-from ml_connector.extf.split import extf_filename, fiscal_year_start, write_split
-from ml_connector.extf.validate import InvalidBatchError, validate_file
+from ml_connector.formats.extf.reader import read_file
+from ml_connector.formats.extf.samples import sample_header, sample_lines
+from ml_connector.formats.extf.split import extf_filename, fiscal_year_start, write_split
+from ml_connector.formats.extf.validate import InvalidBatchError, validate_file
 
 NAME = re.compile(r"EXTF_.{0,51}\.csv")
 

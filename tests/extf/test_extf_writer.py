@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from extf_helpers import line
 
-from ml_connector.extf.lexer import split_fields
-from ml_connector.extf.models import BookingLine
-from ml_connector.extf.reader import read_bytes
-from ml_connector.extf.render import line_fields, line_renderer
-from ml_connector.extf.samples import sample_header, sample_lines
-from ml_connector.extf.spec import COLUMN_HEADINGS
-from ml_connector.extf.validate import InvalidBatchError, validate_bytes
-from ml_connector.extf.writer import render_bytes, write_file
+from ml_connector.formats.extf.lexer import split_fields
+from ml_connector.formats.extf.models import BookingLine
+from ml_connector.formats.extf.reader import read_bytes
+from ml_connector.formats.extf.render import line_fields, line_renderer
+from ml_connector.formats.extf.samples import sample_header, sample_lines
+from ml_connector.formats.extf.spec import COLUMN_HEADINGS
+from ml_connector.formats.extf.validate import InvalidBatchError, validate_bytes
+from ml_connector.formats.extf.writer import render_bytes, write_file
 
 H = sample_header()
 
@@ -127,7 +127,7 @@ def test_writer_streams_from_an_iterator() -> None:
             yield booking
 
     out = io.BytesIO()
-    from ml_connector.extf.writer import write_batch
+    from ml_connector.formats.extf.writer import write_batch
 
     assert write_batch(H, lines(), out) == 2100
     assert consumed == 2100
@@ -176,7 +176,7 @@ def test_bad_line_in_the_middle_of_a_chunk_is_located(validate: bool) -> None:
 
 @pytest.mark.parametrize("validate", [True, False])
 def test_booking_limit_applies_on_both_paths(validate: bool) -> None:
-    from ml_connector.extf.writer import write_batch
+    from ml_connector.formats.extf.writer import write_batch
 
     with pytest.raises(InvalidBatchError) as info:
         write_batch(H, sample_lines(), io.BytesIO(), validate=validate, max_bookings=20)

@@ -15,9 +15,9 @@ from looker_testkit import CLIENT_ID, SECRET, FakeClock, SpecCheckingTransport, 
 from openapi_core import OpenAPI
 from pydantic import SecretStr
 
-from ml_connector.emulators.looker import create_app
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.looker import LookerClient, PollPolicy
+from ml_connector_sandbox.emulators.looker import create_app
 
 
 @pytest.fixture(scope="session")

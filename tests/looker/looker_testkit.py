@@ -10,7 +10,7 @@ from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from ml_connector.emulators.looker.validation import load_raw_spec
+from ml_connector_sandbox.emulators.looker.validation import load_raw_spec
 
 #: results are opaque text in the spec (the body is in the requested format)
 RESULT_OPERATIONS = ("/run/", "/results")

@@ -14,7 +14,6 @@ import pytest
 from looker_testkit import CLIENT_ID, SECRET, FakeClock
 from pydantic import SecretStr
 
-from ml_connector.emulators.looker import EndpointFaults, Faults
 from ml_connector.errors import (
     ConfigurationError,
     DataError,
@@ -25,6 +24,7 @@ from ml_connector.errors import (
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.looker import InlineQuery, LookerClient, api_root
 from ml_connector.looker.errors import server_message
+from ml_connector_sandbox.emulators.looker import EndpointFaults, Faults
 
 GL = "gl_monthly"
 MakeClient = Callable[..., LookerClient]

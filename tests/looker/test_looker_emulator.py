@@ -14,7 +14,7 @@ import pytest
 from looker_testkit import CLIENT_ID, SECRET, FakeClock, SpecCheckingTransport
 from openapi_core import OpenAPI
 
-from ml_connector.emulators.looker import EndpointFaults, Faults, demo_dataset_dir
+from ml_connector_sandbox.emulators.looker import EndpointFaults, Faults, demo_dataset_dir
 
 API = "/api/4.0"
 GL = "gl_monthly"
@@ -461,9 +461,9 @@ async def test_error_rate_one_always_fails(http: Callable[..., httpx.AsyncClient
 def test_generated_fast_paths_answer_like_the_generic_engine(
     fields: list[str], filters: dict[str, str], sorts: list[str]
 ) -> None:
-    from ml_connector.emulators.looker.dataset import bench_explore
-    from ml_connector.emulators.looker.engine import QuerySpec, execute, take
-    from ml_connector.emulators.looker.render import render
+    from ml_connector_sandbox.emulators.looker.dataset import bench_explore
+    from ml_connector_sandbox.emulators.looker.engine import QuerySpec, execute, take
+    from ml_connector_sandbox.emulators.looker.render import render
 
     explore = bench_explore(10_123)
     source = explore.source
@@ -496,7 +496,7 @@ def test_generated_fast_paths_answer_like_the_generic_engine(
 def test_sandbox_command_help_documents_defaults() -> None:
     from click.testing import CliRunner
 
-    from ml_connector.cli import main
+    from ml_connector.interfaces.cli import main
 
     result = CliRunner().invoke(main, ["sandbox", "looker", "--help"])
     assert result.exit_code == 0
@@ -506,7 +506,7 @@ def test_sandbox_command_help_documents_defaults() -> None:
 
 
 async def test_a_user_dataset_in_json_is_served(tmp_path: Any, looker_spec: OpenAPI) -> None:
-    from ml_connector.emulators.looker import create_app
+    from ml_connector_sandbox.emulators.looker import create_app
 
     (tmp_path / "models.json").write_text(
         json.dumps(
@@ -571,7 +571,7 @@ async def test_a_user_dataset_in_json_is_served(tmp_path: Any, looker_spec: Open
 def test_a_broken_dataset_is_reported_with_its_place(tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from ml_connector.cli import main
+    from ml_connector.interfaces.cli import main
 
     (tmp_path / "models.json").write_text(
         '{"models": [{"name": "m", "explores": [{"name": "gl", "data": "gl.csv",'

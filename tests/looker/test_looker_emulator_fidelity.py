@@ -17,7 +17,7 @@ import pytest
 from looker_testkit import CLIENT_ID, SECRET, SpecCheckingTransport
 from openapi_core import OpenAPI
 
-from ml_connector.emulators.looker import demo_dataset_dir
+from ml_connector_sandbox.emulators.looker import demo_dataset_dir
 
 API = "/api/4.0"
 GL = "gl_monthly"
@@ -218,8 +218,8 @@ async def test_xlsx_is_a_real_workbook(make_app: Callable[..., Any]) -> None:
 
 
 def test_an_equality_filter_reads_only_matching_rows_with_the_same_result() -> None:
-    from ml_connector.emulators.looker.dataset import TableSource, load_dataset
-    from ml_connector.emulators.looker.engine import QuerySpec, execute
+    from ml_connector_sandbox.emulators.looker.dataset import TableSource, load_dataset
+    from ml_connector_sandbox.emulators.looker.engine import QuerySpec, execute
 
     explore = load_dataset(demo_dataset_dir()).explore("finance", GL)
     assert explore is not None

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_connector.emulators.looker import create_app, demo_dataset_dir
 from ml_connector.errors import ConfigurationError, DataError
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.looker import InlineQuery, LookerClient, PollPolicy
+from ml_connector_sandbox.emulators.looker import create_app, demo_dataset_dir
 
 GL = "gl_monthly"
 MakeClient = Callable[..., LookerClient]

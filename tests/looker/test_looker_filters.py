@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ml_connector.emulators.looker.filters import FilterError, compile_filter
 from ml_connector.looker import filter_literal
+from ml_connector_sandbox.emulators.looker.filters import FilterError, compile_filter
 
 TODAY = date(2026, 11, 27)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ml_connector.emulators._server import ServerHandle, serve_in_thread
-from ml_connector.emulators.looker import create_app
-from ml_connector.emulators.looker.faults import ENDPOINTS
+from ml_connector_sandbox.emulators._server import ServerHandle, serve_in_thread
+from ml_connector_sandbox.emulators.looker import create_app
+from ml_connector_sandbox.emulators.looker.faults import ENDPOINTS
 
 looker_sdk = pytest.importorskip("looker_sdk")
 from looker_sdk.rtl import api_settings  # noqa: E402

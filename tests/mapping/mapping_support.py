@@ -13,14 +13,14 @@ from pathlib import Path
 from string import Template
 
 from ml_connector.config import LoadedConfig
-from ml_connector.extf.models import BookingLine
-from ml_connector.extf.reader import read_file
+from ml_connector.formats.extf.models import BookingLine
+from ml_connector.formats.extf.reader import read_file
 from ml_connector.mapping.restatement import PostedRecord, line_from_json
 from ml_connector.mapping.stream import RowTrace, RunFacts, RunStream, StreamedRun
 
 DEMO_CSV = (
     Path(__file__).resolve().parents[2]
-    / "src/ml_connector/emulators/looker/demo_data/gl_monthly.csv"
+    / "src/ml_connector_sandbox/emulators/looker/demo_data/gl_monthly.csv"
 )
 
 

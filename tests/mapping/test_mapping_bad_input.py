@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml_connector.cli import main
 from ml_connector.errors import DataError
 from ml_connector.examples import demo_config_path
+from ml_connector.interfaces.cli import main
 from ml_connector.mapping.expressions import (
     ExpressionError,
     ExpressionSyntaxError,

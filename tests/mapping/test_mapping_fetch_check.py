@@ -10,7 +10,7 @@ from mapping_support import make_config
 from ml_connector.config.models import LookerConnection
 from ml_connector.errors import ConfigurationError
 from ml_connector.mapping.check import account_problem, check_targets
-from ml_connector.mapping.fetch import resolve_looker_credentials
+from ml_connector.runs.extract import resolve_looker_credentials
 
 CONNECTION = LookerConnection(base_url="https://x.looker.com", credential="env:ACME")
 
@@ -76,7 +76,7 @@ def test_check_targets_flags_each_kind(tmp_path: Path) -> None:
 def test_only_a_value_a_month_filter_selects_counts_as_a_period() -> None:
     from datetime import date
 
-    from ml_connector.mapping.fetch import readable_period
+    from ml_connector.runs.extract import readable_period
 
     assert readable_period("2026-10")
     assert readable_period(date(2026, 10, 31))

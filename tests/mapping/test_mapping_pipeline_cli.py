@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 from mapping_support import stream_run, totals_of
 
-from ml_connector.cli import main
 from ml_connector.config import LoadedConfig, load_config
-from ml_connector.demo.setup import write_demo_config
 from ml_connector.examples import demo_config_path
-from ml_connector.extf.validate import validate_file
+from ml_connector.formats.extf.validate import validate_file
+from ml_connector.interfaces.cli import main
 from ml_connector.mapping.mapper import RejectReason
 from ml_connector.mapping.rows import read_rows, write_rows
+from ml_connector_sandbox.demo.setup import write_demo_config
 
 DEMO = str(demo_config_path())
 
@@ -226,8 +226,8 @@ def test_a_broken_rows_file_is_one_clear_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 def looker_emulator() -> Iterator[str]:
-    from ml_connector.emulators._server import serve_in_thread
-    from ml_connector.emulators.looker import create_app
+    from ml_connector_sandbox.emulators._server import serve_in_thread
+    from ml_connector_sandbox.emulators.looker import create_app
 
     handle = serve_in_thread(create_app())
     try:
@@ -237,7 +237,7 @@ def looker_emulator() -> Iterator[str]:
 
 
 def test_run_dry_run_against_the_looker_emulator(looker_emulator: str, tmp_path: Path) -> None:
-    from ml_connector.emulators.looker import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from ml_connector_sandbox.emulators.looker import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
     env = {
         "ML_CONNECTOR_LOOKER_CLIENT_ID": DEFAULT_CLIENT_ID,
@@ -276,9 +276,9 @@ def test_partitioned_extract_from_the_emulator(looker_emulator: str, tmp_path: P
     from pydantic import SecretStr
 
     from ml_connector.config.models import Source
-    from ml_connector.emulators.looker import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-    from ml_connector.mapping.fetch import LookerCredentials, fetch_source
     from ml_connector.mapping.period import Period
+    from ml_connector.runs.extract import LookerCredentials, fetch_source
+    from ml_connector_sandbox.emulators.looker import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
     config = load_config(demo_config_path())
     source = Source(

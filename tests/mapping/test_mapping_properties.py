@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from mapping_support import make_config, make_row, stream_run, totals_of, v_totals
 
 from ml_connector.config import LoadedConfig
-from ml_connector.extf.models import BatchHeader
-from ml_connector.extf.validate import validate_line
+from ml_connector.formats.extf.models import BatchHeader
+from ml_connector.formats.extf.validate import validate_line
 from ml_connector.mapping.mapper import MappedRow, Rejection, RejectReason, RowMapper
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.tieout import tie_out

@@ -24,7 +24,7 @@ from mapping_support import (
 )
 
 from ml_connector.config import LoadedConfig
-from ml_connector.extf.reader import read_file
+from ml_connector.formats.extf.reader import read_file
 from ml_connector.mapping.stream import RunStream
 
 

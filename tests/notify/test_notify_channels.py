@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ml_connector.emulators._server import ServerHandle, serve_in_thread
 from ml_connector.engine.ports import RunOutcome, RunSpec
 from ml_connector.notify import EmailTarget, Notifier, NotifyConfig, WebhookTarget
 from ml_connector.notify.webhook import SIGNATURE_HEADER
+from ml_connector_sandbox.emulators._server import ServerHandle, serve_in_thread
 
 SPEC = RunSpec("gl", "acme", "455148-10001", "2026-10")
 

@@ -16,12 +16,12 @@ from starlette.routing import Route
 
 from ml_connector.config.loader import ConfigFileError, parse_config
 from ml_connector.credentials.resolve import resolve_secret as resolve_reference
-from ml_connector.emulators._server import ServerHandle, serve_in_thread
 from ml_connector.engine.ports import RunOutcome, RunSpec
 from ml_connector.errors import ConfigurationError
 from ml_connector.examples import demo_config_path
 from ml_connector.notify.settings import notifier_for
 from ml_connector.notify.webhook import SIGNATURE_HEADER
+from ml_connector_sandbox.emulators._server import ServerHandle, serve_in_thread
 
 
 def _config_text(notify: str) -> str:

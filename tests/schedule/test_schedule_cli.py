@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from ml_connector.cli import main
+from ml_connector.interfaces.cli import main
 
 
 def test_schedule_list_from_rules() -> None:

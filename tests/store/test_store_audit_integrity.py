@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from ml_connector.cli import main
 from ml_connector.errors import ConfigurationError
+from ml_connector.interfaces.cli import main
 from ml_connector.store.audit import (
     GENESIS_HASH,
     AuditEvent,

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
-from ml_connector.cli import main
+from ml_connector.interfaces.cli import main
 from ml_connector.store.audit import AuditEvent, append_events
 from ml_connector.store.runs import ensure_run, update_run
 from ml_connector.store.transactions import write_transaction

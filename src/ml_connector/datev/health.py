@@ -2,8 +2,8 @@
 
 :func:`check_datev` runs the checks in order (token, client, service, document
 types) and never raises for a failed check: each becomes a :class:`CheckResult`
-with the fix in one line. :func:`render_checks` turns results (of any side, the
-Looker checks too) into a rich table.
+with the fix in one line (``ml-connector ping`` shows them, the Looker checks too,
+as a table).
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rich.table import Table
-from rich.text import Text
-
 from ml_connector.datev.api.models import SERVICE_BY_CHANNEL
 from ml_connector.datev.client import DatevClient
 from ml_connector.errors import MlConnectorError, NeedsUserError, ReconsentRequiredError
 
-__all__ = ["CheckResult", "check_datev", "render_checks"]
+__all__ = ["CheckResult", "check_datev"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +104,3 @@ async def check_datev(
         names = ", ".join(t.name for t in types) or "none defined"
         results.append(CheckResult("DATEV document types", True, f"{len(types)}: {names}"))
     return results
-
-
-def render_checks(results: Iterable[CheckResult], *, title: str | None = None) -> Table:
-    """A table with one row per check: status, name, detail, fix."""
-    table = Table(title=title, show_lines=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("result")
-    table.add_column("fix")
-    for result in results:
-        mark = Text("OK", style="green") if result.ok else Text("FAIL", style="bold red")
-        table.add_row(mark, result.name, result.detail, result.fix or "")
-    return table

@@ -1,14 +1,14 @@
 """The EXTF line checks the mapper applies to every line it produces.
 
-This is the EXTF validator's :func:`~ml_connector.extf.validate.validate_line` (every
+This is the EXTF validator's :func:`~ml_connector.formats.extf.validate.validate_line` (every
 column rule plus the cross-field rules, and the header's period and Sachkontenlänge when
 a header is given), so a line the mapper returns is a line the writer accepts.
 """
 
 from __future__ import annotations
 
-from ml_connector.extf.models import BatchHeader, BookingLine
-from ml_connector.extf.validate import validate_line
+from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.validate import validate_line
 
 __all__ = ["line_problems"]
 

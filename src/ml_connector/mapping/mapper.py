@@ -18,8 +18,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from ml_connector.extf.columns import COLUMN_BY_ATTR
-from ml_connector.extf.models import COLUMN_ATTRS, BookingLine
+from ml_connector.formats.extf.columns import COLUMN_BY_ATTR
+from ml_connector.formats.extf.models import COLUMN_ATTRS, BookingLine
 from ml_connector.mapping.expressions import ExpressionError, LookupMissError
 from ml_connector.mapping.lookups import LookupKind, LookupSet, normalise_key
 from ml_connector.mapping.period import Period
@@ -575,7 +575,7 @@ class RowMapper:
 
 def default_line_checker(client: DatevClient, period: Period | None = None) -> LineChecker:
     """The EXTF validator's line checks, against the batch header of ``period`` if given."""
-    from ml_connector.extf.models import BatchHeader
+    from ml_connector.formats.extf.models import BatchHeader
     from ml_connector.mapping.extf_checks import line_problems
 
     header = None

@@ -27,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from ml_connector.extf.models import COLUMN_ATTRS, BookingLine
+from ml_connector.formats.extf.models import COLUMN_ATTRS, BookingLine
 from ml_connector.mapping.mapper import FIELD_TYPES
 
 __all__ = [

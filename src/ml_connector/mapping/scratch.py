@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ml_connector.extf.models import BookingLine
+from ml_connector.formats.extf.models import BookingLine
 from ml_connector.mapping.restatement import line_from_json
 
 __all__ = ["JsonSpill", "KeyIndex", "LineSpill"]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ml_connector.extf.models import COLUMN_ATTRS
+from ml_connector.formats.extf.models import COLUMN_ATTRS
 from ml_connector.mapping.expressions import (
     Expression,
     ExpressionSyntaxError,

@@ -13,12 +13,12 @@ SQLite index, reversal and booking lines in two spill files, the rejected rows i
 ``held.jsonl``, and optionally one trace per row (for the engine's row records).
 :meth:`RunStream.finish` plans the gone keys from the index, decides whether the batch
 may be sent, and writes the EXTF file(s) with
-:func:`~ml_connector.extf.split.write_split` from the spills (reversals first, then
+:func:`~ml_connector.formats.extf.split.write_split` from the spills (reversals first, then
 new and corrected bookings; split at 99,999 bookings or 50 MB), ``report.json``,
 ``report.txt`` and ``held.jsonl``.
 
 It is the one run path: the engine's prepare step, ``run --dry-run`` and ``mapping
-preview`` all drive it through :class:`~ml_connector.sync.steps.LiveRunSteps`.
+preview`` all drive it through :class:`~ml_connector.runs.steps.LiveRunSteps`.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from typing import Any
 
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
-from ml_connector.extf.models import BatchHeader, BookingLine
-from ml_connector.extf.split import WrittenFile, write_split
-from ml_connector.extf.validate import MAX_BOOKINGS
+from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.split import WrittenFile, write_split
+from ml_connector.formats.extf.validate import MAX_BOOKINGS
 from ml_connector.mapping.changes import (
     DataChangeFacts,
     DataChangeTally,

@@ -28,7 +28,7 @@ from ml_connector.mapping.mapper import MappedRow, Rejection, RowOutcome
 
 if TYPE_CHECKING:
     from ml_connector.config.models import TieOut
-    from ml_connector.extf.models import BookingLine
+    from ml_connector.formats.extf.models import BookingLine
     from ml_connector.mapping.spec import CompiledMapping
 
 __all__ = [

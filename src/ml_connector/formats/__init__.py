@@ -1,0 +1,1 @@
+"""File formats DATEV imports: EXTF (Buchungsstapel) and DXSO (pure, files only)."""

@@ -1,0 +1,1 @@
+"""How people and systems drive ml-connector: the command line (and the web app)."""

@@ -1,0 +1,197 @@
+"""What the ``run``, ``worker``, ``replay`` and ``mapping preview`` commands share:
+settings, the dry run, and outcome output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ml_connector.engine.ports import RunOutcome
+from ml_connector.errors import MlConnectorError
+from ml_connector.mapping.restatement import ChangeKind
+from ml_connector.mapping.stream import RunFacts, StreamedRun
+from ml_connector.runs.connect import SyncSettings
+from ml_connector.runs.launch import EngineOptions, outcome_json
+
+__all__ = [
+    "cli_settings",
+    "dry_run",
+    "next_step",
+    "print_outcome",
+    "run_through_engine",
+    "would_send",
+]
+
+_STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "needs_user": "magenta"}
+
+
+def cli_settings(
+    *,
+    config_path: Path | None,
+    store_url: str | None,
+    looker_url: str | None = None,
+    datev_url: str | None = None,
+) -> SyncSettings:
+    """Settings from command-line options, in the data directory."""
+    from ml_connector.paths import default_data_dir
+
+    return SyncSettings(
+        data_dir=default_data_dir(),
+        store_url=store_url,
+        config_path=config_path,
+        looker_url=looker_url,
+        datev_api_url=datev_url,
+    )
+
+
+def _jobs_not_known(outcome: RunOutcome) -> int:
+    """DATEV jobs of the run whose outcome was not learned (DATEV stopped answering)."""
+    return len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
+
+
+def next_step(outcome: RunOutcome) -> str | None:
+    """What to do after a run that did not succeed, in one sentence (``None``: nothing)."""
+    if outcome.state != "failed":
+        return None
+    unknown = _jobs_not_known(outcome)
+    replay = f"'ml-connector replay {outcome.run_id}'"
+    if unknown > 0:
+        return (
+            f"DATEV received {len(outcome.jobs)} of {len(outcome.files)} file(s) before the run "
+            f"stopped; once DATEV answers again, {replay} finishes the run safely: it asks "
+            "DATEV for every file by name before sending it, so nothing is posted twice "
+            "(replay before the rows change in Looker: a changed file gets a new name)"
+        )
+    return f"fix the cause above, then run {replay}"
+
+
+def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
+    """The outcome as JSON or as a few lines; exits 1 unless the run succeeded."""
+    if as_json:
+        click.echo(json.dumps(outcome_json(outcome), indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        style = _STYLE.get(outcome.state, "cyan")
+        console.print(f"run {outcome.run_id}: [{style}]{outcome.state}[/]")
+        console.print(
+            f"  rows: {outcome.rows_read} read, {outcome.rows_mapped} mapped, "
+            f"{outcome.rows_rejected} rejected"
+        )
+        for filename in outcome.files:
+            job = outcome.jobs.get(filename)
+            console.print(f"  file {filename}" + (f" -> DATEV job {job}" if job else ""))
+        unknown = _jobs_not_known(outcome)
+        console.print(
+            f"  DATEV jobs: {outcome.jobs_succeeded} succeeded, {outcome.jobs_failed} failed"
+            + (f", {unknown} not known yet" if unknown > 0 else "")
+        )
+        if outcome.error:
+            console.print(f"  [red]error[/]: {outcome.error}", soft_wrap=True)
+        if (advice := next_step(outcome)) is not None:
+            console.print(f"  next: {advice}", soft_wrap=True, markup=False)
+    if outcome.state != "succeeded":
+        raise SystemExit(1)
+
+
+def run_through_engine(
+    pipeline: str,
+    period: str,
+    *,
+    config_path: Path | None,
+    store_url: str | None,
+    system_db_url: str | None,
+    looker_url: str | None,
+    datev_url: str | None,
+    queue_only: bool,
+    as_json: bool,
+) -> None:
+    """``run PIPELINE --period P`` without ``--dry-run``: queue, or run now and print."""
+    from ml_connector.runs.launch import RunAlreadyExistsError, run_pipeline
+    from ml_connector.runs.steps import LiveRunSteps
+
+    settings = cli_settings(
+        config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
+    )
+    options = EngineOptions(system_database_url=system_db_url)
+    try:
+        if queue_only:
+            from ml_connector.engine.runtime import enqueue_remote, system_database_url
+
+            steps = LiveRunSteps(settings)
+            try:
+                spec = steps.spec_for(pipeline, period)
+            finally:
+                steps.close()
+            url = system_database_url(settings.data_dir, system_db_url)
+            try:
+                run_id = enqueue_remote(url, spec)
+            except Exception as exc:  # the engine library's own errors, e.g. no queue tables
+                raise click.ClickException(
+                    f"cannot queue the run ({type(exc).__name__}); start 'ml-connector worker' "
+                    "once with the same data directory / --system-db-url (it creates the queue), "
+                    "or run without --queue"
+                ) from None
+            click.echo(f"queued {run_id}; 'ml-connector worker' runs it")
+            return
+        outcome = run_pipeline(settings, pipeline, period, options=options)
+    except RunAlreadyExistsError as exc:
+        raise click.ClickException(
+            f"{pipeline} {period} ran before ({exc.state}); run it again with "
+            f"'ml-connector replay {exc.run_id}' (add --only-failed to resend failed files only)"
+        ) from None
+    print_outcome(outcome, as_json=as_json)
+
+
+def dry_run(
+    settings: SyncSettings,
+    pipeline: str,
+    period: str,
+    out_dir: Path,
+    *,
+    rows_file: Path | None = None,
+    totals_file: Path | None = None,
+    limit: int | None = None,
+) -> StreamedRun:
+    """The real run's prepare into ``out_dir``, stopped before sending (see
+    :meth:`~ml_connector.runs.steps.LiveRunSteps.dry_run`); rows from the customer's
+    Looker, or from ``rows_file``/``totals_file``. Errors become one-line click errors."""
+    import asyncio
+
+    from ml_connector.runs.sources import JsonLinesRows
+    from ml_connector.runs.steps import LiveRunSteps
+
+    try:
+        steps = LiveRunSteps(settings)
+        try:
+            if rows_file is not None or totals_file is not None:
+                steps.source = JsonLinesRows(rows_file, totals_file, fallback=steps)
+            spec = steps.spec_for(pipeline, period)
+            return asyncio.run(steps.dry_run(spec, out_dir, limit=limit))
+        finally:
+            steps.close()
+    except MlConnectorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def would_send(facts: RunFacts, files: int) -> str:
+    """One line on what a ready run would send, and what it skips as already posted."""
+    count = facts.changes.get
+    unchanged = count(ChangeKind.UNCHANGED.value, 0)
+    skipped = f"{unchanged} row(s) unchanged since their last posting, skipped"
+    if not facts.lines_to_post:
+        return f"nothing to send; {skipped}"
+    changed = count(ChangeKind.CHANGED.value, 0)
+    corrected = (
+        f"{changed} changed row(s) not re-posted (append_only)"
+        if facts.restatement_mode == "append_only"
+        else f"{changed} corrected"
+    )
+    return (
+        f"would send {facts.lines_to_post} booking line(s) in {files} file(s): "
+        f"{count(ChangeKind.NEW.value, 0)} new row(s), {corrected}, "
+        f"{count(ChangeKind.GONE.value, 0)} gone, {facts.reversals} reversal line(s); {skipped}"
+    )

@@ -1,0 +1,63 @@
+"""``ml-connector replay``: Re-run a failed run, or only its failed records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ml_connector.interfaces.cli._store import (
+    datev_url_option,
+    store_url_option,
+    system_db_url_option,
+)
+from ml_connector.interfaces.cli.mapping import config_option
+
+__all__ = ["replay"]
+
+
+@click.command(name="replay")
+@click.argument("run_id", metavar="RUN")
+@click.option("--only-failed", is_flag=True,
+              help="Resend only the files DATEV did not accept in RUN.")  # fmt: skip
+@config_option
+@store_url_option
+@system_db_url_option
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
+@datev_url_option
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def replay(
+    run_id: str,
+    only_failed: bool,
+    config_path: Path | None,
+    store_url: str | None,
+    system_db_url: str | None,
+    looker_url: str | None,
+    datev_url: str | None,
+    as_json: bool,
+) -> None:
+    """Re-run RUN (see 'ml-connector status') after a fix, and print the new run's outcome.
+
+    The replay reads the period again and posts only what is not recorded as posted:
+    rows of files DATEV accepted are not sent again, and rows changed in Looker since
+    are posted as reversal plus correction (restatement = "corrections").
+
+    A file's name is a digest of client, period, part, pipeline and its booking lines.
+    Before sending a file the replay asks DATEV for that name and resends nothing
+    DATEV already has. So a file that reached DATEV while its outcome was not
+    recorded (DATEV went down mid-run) is recognised only while its lines are
+    unchanged: replay such a run before the rows change in Looker.
+    """
+    from ml_connector.interfaces.cli._engine import cli_settings, print_outcome
+    from ml_connector.runs.launch import EngineOptions, replay_run
+
+    settings = cli_settings(
+        config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
+    )
+    outcome = replay_run(
+        settings,
+        run_id,
+        only_failed=only_failed,
+        options=EngineOptions(system_database_url=system_db_url),
+    )
+    print_outcome(outcome, as_json=as_json)

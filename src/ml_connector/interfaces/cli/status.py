@@ -1,0 +1,108 @@
+"""``ml-connector status``: List recent runs per customer with their outcome."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from itertools import groupby
+
+import click
+
+from ml_connector.interfaces.cli._store import store_url_option
+
+__all__ = ["status"]
+
+_STATE_STYLE = {
+    "succeeded": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "needs_user": "magenta",
+    "running": "cyan",
+    "queued": "dim",
+}
+
+
+@click.command(name="status")
+@click.option("--customer", help="only this customer's runs")
+@click.option("--limit", default=20, show_default=True, help="most recent runs to show")
+@click.option("--json", "as_json", is_flag=True, help="print the runs as JSON")
+@store_url_option
+def status(customer: str | None, limit: int, as_json: bool, store_url: str | None) -> None:
+    """List recent runs per customer with their outcome."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from ml_connector.interfaces.cli._console import console as _console
+    from ml_connector.store.open import open_store
+    from ml_connector.store.runs import list_runs
+
+    engine = open_store(store_url)
+    try:
+        runs = list_runs(engine, customer=customer, limit=limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        rows = [{**asdict(r), "data_changes": _counts(r.data_changes)} for r in runs]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    console = _console()
+    if not runs:
+        console.print("No runs yet.")
+        return
+    ordered = sorted(runs, key=lambda r: r.customer)
+    for name, group in groupby(ordered, key=lambda r: r.customer):
+        table = Table(title=f"customer {name}", title_justify="left")
+        errors: list[str] = []
+        warnings: list[str] = []
+        for column in (
+            "run",
+            "pipeline",
+            "period",
+            "state",
+            "rows",
+            "rejected",
+            "data changed",
+            "jobs ok/failed",
+            "finished",
+        ):
+            table.add_column(column)
+        for r in group:
+            style = _STATE_STYLE.get(r.state, "")
+            table.add_row(
+                r.id,
+                r.pipeline,
+                r.period,
+                f"[{style}]{r.state}[/]" if style else r.state,
+                str(r.rows_read),
+                str(r.rows_rejected),
+                _data_changes(r.data_changes),
+                f"{r.jobs_succeeded}/{r.jobs_failed}",
+                r.finished_at or "",
+            )
+            if r.error:
+                errors.append(f"{r.id}: {r.error}")
+            for warning in (r.warnings or "").splitlines():
+                warnings.append(f"{r.id}: {warning}")
+        console.print(table)
+        for line in errors:
+            console.print(Text(f"  {line}", style="red"), soft_wrap=True)
+        for line in warnings:
+            console.print(Text(f"  warning {line}", style="yellow"), soft_wrap=True)
+
+
+def _counts(stored: str | None) -> dict[str, int]:
+    """The run's stored data-change counts (``{}`` for none or unreadable)."""
+    try:
+        counts = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    if not isinstance(counts, dict):
+        return {}
+    return {str(k): v for k, v in counts.items() if isinstance(v, int)}
+
+
+def _data_changes(stored: str | None) -> str:
+    """The run's stored data-change counts as ``3 texts shortened, ...`` (empty if none)."""
+    from ml_connector.mapping.changes import describe_counts
+
+    return describe_counts(_counts(stored))

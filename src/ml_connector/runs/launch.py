@@ -1,0 +1,259 @@
+"""The engine wired to the live steps: what ``run``, ``worker``, ``replay`` and the demo use.
+
+One :class:`~ml_connector.engine.runtime.Engine` per process; the steps are
+:class:`~ml_connector.runs.steps.LiveRunSteps`. DATEV job polling follows DATEV's
+approval rules by default: at most 10 status reads per job, backing off from 5 s
+to 2 minutes with full jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ml_connector import __version__
+from ml_connector.config import LoadedConfig
+from ml_connector.engine.polling import PollPolicy
+from ml_connector.engine.ports import RunOutcome
+from ml_connector.engine.runtime import (
+    Engine,
+    EngineSettings,
+    ScheduledPipeline,
+    run_id_for,
+    run_worker,
+)
+from ml_connector.runs.connect import SyncSettings
+from ml_connector.runs.steps import LiveRunSteps, datev_client_id
+from ml_connector.schedule import parse_rule
+from ml_connector.store import runs as run_store
+
+if TYPE_CHECKING:
+    from ml_connector.notify import Notifier
+
+__all__ = [
+    "DATEV_POLLING",
+    "EngineOptions",
+    "RunAlreadyExistsError",
+    "describe_boundary",
+    "engine_settings",
+    "outcome_json",
+    "replay_run",
+    "run_pipeline",
+    "scheduled_pipelines",
+    "work",
+]
+
+log = logging.getLogger(__name__)
+
+#: DATEV's approval rules: few reads per job, no round-the-clock polling
+DATEV_POLLING = PollPolicy(base=5.0, cap=120.0, floor=1.0, max_polls=10)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How to run the engine besides the sync settings."""
+
+    system_database_url: str | None = None
+    executor_id: str | None = None
+    queue_polling_interval: float = 1.0
+    poll: PollPolicy = DATEV_POLLING
+    application_version: str = f"ml-connector-{__version__}"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RunAlreadyExistsError(Exception):
+    """The (pipeline, period) ran before; ``replay`` runs it again."""
+
+    def __init__(self, run_id: str, state: str) -> None:
+        super().__init__(f"run {run_id} exists already ({state})")
+        self.run_id = run_id
+        self.state = state
+
+
+def engine_settings(settings: SyncSettings, options: EngineOptions) -> EngineSettings:
+    """The engine's settings for ``settings`` (same data directory and store)."""
+    return EngineSettings(
+        data_dir=settings.data_dir,
+        store_url=settings.store_url,
+        system_database_url=options.system_database_url,
+        executor_id=options.executor_id,
+        queue_polling_interval=options.queue_polling_interval,
+        poll=options.poll,
+        application_version=options.application_version,
+        **dict(options.extra),
+    )
+
+
+_BOUNDARY_TEXT = {
+    "start": "run started",
+    "prepare": "rows extracted, mapped and written to files",
+    "record_rows": "audit trail of every row recorded",
+    "finish": "run finished",
+}
+
+
+def describe_boundary(name: str) -> str | None:
+    """A progress line for an engine step boundary (``None`` for the quiet ones)."""
+    if name in _BOUNDARY_TEXT:
+        return _BOUNDARY_TEXT[name]
+    kind, _, part = name.partition(":")
+    return {
+        "submit": f"file {part} submitted to DATEV",
+        "poll": f"DATEV job of file {part} polled",
+        "outcome": f"outcome of file {part} recorded",
+    }.get(kind)
+
+
+def _stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _hook(progress: Progress | None, prefix: str) -> Callable[[str], None] | None:
+    if progress is None:
+        return None
+
+    def hook(name: str) -> None:
+        text = describe_boundary(name)
+        if text is not None:
+            progress(f"{prefix}{text}")
+
+    return hook
+
+
+def notifier_for_steps(steps: LiveRunSteps) -> Notifier:
+    """The notifier of every customer with a ``notify`` table, secrets resolved now."""
+    from ml_connector.notify.settings import notifier_for
+
+    return notifier_for(steps.config().model, store=steps.connections.connections.credentials)
+
+
+def run_pipeline(
+    settings: SyncSettings,
+    pipeline: str,
+    period: str,
+    *,
+    options: EngineOptions | None = None,
+    progress: Progress | None = _stderr_progress,
+    timeout: float | None = None,
+    steps: LiveRunSteps | None = None,
+) -> RunOutcome:
+    """Run ``pipeline`` for ``period`` now through the durable engine; its outcome.
+
+    Raises :class:`RunAlreadyExistsError` when the period ran before and finished
+    (use :func:`replay_run`); a run that was interrupted is resumed instead.
+    """
+    live = steps or LiveRunSteps(settings, progress=progress)
+    try:
+        spec = live.spec_for(pipeline, period)
+        opts = options or EngineOptions()
+        hook = _hook(progress, f"{pipeline} {period}: ")
+        notifier = notifier_for_steps(live)
+        with Engine(
+            engine_settings(settings, opts), live, notifier=notifier, on_boundary=hook
+        ) as engine:
+            run_id = run_id_for(pipeline, period)
+            earlier = run_store.get_run(engine.store, run_id)
+            if earlier is not None and earlier.state in run_store.FINAL_STATES:
+                raise RunAlreadyExistsError(run_id, earlier.state)
+            engine.enqueue(spec)
+            return engine.wait(run_id, timeout=timeout)
+    finally:
+        if steps is None:
+            live.close()
+
+
+def replay_run(
+    settings: SyncSettings,
+    run_id: str,
+    *,
+    only_failed: bool = False,
+    options: EngineOptions | None = None,
+    progress: Progress | None = _stderr_progress,
+    timeout: float | None = None,
+) -> RunOutcome:
+    """Replay a finished run (or only its failed files) and wait for the new run."""
+    opts = options or EngineOptions()
+    steps = LiveRunSteps(settings, progress=progress)
+    try:
+        hook = _hook(progress, f"{run_id}: ")
+        notifier = notifier_for_steps(steps)
+        with Engine(
+            engine_settings(settings, opts), steps, notifier=notifier, on_boundary=hook
+        ) as engine:
+            new_id = engine.replay(run_id, only_failed=only_failed)
+            if progress is not None:
+                progress(f"replaying {run_id} as {new_id}")
+            return engine.wait(new_id, timeout=timeout)
+    finally:
+        steps.close()
+
+
+def scheduled_pipelines(config: LoadedConfig) -> list[ScheduledPipeline]:
+    """Every pipeline with a ``schedule``, with its customer and DATEV client."""
+    return [
+        ScheduledPipeline(
+            pipeline=name,
+            customer=pipeline.customer,
+            datev_client=datev_client_id(config, name),
+            rule=parse_rule(pipeline.schedule),
+        )
+        for name, pipeline in sorted(config.model.pipelines.items())
+        if pipeline.schedule
+    ]
+
+
+def work(
+    settings: SyncSettings,
+    *,
+    options: EngineOptions | None = None,
+    stop: threading.Event | None = None,
+    tick: float = 30.0,
+    catch_up: timedelta = timedelta(days=3),
+) -> None:
+    """Run a worker until ``stop``: queued runs, and the configuration's schedules."""
+    steps = LiveRunSteps(settings)
+    try:
+        schedules = scheduled_pipelines(steps.config())
+        for item in schedules:
+            log.info("schedule %s: %s", item.pipeline, item.rule)
+        run_worker(
+            engine_settings(settings, options or EngineOptions()),
+            steps,
+            schedules=schedules,
+            notifier=notifier_for_steps(steps),
+            stop=stop,
+            tick=tick,
+            catch_up=catch_up,
+        )
+    finally:
+        steps.close()
+
+
+def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
+    """A JSON-ready view of a run's outcome."""
+    return {
+        "run_id": outcome.run_id,
+        "pipeline": outcome.spec.pipeline,
+        "customer": outcome.spec.customer,
+        "datev_client": outcome.spec.datev_client,
+        "period": outcome.spec.period,
+        "state": outcome.state,
+        "rows_read": outcome.rows_read,
+        "rows_mapped": outcome.rows_mapped,
+        "rows_rejected": outcome.rows_rejected,
+        "files": list(outcome.files),
+        "jobs": dict(outcome.jobs),
+        "jobs_succeeded": outcome.jobs_succeeded,
+        "jobs_failed": outcome.jobs_failed,
+        "error": outcome.error,
+        "error_kind": outcome.error_kind,
+        "replay_of": outcome.replay_of,
+        "audit_anchor": None if outcome.audit_anchor is None else dict(outcome.audit_anchor),
+    }

@@ -1,0 +1,412 @@
+"""The real work of a run, for the engine: Looker -> mapping -> EXTF files -> DATEV.
+
+:class:`LiveRunSteps` implements :class:`~ml_connector.engine.ports.RunSteps`:
+
+* ``prepare`` loads the configuration, loads what earlier runs posted for the period
+  (restatements) into the run's disk index, streams the period's rows from the
+  customer's Looker through the mapping (one partition at a time), fetches the
+  tie-out totals, and writes the EXTF file(s), the report and the row records under
+  ``workdir``; memory stays flat in the number of rows
+  (:class:`~ml_connector.mapping.stream.RunStream`). It then asks Looker for the
+  pipeline's rows with an empty or unreadable period (no month reads them; they are
+  held as ``no_period``). A blocked run (tie-out, rejections under ``reject_batch``)
+  raises :class:`RunBlockedError` with the report on disk and the row records written.
+* ``dry_run`` is ``prepare`` stopped before sending: the same files, report and row
+  records, written into a directory of the caller's choice, and a blocked run is
+  returned (with its report) instead of raised; with ``limit`` it reads only the
+  first rows of the period (``mapping preview``).
+* ``find_submission`` asks DATEV's job list for the file's name (which carries a
+  digest of the booking lines); a failed earlier job counts as not submitted.
+* ``submit`` uploads with the file's deterministic ``Reference-Id``.
+* ``poll`` reads the job once.
+
+Determinism: file names come from the EXTF writer (client, period, part, pipeline,
+digest of the lines); the ``Reference-Id`` is derived from the file name; the
+header's creation time is fixed on the first prepare in ``workdir`` (a re-prepare
+after a crash writes byte-identical files). The rows come from the customer's Looker
+unless another :class:`~ml_connector.runs.sources.RowSource` is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from ml_connector.config import LoadedConfig, find_config, load_config
+from ml_connector.config.access import looker_base_url
+from ml_connector.datev.client import DatevClient
+from ml_connector.engine.ports import (
+    JobStatus,
+    Prepared,
+    PreparedFile,
+    RunBlockedError,
+    RunSpec,
+    write_records,
+)
+from ml_connector.errors import ConfigurationError
+from ml_connector.mapping.period import Period
+from ml_connector.mapping.stream import UNASSIGNED_FILE, RunStream, StreamedRun
+from ml_connector.runs.connect import (
+    DatevConnections,
+    SyncSettings,
+    looker_credentials,
+    open_connections,
+    open_sync_store,
+)
+from ml_connector.runs.extract import (
+    UnassignedRows,
+    fetch_source,
+    fetch_unassigned,
+    iter_source_batches,
+)
+from ml_connector.runs.names import file_sha256, reference_id_for
+from ml_connector.runs.records import FileSlice, iter_posted_states, posted_entry, row_records
+from ml_connector.runs.sources import RowSource
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RECORDS_FILE", "LiveRunSteps", "RunBlockedError", "datev_client_id"]
+
+#: the row records of a prepared run, in its workdir
+RECORDS_FILE = "records.jsonl"
+_STAMP_FILE = "prepared-at.txt"
+
+
+def datev_client_id(config: LoadedConfig, pipeline: str) -> str:
+    """``<Berater>-<Mandant>`` of the pipeline's customer: the engine's partition key."""
+    return config.customer_of(pipeline).datev.client_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(workdir: Path, clock: Callable[[], datetime] = _now) -> datetime:
+    """The header's creation time: fixed on the first prepare in ``workdir``."""
+    path = workdir / _STAMP_FILE
+    if path.exists():
+        return datetime.fromisoformat(path.read_text("utf-8").strip())
+    now = clock().replace(microsecond=0)
+    path.write_text(now.isoformat() + "\n", encoding="utf-8")
+    return now
+
+
+def _restamp(out_dir: Path) -> None:
+    (out_dir / _STAMP_FILE).unlink(missing_ok=True)
+
+
+def _add(run: RunStream, batch: list[dict[str, object]], limit: int | None) -> bool:
+    """Add ``batch`` to ``run``; whether ``limit`` rows of the period are in."""
+    if limit is None:
+        run.add_many(batch)
+        return False
+    for row in batch:
+        if run.rows_total - run.rows_other >= limit:
+            return True
+        run.add(row)
+    return run.rows_total - run.rows_other >= limit
+
+
+def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
+    facts = done.facts
+    files = tuple(
+        PreparedFile(
+            part=number,
+            path=str(item.path),
+            filename=item.path.name,
+            sha256=file_sha256(item.path),
+            reference_id=reference_id_for(item.path.name),
+            lines=item.bookings,
+        )
+        for number, item in enumerate(done.files, start=1)
+    )
+    unassigned = workdir / UNASSIGNED_FILE
+    return Prepared(
+        files=files,
+        records_path=str(workdir / RECORDS_FILE),
+        rows_read=facts.rows_total,
+        rows_mapped=facts.rows_mapped,
+        rows_rejected=facts.rows_rejected,
+        warnings=facts.completeness.warnings,
+        unassigned_path=str(unassigned) if unassigned.exists() else None,
+        rows_unassigned=facts.completeness.rows_unassigned,
+        data_changes=facts.data_changes.counted(),
+    )
+
+
+class LiveRunSteps:
+    """:class:`~ml_connector.engine.ports.RunSteps` against Looker and DATEV."""
+
+    def __init__(
+        self,
+        settings: SyncSettings,
+        *,
+        store: Engine | None = None,
+        connections: DatevConnections | None = None,
+        progress: Callable[[str], None] | None = None,
+        progress_interval: float = 2.0,
+        source: RowSource | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.settings = settings
+        self.store = store or open_sync_store(settings)
+        self.connections = connections or open_connections(settings, self.store)
+        #: called with a line such as "gl-monthly 2026-10: 150,000 rows extracted and
+        #: mapped" at most every ``progress_interval`` seconds while rows stream in
+        self.progress = progress
+        self.progress_interval = progress_interval
+        #: where the rows come from (default: these steps, i.e. the customer's Looker)
+        self.source: RowSource = source or self
+        #: the header's creation time of a first prepare in a workdir
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"LiveRunSteps(data_dir={str(self.settings.data_dir)!r})"
+
+    # ------------------------------------------------------------ configuration
+
+    def config(self) -> LoadedConfig:
+        """The configuration, read again on each call (a worker picks up edits)."""
+        return load_config(find_config(self.settings.config_path))
+
+    def spec_for(self, pipeline: str, period: str) -> RunSpec:
+        """The :class:`RunSpec` of ``pipeline`` for ``period`` (``YYYY-MM``)."""
+        config = self.config()
+        if pipeline not in config.model.pipelines:
+            known = ", ".join(sorted(config.model.pipelines)) or "(none)"
+            raise ConfigurationError(f"no pipeline {pipeline!r}", hint=f"use one of: {known}")
+        Period.parse(period)
+        customer = config.pipeline(pipeline).customer
+        return RunSpec(pipeline, customer, datev_client_id(config, pipeline), period)
+
+    def _looker_url(self, config: LoadedConfig, spec: RunSpec) -> str:
+        """Where this customer's Looker key may go (an override for emulators only)."""
+        customer = config.model.customers[spec.customer]
+        return looker_base_url(spec.customer, customer, self.settings.looker_url)
+
+    @asynccontextmanager
+    async def _datev(self, spec: RunSpec) -> AsyncIterator[DatevClient]:
+        config = await asyncio.to_thread(self.config)
+        customer = config.model.customers.get(spec.customer)
+        if customer is None:
+            raise ConfigurationError(f"no customer {spec.customer!r} in {config.path}")
+        async with self.connections.client(spec.customer, customer) as client:
+            yield client
+
+    # ------------------------------------------------------------ prepare
+
+    async def fetch(
+        self, config: LoadedConfig, spec: RunSpec
+    ) -> tuple[list[dict[str, object]], list[dict[str, object]] | None]:
+        """The period's detail rows and, when configured, the tie-out totals."""
+        pipeline = config.pipeline(spec.pipeline)
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        period = Period.parse(spec.period)
+        url = self._looker_url(config, spec)
+        rows = await fetch_source(
+            connection, pipeline.source, period, base_url=url, credentials=credentials
+        )
+        totals = None
+        if pipeline.tie_out.totals is not None:
+            totals = await fetch_source(
+                connection, pipeline.tie_out.totals, period, base_url=url, credentials=credentials
+            )
+        return rows, totals
+
+    def _check_spec(self, config: LoadedConfig, spec: RunSpec) -> None:
+        if spec.pipeline not in config.model.pipelines:
+            raise ConfigurationError(f"no pipeline {spec.pipeline!r} in {config.path}")
+        customer = config.pipeline(spec.pipeline).customer
+        client = datev_client_id(config, spec.pipeline)
+        if (customer, client) != (spec.customer, spec.datev_client):
+            raise ConfigurationError(
+                f"run {spec.pipeline} {spec.period} was queued for customer {spec.customer} "
+                f"/ DATEV client {spec.datev_client}, the configuration now says "
+                f"{customer} / {client}",
+                hint="queue the run again after a configuration change",
+            )
+        if self.settings.looker_url is not None:
+            self._looker_url(config, spec)  # refused before anything is written
+
+    async def stream_rows(
+        self, config: LoadedConfig, spec: RunSpec, *, limit: int | None = None
+    ) -> AsyncGenerator[list[dict[str, object]], None]:
+        """The period's detail rows as they arrive (one list per Looker partition);
+        ``limit`` asks Looker for the first rows only."""
+        pipeline = config.pipeline(spec.pipeline)
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        batches = iter_source_batches(
+            connection,
+            pipeline.source,
+            Period.parse(spec.period),
+            base_url=self._looker_url(config, spec),
+            credentials=credentials,
+            limit=limit,
+        )
+        async with aclosing(batches):
+            async for batch in batches:
+                yield batch
+
+    async def totals(self, config: LoadedConfig, spec: RunSpec) -> list[dict[str, object]] | None:
+        """The period's tie-out totals from Looker, ``None`` when none are configured."""
+        pipeline = config.pipeline(spec.pipeline)
+        if pipeline.tie_out.totals is None:
+            return None
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        return await fetch_source(
+            connection,
+            pipeline.tie_out.totals,
+            Period.parse(spec.period),
+            base_url=self._looker_url(config, spec),
+            credentials=credentials,
+        )
+
+    async def unassigned(self, config: LoadedConfig, spec: RunSpec) -> UnassignedRows:
+        """The completeness check: the pipeline's rows no month's query returns."""
+        pipeline = config.pipeline(spec.pipeline)
+        if pipeline.source.period_field is None:
+            return UnassignedRows([], 0)
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        return await fetch_unassigned(
+            connection, pipeline.source, base_url=self.settings.looker_url, credentials=credentials
+        )
+
+    def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
+        workdir.mkdir(parents=True, exist_ok=True)
+        now = _stamp(workdir, self.clock)
+        return RunStream(config, spec.pipeline, spec.period, workdir, now=now, trace_rows=True)
+
+    def _load_posted(self, run: RunStream, spec: RunSpec) -> None:
+        states = iter_posted_states(
+            self.store, pipeline=spec.pipeline, datev_client=spec.datev_client, period=spec.period
+        )
+        for row_key, text in states:
+            entry = posted_entry(row_key, text)
+            if entry is not None:
+                run.add_posted(*entry)
+
+    async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
+        """Extract, map, validate, tie out; write files, report and row records."""
+        done = await self._prepare(spec, workdir)
+        prepared = _prepared(done, workdir)
+        if not done.ready:
+            message = f"{spec.pipeline} {spec.period} is blocked: " + "; ".join(done.facts.blockers)
+            raise RunBlockedError(
+                message,
+                prepared=replace(prepared, blocked=message),
+                location=str(workdir / "report.txt"),
+                hint="fix the data or the mapping, then replay the run",
+            )
+        return prepared
+
+    async def dry_run(
+        self, spec: RunSpec, out_dir: Path, *, limit: int | None = None
+    ) -> StreamedRun:
+        """:meth:`prepare` stopped before sending: the same files, report and row records
+        in ``out_dir`` (stamped afresh), a blocked run returned rather than raised.
+        ``limit`` stops the extract after that many rows of the period and skips the
+        tie-out totals (a preview)."""
+        await asyncio.to_thread(_restamp, out_dir)
+        return await self._prepare(spec, out_dir, limit=limit)
+
+    async def _prepare(
+        self, spec: RunSpec, workdir: Path, *, limit: int | None = None
+    ) -> StreamedRun:
+        config = await asyncio.to_thread(self.config)
+        self._check_spec(config, spec)
+        run = await asyncio.to_thread(self._start, config, spec, workdir)
+        try:
+            await asyncio.to_thread(self._load_posted, run, spec)
+            batches = self.source.stream_rows(config, spec, limit=limit)
+            last_report = time.monotonic()
+            async with aclosing(batches):
+                async for batch in batches:
+                    full = await asyncio.to_thread(_add, run, batch, limit)
+                    if full:
+                        break
+                    if time.monotonic() - last_report >= self.progress_interval:
+                        self._report_rows(spec, run.rows_total, done=False)
+                        last_report = time.monotonic()
+            self._report_rows(spec, run.rows_total, done=True)
+            if limit is None:
+                found = await self.source.unassigned(config, spec)
+                await asyncio.to_thread(run.add_unassigned, found.rows, found.count)
+            totals = await self.source.totals(config, spec) if limit is None else None
+            return await asyncio.to_thread(self._write, run, workdir, totals)
+        finally:
+            await asyncio.to_thread(run.close)
+
+    def _report_rows(self, spec: RunSpec, rows: int, *, done: bool) -> None:
+        text = f"{spec.pipeline} {spec.period}: {rows:,} rows extracted and mapped" + (
+            "" if done else " so far"
+        )
+        log.info(text, extra={"pipeline": spec.pipeline, "period": spec.period, "rows": rows})
+        if self.progress is not None:
+            self.progress(text)
+
+    def _write(
+        self, run: RunStream, workdir: Path, totals: list[dict[str, object]] | None
+    ) -> StreamedRun:
+        done = run.finish(totals)
+        slices = [FileSlice(item.path.name, item.bookings) for item in done.files]
+        write_records(workdir / RECORDS_FILE, row_records(run.traces(), slices))
+        return done
+
+    # ------------------------------------------------------------ DATEV
+
+    async def find_submission(self, spec: RunSpec, file: PreparedFile) -> str | None:
+        """The job of an earlier pending or successful submission of ``file``, else None."""
+        async with self._datev(spec) as datev:
+            job = await datev.find_extf_job(spec.datev_client, filename=file.filename)
+        if job is None or job.result == "failed":
+            return None
+        return job.id
+
+    async def submit(self, spec: RunSpec, file: PreparedFile) -> str:
+        """Upload ``file`` with its ``Reference-Id``; the DATEV job id."""
+        content = await asyncio.to_thread(Path(file.path).read_bytes)
+        async with self._datev(spec) as datev:
+            upload = await datev.upload_extf(
+                spec.datev_client, content, file.filename, reference_id=file.reference_id
+            )
+        return upload.job_id
+
+    async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
+        """One read of the job."""
+        async with self._datev(spec) as datev:
+            job = await datev.get_extf_job(spec.datev_client, job_id)
+        if not job.finished:
+            return JobStatus("pending")
+        if job.result == "succeeded":
+            records = job.number_of_accounting_records
+            detail = f"{records} bookings imported" if records is not None else None
+            return JobStatus("succeeded", detail=detail)
+        protocol = job.protocol()
+        return JobStatus("failed", detail="; ".join(protocol) or f"DATEV job {job_id} failed")
+
+    async def aclose(self) -> None:
+        """Nothing to close: clients live for one step (kept for callers that close)."""
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.dispose()

@@ -1,0 +1,1 @@
+"""The sandbox commands (demo, emulators), added to ml-connector through an entry point."""

@@ -1,0 +1,70 @@
+"""Hostile rows through the engine on SQLite and PostgreSQL: the same outcome on both."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from gl_dataset import generate, serving, write_dataset
+from sync_support import CLIENT, PIPELINE
+
+from ml_connector.engine.polling import PollPolicy
+from ml_connector.interfaces.cli import main
+from ml_connector.runs.connect import open_sync_store
+from ml_connector.runs.launch import EngineOptions, run_pipeline
+from ml_connector.store.audit import iter_events
+from ml_connector.store.runs import get_run
+from ml_connector_sandbox.demo.emulators import DemoEmulators
+from ml_connector_sandbox.demo.setup import DemoInstall
+
+FAST = EngineOptions(
+    queue_polling_interval=0.05, poll=PollPolicy(base=0.05, cap=0.1, floor=0.0, max_polls=50)
+)
+
+
+def test_hostile_rows_post_the_rest_and_rows_without_a_period_are_held_once(
+    installed_on: DemoInstall,
+    emulators: DemoEmulators,
+    db_url: str | None,
+    tmp_path: Path,
+) -> None:
+    rows = generate(["2025-11"], 5)
+    data = write_dataset(tmp_path / "dataset", rows)
+    options = dataclasses.replace(FAST, system_database_url=db_url)
+    with serving(emulators, data) as url:
+        settings = dataclasses.replace(installed_on.settings, looker_url=url)
+        november = run_pipeline(settings, PIPELINE, "2025-11", options=options, progress=None)
+        december = run_pipeline(settings, PIPELINE, "2025-12", options=options, progress=None)
+
+    # a key over 255 characters, a row without an amount and one without a date do not
+    # stop the month: they are held, the rest is posted
+    assert november.state == "succeeded", november.error
+    assert (november.rows_read, november.rows_mapped, november.rows_rejected) == (16, 11, 5)
+    assert november.rows_unassigned == 2
+    assert len(emulators.ledger.bookings(CLIENT)) == 10  # the zero amount books nothing
+
+    assert december.state == "succeeded", december.error
+    assert december.rows_read == 0
+    assert "Looker returned no rows for 2025-12" in december.warnings
+
+    store = open_sync_store(installed_on.settings)
+    try:
+        held = [e for e in iter_events(store, chain=CLIENT) if e.kind == "row_unassigned"]
+        run = get_run(store, december.run_id)
+    finally:
+        store.dispose()
+    assert [e.run_id for e in held] == [november.run_id] * 2, "held once, by the first run"
+    assert {json.loads(e.payload)["source"]["gl_monthly.period_month"] for e in held} == {
+        None,
+        "2025/11",
+    }
+    assert run is not None
+    assert run.rows_unassigned == 2
+
+    store_url = db_url or f"sqlite:///{installed_on.settings.data_dir / 'ml-connector.sqlite3'}"
+    shown = CliRunner().invoke(main, ["status", "--store-url", store_url])
+    assert shown.exit_code == 0, shown.output
+    assert "Looker returned no rows for 2025-12" in shown.output
+    assert "2 row(s) of gl-monthly have no readable period" in " ".join(shown.output.split())
