@@ -136,6 +136,8 @@ def test_no_secret_or_token_is_written_anywhere(
             store_url=store_url,
         )
         assert summary.ok
+        # the demo logged in as the emulator's confidential client: its secret was sent
+        demo_client_secret = emulators.datev_client_secret.get_secret_value()
         settings = SyncSettings(
             data_dir=workdir / "data",
             store_url=store_url,
@@ -164,9 +166,9 @@ def test_no_secret_or_token_is_written_anywhere(
     assert failed.state == "failed"
     assert failed.error
 
-    secrets = [LOOKER_SECRET, WRONG_LOOKER_SECRET, DATEV_CLIENT_SECRET]
+    secrets = [LOOKER_SECRET, WRONG_LOOKER_SECRET, DATEV_CLIENT_SECRET, demo_client_secret]
     secrets += [t.get_secret_value() for t in tokens if t is not None]
-    assert len(secrets) == 5  # the DATEV login stored both tokens
+    assert len(secrets) == 6  # the DATEV login stored both tokens
     haystacks: dict[str, bytes] = {
         "json log": logs["json"].getvalue().encode(),
         "text log": logs["text"].getvalue().encode(),
