@@ -87,16 +87,18 @@ def test_every_row_is_posted_once_or_held_and_the_amounts_add_up(
             for outcome in outcomes.values()
         ]
         assert {r.state for r in replays} == {"succeeded"}, [r.error for r in replays]
-    assert len(emulators.ledger.bookings(CLIENT)) == posted_before, "a replay posted again"
+    bookings = emulators.ledger.bookings(CLIENT)
+    assert len(bookings) == posted_before, "a replay posted again"
     assert emulators.ledger.duplicates() == []
 
     store = open_sync_store(installed_on.settings)
     try:
-        counts = _check(store, emulators, source, outcomes)
-        counts["foreign"] = _check_foreign(store, emulators, source)
+        events = list(iter_events(store, chain=CLIENT))
+        counts = _check(store, events, bookings, source, outcomes)
+        counts["foreign"] = _check_foreign(events, bookings, source)
         runs = [*outcomes.values(), *replays]
         counts["data_changes"] = _check_data_changes(
-            store, emulators, source, runs, installed_on.settings.data_dir
+            store, events, bookings, source, runs, installed_on.settings.data_dir
         )
     finally:
         store.dispose()
@@ -105,9 +107,12 @@ def test_every_row_is_posted_once_or_held_and_the_amounts_add_up(
 
 
 def _check(
-    store: Engine, emulators: DemoEmulators, source: list[DirtyRow], outcomes: dict[str, RunOutcome]
+    store: Engine,
+    events: list[StoredEvent],
+    bookings: list[Booking],
+    source: list[DirtyRow],
+    outcomes: dict[str, RunOutcome],
 ) -> dict[str, object]:
-    events = list(iter_events(store, chain=CLIENT))
     unassigned = [e for e in events if e.kind == "row_unassigned"]
     expected_unassigned = [r for r in source if _period_of(r) is None]
     assert sorted(e.row_key or "" for e in unassigned) == sorted(
@@ -115,7 +120,6 @@ def _check(
     ), "each row without a period is held once, by the first run"
     assert all("no_period" in json.loads(e.payload)["rejection"] for e in unassigned)
 
-    bookings = emulators.ledger.bookings(CLIENT)
     assert all(b.amount != 0 for b in bookings), "no zero-amount booking"
     reasons: Counter[str] = Counter()
     posted_total = held_total = source_total = Decimal("0")
@@ -157,16 +161,15 @@ def _check(
 
 
 def _check_foreign(
-    store: Engine, emulators: DemoEmulators, source: list[DirtyRow]
+    events: list[StoredEvent], bookings: list[Booking], source: list[DirtyRow]
 ) -> dict[str, int]:
     """A USD row with a rate lands in USD with Kurs, Basis-Umsatz (EUR) and WKZ
     Basis-Umsatz; one without a rate is held, never booked as EUR; every other booking
     is in EUR with no rate."""
-    bookings = emulators.ledger.bookings(CLIENT)
     by_document = {b.document_field: b for b in bookings}
     rejections = {
         e.row_key: json.loads(e.payload)["rejection"]
-        for e in iter_events(store, chain=CLIENT)
+        for e in events
         if e.kind == "row" and e.filename is None
     }
     rate = Decimal(USD_RATE)
@@ -192,7 +195,8 @@ def _check_foreign(
 
 def _check_data_changes(
     store: Engine,
-    emulators: DemoEmulators,
+    events: list[StoredEvent],
+    bookings: list[Booking],
     source: list[DirtyRow],
     runs: list[RunOutcome],
     data_dir: Path,
@@ -203,7 +207,7 @@ def _check_data_changes(
 
     A decomposed (NFD) text is not changed: it lands as the same text, composed (NFC),
     so it carries no change. Returns the first runs' counts (a replay's are the same)."""
-    texts = {b.document_field: b.text for b in emulators.ledger.bookings(CLIENT)}
+    texts = {b.document_field: b.text for b in bookings}
     for row in source:
         if row.kind == "nfd_text":
             document = row.values["line_id"].replace("|", "/")
@@ -213,13 +217,14 @@ def _check_data_changes(
         "belegfeld_chars": "document_number_cleaned",
     }
     kind_of = {r.values["line_id"]: r.kind for r in source}
-    events = [e for e in iter_events(store, chain=CLIENT) if e.kind == "row"]
+    rows_of: dict[str, list[StoredEvent]] = {}
+    for event in events:
+        if event.kind == "row":
+            rows_of.setdefault(event.run_id or "", []).append(event)
     total: Counter[str] = Counter()
     for outcome in runs:
         tally: Counter[str] = Counter()
-        for event in events:
-            if event.run_id != outcome.run_id:
-                continue
+        for event in rows_of.get(outcome.run_id, []):
             booking = json.loads(event.payload)["booking"] or {}
             kinds = [c["kind"] for c in booking.get("changes", [])]
             tally.update(kinds)
