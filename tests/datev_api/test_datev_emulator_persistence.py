@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ml_connector_sandbox.emulators.datev.app import create_app, emulator_state
 from ml_connector_sandbox.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
 from ml_connector_sandbox.emulators.datev.ledger import Booking, Transfer
 from ml_connector_sandbox.emulators.datev.state import EmulatorState, ExtfJobState
-from ml_connector_sandbox.emulators.datev.store import EmulatorStore
+from ml_connector_sandbox.emulators.datev.store import FILE_NAME, EmulatorStore
 
 URLS = Endpoints.emulator(BASE)
 SECRET = "app-secret"
@@ -140,6 +141,40 @@ def test_ledger_pages_bookings(tmp_path: Path) -> None:
     assert [b["line"] for b in first["bookings"]] == [1, 2]
     assert [b["line"] for b in second["bookings"]] == [3, 4]
     assert first["total_bookings"] == 5
+
+
+def test_foreign_currency_bookings_survive_a_restart_of_an_older_data_dir(
+    tmp_path: Path,
+) -> None:
+    # a data dir written before bookings kept their currency
+    older = sqlite3.connect(tmp_path / FILE_NAME)
+    older.execute(
+        "CREATE TABLE bookings (seq INTEGER PRIMARY KEY, client_id TEXT, job_id TEXT,"
+        " source TEXT, line INTEGER, amount TEXT, debit_credit TEXT, account TEXT,"
+        " contra_account TEXT, date TEXT, document_field TEXT, text TEXT)"
+    )
+    older.execute(
+        "INSERT INTO bookings VALUES (1, '455148-1', 'j0', 'f0', 1, '5.00', 'S', '1000',"
+        " '8400', '0101', 'A', 't')"
+    )
+    older.commit()
+    older.close()
+    foreign = Booking(
+        "455148-1", "j", "f", 1, Decimal("108.25"), "S", "1000", "8400", "0101", "B", "t",
+        currency="USD", rate=Decimal("1.0825"), base_amount=Decimal("100.00"),
+        base_currency="EUR",
+    )  # fmt: skip
+    store = EmulatorStore(tmp_path)
+    app = create_app(emulator_config(), checker=_NoTokens(), store=store)
+    transfer = Transfer("extf", "455148-1", "j", "f", "x", None, "now", True, 1)
+    emulator_state(app).ledger.record(transfer, [foreign])
+    store.close()
+    reopened = EmulatorStore(tmp_path)
+    app = create_app(emulator_config(), checker=_NoTokens(), store=reopened)
+    old, new = emulator_state(app).ledger.bookings("455148-1")
+    reopened.close()
+    assert (old.currency, old.rate, old.base_amount, old.base_currency) == ("", None, None, "")
+    assert new == foreign
 
 
 class _NoTokens:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import json
 import random
 import shutil
 import unicodedata
@@ -31,7 +32,16 @@ FIELDS = (
     "revenue_type",
     "description",
     "amount_eur",
+    "currency",
+    "fx_rate",
 )
+#: the columns the test adds to the demo's GL explore and Look (name, type, label)
+ADDED_FIELDS = (
+    ("currency", "string", "Currency"),
+    ("fx_rate", "number", "FX Rate"),
+)
+#: the rate of the dataset's USD rows that carry one (USD per EUR, as DATEV's Kurs)
+USD_RATE = "1.0825"
 #: dimensions of the demo rows reused for generated rows (no gross-up, all mapped)
 _TEMPLATE_FIELDS = FIELDS[3:10]
 
@@ -83,6 +93,8 @@ def generate(periods: list[str], rows_per_period: int, *, seed: int = 7) -> list
             **template,
             "description": f"Buchung {n} {period}",
             "amount_eur": str(Decimal(cents).scaleb(-2)),
+            "currency": "EUR",
+            "fx_rate": "",
         }
         values.update(changes)
         return values
@@ -103,6 +115,8 @@ def generate(periods: list[str], rows_per_period: int, *, seed: int = 7) -> list
             ("belegfeld_chars", {"line_id": f"{period}|ä#*?{base}"}),
             ("long_key", {"line_id": f"{period}|" + "K" * 300 + str(base)}),
             ("zero_amount", {"amount_eur": "0.00"}),
+            ("foreign_no_rate", {"currency": "USD"}),
+            ("foreign_with_rate", {"currency": "USD", "fx_rate": USD_RATE}),
         ]
         for offset, (kind, changes) in enumerate(dirty):
             out.append(DirtyRow(kind, row(period, base + offset, **changes)))
@@ -113,13 +127,33 @@ def generate(periods: list[str], rows_per_period: int, *, seed: int = 7) -> list
 
 
 def write_dataset(directory: Path, rows: list[DirtyRow]) -> Path:
-    """The demo dataset (models, Looks) with ``rows`` as its GL table."""
+    """The demo dataset (models, Looks) with ``rows`` as its GL table, which has the
+    :data:`ADDED_FIELDS` columns on top of the demo's (added to the explore and Look 1)."""
     shutil.copytree(demo_dataset_dir(), directory)
+    _add_fields(directory)
     with (directory / "gl_monthly.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(r.values for r in rows)
     return directory
+
+
+def _add_fields(directory: Path) -> None:
+    """Declare :data:`ADDED_FIELDS` in the copied GL explore and select them in Look 1."""
+    names = [f"gl_monthly.{name}" for name, _, _ in ADDED_FIELDS]
+    models_path = directory / "models.json"
+    models = json.loads(models_path.read_text("utf-8"))
+    (explore,) = (e for m in models["models"] for e in m["explores"] if e["name"] == "gl_monthly")
+    explore["fields"][-2:-2] = [
+        {"name": n, "category": "dimension", "type": t, "label": label}
+        for n, (_, t, label) in zip(names, ADDED_FIELDS, strict=True)
+    ]
+    models_path.write_text(json.dumps(models, ensure_ascii=False), "utf-8")
+    looks_path = directory / "looks.json"
+    looks = json.loads(looks_path.read_text("utf-8"))
+    (look,) = (look for look in looks["looks"] if look["id"] == "1")
+    look["query"]["fields"] += names
+    looks_path.write_text(json.dumps(looks, ensure_ascii=False), "utf-8")
 
 
 @contextmanager

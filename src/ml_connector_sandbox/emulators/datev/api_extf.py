@@ -85,6 +85,10 @@ def _bookings(client_id: str, job_id: str, filename: str, parsed: ExtfContent) -
                 date=f[9],
                 document_field=f[10],
                 text=f[13],
+                currency=f[2],
+                rate=amount(f[3]),
+                base_amount=amount(f[4]),
+                base_currency=f[5],
             )
         )
 

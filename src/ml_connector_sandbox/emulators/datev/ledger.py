@@ -36,6 +36,14 @@ class Booking:
     date: str
     document_field: str
     text: str
+    currency: str = ""
+    """WKZ Umsatz (empty: the batch currency)"""
+    rate: Decimal | None = None
+    """Kurs, foreign units per unit of the batch currency"""
+    base_amount: Decimal | None = None
+    """Basis-Umsatz, the amount in ``base_currency``"""
+    base_currency: str = ""
+    """WKZ Basis-Umsatz"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +86,9 @@ _TRANSFER_COLUMNS = (
 )
 _BOOKING_COLUMNS = (
     "client_id, job_id, source, line, amount, debit_credit, account, contra_account, date,"
-    " document_field, text"
+    " document_field, text, currency, rate, base_amount, base_currency"
 )
+_BOOKING_DECIMALS = ("amount", "rate", "base_amount")
 _DOCUMENT_COLUMNS = "client_id, id, filename, document_type, size, sha256"
 
 
@@ -102,7 +111,21 @@ def _transfer(row: Any) -> Transfer:
 def _booking(row: Any) -> Booking:
     values = dict(row)
     values.pop("seq", None)
-    return Booking(**(values | {"amount": Decimal(values["amount"])}))
+    for name in _BOOKING_DECIMALS:
+        text = values[name]
+        values[name] = Decimal(text) if text is not None else None
+    values["currency"] = values["currency"] or ""
+    values["base_currency"] = values["base_currency"] or ""
+    return Booking(**values)
+
+
+def _booking_row(booking: Booking) -> list[Any]:
+    """The stored column values of ``booking`` (decimals as text)."""
+    out: list[Any] = []
+    for column in _BOOKING_COLUMNS.split(","):
+        value = getattr(booking, column.strip())
+        out.append(str(value) if isinstance(value, Decimal) else value)
+    return out
 
 
 def _document(row: Any) -> StoredDocument:
@@ -152,16 +175,8 @@ class Ledger:
             )
             if transfer.succeeded and original is None:
                 db.executemany(
-                    f"INSERT INTO bookings ({_BOOKING_COLUMNS}) VALUES ({_marks(11)})",  # noqa: S608
-                    (
-                        [
-                            str(getattr(b, c.strip()))
-                            if c.strip() == "amount"
-                            else getattr(b, c.strip())
-                            for c in _BOOKING_COLUMNS.split(",")
-                        ]
-                        for b in bookings
-                    ),
+                    f"INSERT INTO bookings ({_BOOKING_COLUMNS}) VALUES ({_marks(15)})",  # noqa: S608
+                    (_booking_row(b) for b in bookings),
                 )
         return transfer
 

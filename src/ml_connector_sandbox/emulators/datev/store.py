@@ -32,11 +32,14 @@ CREATE INDEX IF NOT EXISTS transfers_original ON transfers (client_id, filename,
 CREATE TABLE IF NOT EXISTS bookings (
     seq INTEGER PRIMARY KEY, client_id TEXT, job_id TEXT, source TEXT, line INTEGER,
     amount TEXT, debit_credit TEXT, account TEXT, contra_account TEXT, date TEXT,
-    document_field TEXT, text TEXT);
+    document_field TEXT, text TEXT, currency TEXT, rate TEXT, base_amount TEXT,
+    base_currency TEXT);
 CREATE TABLE IF NOT EXISTS documents (
     seq INTEGER PRIMARY KEY, client_id TEXT, id TEXT, filename TEXT, document_type TEXT,
     size INTEGER, sha256 TEXT);
 """
+#: columns added to ``bookings`` after its first version (added to an older data dir)
+_ADDED_BOOKING_COLUMNS = ("currency", "rate", "base_amount", "base_currency")
 
 
 class EmulatorStore:
@@ -54,6 +57,14 @@ class EmulatorStore:
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a data dir written by an older emulator up to the current bookings table."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(bookings)")}
+        for column in _ADDED_BOOKING_COLUMNS:
+            if column not in present:
+                self._db.execute(f"ALTER TABLE bookings ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         """Close the database."""
