@@ -33,7 +33,7 @@ from pydantic import SecretStr
 
 from ml_connector.credentials import open_credential_store
 from ml_connector.datev.oauth.connection_store import ConnectionStore
-from ml_connector.engine.polling import PollPolicy
+from ml_connector.http.polling import PollPolicy
 from ml_connector.runs.connect import SyncSettings, open_sync_store, store_looker_credentials
 from ml_connector.runs.launch import EngineOptions, run_pipeline
 from ml_connector_sandbox.demo.emulators import DEMO_OAUTH_CLIENT, DemoEmulators, running_emulators

@@ -29,7 +29,6 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from engine_bench_common import peak_rss_mb, pg_database, processes, python_command
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import (
     JobStatus,
     Prepared,
@@ -39,6 +38,7 @@ from ml_connector.engine.ports import (
     write_records,
 )
 from ml_connector.engine.runtime import Engine, EngineSettings
+from ml_connector.http.polling import PollPolicy
 
 
 class StreamingSteps:
@@ -93,7 +93,7 @@ def run_one(rows: int, files: int, url: str | None) -> dict[str, float]:
             store_url=url,
             system_database_url=url,
             queue_polling_interval=0.05,
-            poll=PollPolicy(base=0.01, cap=0.02, floor=0.0),
+            poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
             application_version="bench-memory",
         )
         start = time.perf_counter()

@@ -275,8 +275,8 @@ def role_prepare(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def role_engine(args: argparse.Namespace) -> dict[str, Any]:
-    from ml_connector.engine.polling import PollPolicy
     from ml_connector.engine.runtime import Engine
+    from ml_connector.http.polling import PollPolicy
     from ml_connector.runs.launch import EngineOptions, engine_settings
     from ml_connector.runs.steps import LiveRunSteps
 
@@ -285,7 +285,7 @@ def role_engine(args: argparse.Namespace) -> dict[str, Any]:
     options = EngineOptions(
         system_database_url=args.store_url,
         queue_polling_interval=0.1,
-        poll=PollPolicy(base=1.0, cap=5.0, floor=0.5),
+        poll=PollPolicy(base=1.0, cap=5.0, floor=0.5, max_polls=200),
         application_version="bench-e2e",
     )
     start = time.perf_counter()

@@ -47,7 +47,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from engine_bench_common import SimulatedSteps, pg_database, processes, python_command
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunSpec
 from ml_connector.engine.runtime import (
     Engine,
@@ -55,6 +54,7 @@ from ml_connector.engine.runtime import (
     enqueue_remote,
     run_worker,
 )
+from ml_connector.http.polling import PollPolicy
 from ml_connector.store.db import make_engine
 from ml_connector.store.tables import EXECUTORS, RUNS
 
@@ -68,7 +68,7 @@ def settings(url: str, data_dir: Path, concurrency: int, polling: float) -> Engi
         system_database_url=url,
         queue_polling_interval=polling,
         worker_concurrency=concurrency,
-        poll=PollPolicy(base=0.05, cap=0.1, floor=0.0),
+        poll=PollPolicy(base=0.05, cap=0.1, floor=0.0, max_polls=200),
         application_version=VERSION,
     )
 

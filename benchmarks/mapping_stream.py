@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -43,6 +43,13 @@ _CHANGE_EVERY = 100
 def _rss_mb() -> float:
     """Peak RSS of this process so far, in MB (Linux: ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _stored_postings(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """``(row_key, booking JSON)`` as the store holds each key's newest posting."""
+    for text in lines:
+        key, booking = json.loads(text)
+        yield key, json.dumps(booking)
 
 
 def _current_rss_mb() -> float:
@@ -127,9 +134,7 @@ def _child(mode: str, n: int) -> dict[str, object]:
             with RunStream(config, PIPELINE, PERIOD, work / "out", now=now, trace_rows=True) as run:
                 if mode == "restate":
                     with posted.open(encoding="utf-8") as handle:
-                        for text in handle:
-                            key, booking = json.loads(text)
-                            run.add_posted(key, booking["content_digest"], booking["lines"])
+                        run.load_posted(_stored_postings(handle))
                 run.add_many(generate(n, changed=mode == "restate"))
                 done = run.finish(control)
                 assert done.ready, done.facts.blockers

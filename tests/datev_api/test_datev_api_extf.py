@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from datev_api_support import Setup, make_extf
 
-from ml_connector.datev.api.polling import PollPolicy
 from ml_connector.datev.api.problems import DatevAccessError
 from ml_connector.errors import DataError
+from ml_connector.http.polling import PollPolicy
 
 ROWS = [
     ("119,00", "S", "10000", "8400", "RE-1"),
@@ -64,7 +64,7 @@ async def test_read_budget_then_still_running(setup: Setup) -> None:
     setup.state.config = setup.state.config.model_copy(update={"job_pending_reads": 50})
     upload = await setup.client.upload_extf("455148-1", make_extf(455148, 1, ROWS), "EXTF_a.csv")
     outcome = await setup.client.wait_for_extf_job(
-        "455148-1", upload.job_id, policy=PollPolicy(max_reads=3)
+        "455148-1", upload.job_id, policy=PollPolicy(max_polls=3)
     )
     assert outcome.still_running
     assert outcome.reads == 3

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from ml_connector.datev.api.endpoints import DatevApi, Endpoints
 from ml_connector.datev.api.httplog import HttpLog, HttpLogEntry
 from ml_connector.datev.api.names import check_extf_filename, upload_filename
-from ml_connector.datev.api.polling import PollPolicy, next_poll_delay
 from ml_connector.datev.api.problems import (
     DatevAccessError,
     DatevConfigurationError,
@@ -24,6 +23,7 @@ from ml_connector.datev.api.problems import (
     parse_problem,
 )
 from ml_connector.errors import DataError
+from ml_connector.http.polling import PollPolicy, poll_delay
 from ml_connector_sandbox.emulators.datev.api_clients import parse_filter
 
 
@@ -83,7 +83,7 @@ def test_any_body_parses_without_error(body: bytes, status: int) -> None:
 )
 def test_poll_delay_bounds(read: int, retry_after: float | None, r: float) -> None:
     policy = PollPolicy()
-    delay = next_poll_delay(read, policy, retry_after=retry_after, rand=lambda: r)
+    delay = poll_delay(read, policy, retry_after=retry_after, rand=lambda: r)
     assert delay >= policy.floor
     if retry_after is not None:
         assert delay >= retry_after
@@ -92,8 +92,8 @@ def test_poll_delay_bounds(read: int, retry_after: float | None, r: float) -> No
 
 def test_poll_delay_grows_exponentially_with_full_jitter() -> None:
     policy = PollPolicy(base=2, cap=100, floor=0)
-    assert [next_poll_delay(n, policy, rand=lambda: 1.0) for n in (1, 2, 3, 8)] == [2, 4, 8, 100]
-    assert next_poll_delay(3, policy, rand=lambda: 0.0) == 0
+    assert [poll_delay(n, policy, rand=lambda: 1.0) for n in (1, 2, 3, 8)] == [2, 4, 8, 100]
+    assert poll_delay(3, policy, rand=lambda: 0.0) == 0
 
 
 def _entry(**kw: object) -> HttpLogEntry:

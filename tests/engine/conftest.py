@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from engine_fakes import FakeDatev, FakeSteps
 
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome, RunSteps
 from ml_connector.engine.runtime import Engine, EngineSettings
+from ml_connector.http.polling import PollPolicy
 
 TEST_VERSION = "engine-test"
 
@@ -56,7 +56,7 @@ def make_engine(
             store_url=db_urls[1],
             executor_id=executor_id,
             queue_polling_interval=0.05,
-            poll=PollPolicy(base=0.01, cap=0.02, floor=0.0),
+            poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
             application_version=TEST_VERSION,
         )
         engine = Engine(settings, steps, notifier=notify).launch()

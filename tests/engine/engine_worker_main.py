@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from engine_fakes import FakeDatev, FakeSteps
 
 from ml_connector.engine import workflow
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunSpec
 from ml_connector.engine.runtime import Engine, EngineSettings
+from ml_connector.http.polling import PollPolicy
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
         system_database_url=sys_url,
         executor_id=executor,
         queue_polling_interval=0.05,
-        poll=PollPolicy(base=0.01, cap=0.02, floor=0.0),
+        poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
         application_version="engine-test",
     )
     engine = Engine(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ml_connector.engine.polling import PollPolicy, poll_delay
+from ml_connector.http.polling import PollPolicy, poll_delay
 
 
 @given(
@@ -17,7 +17,7 @@ def test_delay_stays_within_floor_cap_and_honours_retry_after(
     attempt: int, rand: float, retry_after: float | None
 ) -> None:
     policy = PollPolicy(base=2.0, cap=60.0, floor=0.5)
-    delay = poll_delay(attempt, policy, retry_after, rand=lambda: rand)
+    delay = poll_delay(attempt, policy, retry_after=retry_after, rand=lambda: rand)
     assert delay >= policy.floor
     assert delay <= max(policy.cap, retry_after or 0.0)
     if retry_after is not None:

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from engine_fakes import FakeDatev, FakeSteps
 
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunSpec, ScheduledPipeline
 from ml_connector.engine.runtime import (
     Engine,
@@ -18,6 +17,7 @@ from ml_connector.engine.runtime import (
     enqueue_remote,
     run_worker,
 )
+from ml_connector.http.polling import PollPolicy
 from ml_connector.schedule import parse_rule
 from ml_connector.store.db import make_engine as make_store
 from ml_connector.store.db import sqlite_url
@@ -50,7 +50,7 @@ def test_run_worker_executes_scheduled_runs_until_stopped(tmp_path: Path) -> Non
     settings = EngineSettings(
         data_dir=tmp_path,
         queue_polling_interval=0.05,
-        poll=PollPolicy(base=0.01, cap=0.02, floor=0.0),
+        poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
     )
     store = make_store(sqlite_url(tmp_path))
 

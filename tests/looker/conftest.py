@@ -8,6 +8,7 @@ Looker API 4.0 OpenAPI spec, so neither can drift from it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,8 +16,9 @@ from looker_testkit import CLIENT_ID, SECRET, FakeClock, SpecCheckingTransport, 
 from openapi_core import OpenAPI
 from pydantic import SecretStr
 
+from ml_connector.http.polling import LOOKER_TASK_POLLING
 from ml_connector.http.retry import RetryPolicy
-from ml_connector.looker import LookerClient, PollPolicy
+from ml_connector.looker import LookerClient
 from ml_connector_sandbox.emulators.looker import create_app
 
 
@@ -47,7 +49,7 @@ def make_client(looker_spec: OpenAPI, clock: FakeClock) -> Callable[..., LookerC
     def make(app: Any, **kw: Any) -> LookerClient:
         kw.setdefault("transport", SpecCheckingTransport(app, looker_spec))
         kw.setdefault("policy", RetryPolicy(attempts=4, base=0.0, cap=0.0))
-        kw.setdefault("poll", PollPolicy(initial=0.0))
+        kw.setdefault("poll", replace(LOOKER_TASK_POLLING, base=0.0))
         kw.setdefault("clock", clock)
         return LookerClient(
             kw.pop("base_url", "http://127.0.0.1:19999"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from ml_connector.errors import (
     RemoteRejectedError,
     RetriableError,
 )
+from ml_connector.http.polling import LOOKER_TASK_POLLING
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.looker import InlineQuery, LookerClient, api_root
 from ml_connector.looker.errors import server_message
@@ -365,6 +367,17 @@ async def test_query_task_streams_rows_after_polling(
     assert len(rows) == 1549
     assert isinstance(rows[0][f"{GL}.amount_eur"], Decimal)
     assert app.state.looker.calls["query_task"] >= 4
+
+
+async def test_a_query_task_still_running_after_the_poll_budget_is_retriable(
+    make_app: MakeApp, make_client: MakeClient
+) -> None:
+    app = make_app(faults=Faults(task_polls=99))
+    poll = replace(LOOKER_TASK_POLLING, base=0.0, max_polls=4)
+    async with make_client(app, poll=poll) as client:
+        with pytest.raises(RetriableError, match="poll budget"):
+            [r async for r in client.stream_query_task(q("line_id"), limit=2000)]
+    assert app.state.looker.calls["query_task"] == 4
 
 
 async def test_query_task_error_and_killed_fail(make_app: MakeApp, make_client: MakeClient) -> None:

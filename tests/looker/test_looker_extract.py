@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -13,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ml_connector.errors import ConfigurationError, DataError
+from ml_connector.http.polling import LOOKER_TASK_POLLING
 from ml_connector.http.retry import RetryPolicy
-from ml_connector.looker import InlineQuery, LookerClient, PollPolicy
+from ml_connector.looker import InlineQuery, LookerClient
 from ml_connector_sandbox.emulators.looker import create_app, demo_dataset_dir
 
 GL = "gl_monthly"
@@ -166,7 +168,7 @@ def test_bench_extract_is_exactly_once_for_any_size_and_cap(n: int, cap: int) ->
             transport=httpx.ASGITransport(app=app),
             row_cap=cap,
             policy=RetryPolicy(attempts=2, base=0.0, cap=0.0),
-            poll=PollPolicy(initial=0.0),
+            poll=replace(LOOKER_TASK_POLLING, base=0.0),
         )
         query = InlineQuery("bench", "rows", fields=("rows.row_id", "rows.amount_eur"))
         async with client:

@@ -4,6 +4,7 @@ a streamed run with what it would send and what is posted once it is accepted.""
 from __future__ import annotations
 
 import csv
+import json
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ from string import Template
 from ml_connector.config import LoadedConfig
 from ml_connector.formats.extf.models import BookingLine
 from ml_connector.formats.extf.reader import read_file
-from ml_connector.mapping.restatement import PostedRecord, line_from_json
-from ml_connector.mapping.stream import RowTrace, RunFacts, RunStream, StreamedRun
+from ml_connector.mapping.restatement import line_from_json
+from ml_connector.mapping.stream import RowTrace, RunFacts, RunStream, StreamedRun, posted_entry
 
 DEMO_CSV = (
     Path(__file__).resolve().parents[2]
@@ -195,19 +196,25 @@ class Ran:
         assert trace.booking is not None, trace.rejection
         return tuple(line_from_json(item) for item in trace.booking["lines"])
 
-    def posted(self, before: Mapping[str, PostedRecord] | None = None) -> dict[str, PostedRecord]:
-        """What is posted once DATEV accepted this batch (as the engine records it)."""
+    def posted(self, before: Mapping[str, str] | None = None) -> dict[str, str]:
+        """What is posted once DATEV accepted this batch (as the engine records it): per
+        row key the stored booking JSON (retired keys left out)."""
         ledger = dict(before or {})
         for trace in self.traces:
             if trace.position is None or trace.booking is None:
                 continue
-            lines = tuple(line_from_json(item) for item in trace.booking["lines"])
-            if lines:
-                digest = str(trace.booking["content_digest"])
-                ledger[trace.row_key] = PostedRecord(trace.row_key, digest, lines)
+            if trace.booking["lines"]:
+                ledger[trace.row_key] = json.dumps(trace.booking)
             else:
                 ledger.pop(trace.row_key, None)
         return ledger
+
+
+def posted_lines(text: str) -> tuple[BookingLine, ...]:
+    """The booking lines of a stored posting."""
+    entry = posted_entry("", text)
+    assert entry is not None
+    return tuple(line_from_json(item) for item in entry[2])
 
 
 def stream_run(
@@ -217,14 +224,14 @@ def stream_run(
     rows: Iterable[Mapping[str, object]],
     *,
     totals: Iterable[Mapping[str, object]] | None = None,
-    posted: Mapping[str, PostedRecord] | None = None,
+    posted: Mapping[str, str] | None = None,
     out: Path | None = None,
 ) -> Ran:
     """Run ``rows`` through a :class:`RunStream` (writing into ``out``, else a scratch dir)."""
     with tempfile.TemporaryDirectory(prefix="mapping-test-") as scratch:
         workdir = out or Path(scratch)
         with RunStream(config, pipeline, period, workdir, now=NOW, trace_rows=True) as run:
-            run.load_posted((posted or {}).values())
+            run.load_posted((posted or {}).items())
             run.add_many(rows)
             done = run.finish(totals)
             traces = tuple(run.traces())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from mapping_support import make_config, make_row, stream_run, totals_of, v_totals
+from mapping_support import make_config, make_row, posted_lines, stream_run, totals_of, v_totals
 
 from ml_connector.config import LoadedConfig
 from ml_connector.formats.extf.models import BatchHeader
@@ -182,6 +182,6 @@ def test_a_restated_row_yields_one_reversal_and_one_new_booking(
     reversal, booking = second.batch
     (key,) = [k for k, record in second.posted(posted).items() if record != posted[k]]
     assert reversal.generalumkehr is True
-    assert reversal.umsatz == posted[key].lines[0].umsatz
+    assert reversal.umsatz == posted_lines(posted[key])[0].umsatz
     assert booking.generalumkehr is None
     assert (booking,) == second.lines_of(key)

@@ -153,7 +153,7 @@ def test_a_batch_over_the_file_limit_is_split_and_records_point_into_the_parts(
     with RunStream(
         config, "p", "2026-10", tmp_path / "out", now=NOW, trace_rows=True, max_bookings=20
     ) as run:
-        run.load_posted(posted.values())
+        run.load_posted(posted.items())
         run.add_many(rows)
         done = run.finish(v_totals(rows))
         traces = list(run.traces())
@@ -208,20 +208,23 @@ def test_each_key_is_planned_by_what_was_posted_and_what_maps_now(
 
     posted = stream_run(config, "p", "2026-10", rows(before)).posted()
     run = stream_run(config, "p", "2026-10", rows(after), posted=posted)
+    stored = {key: json.loads(text) for key, text in posted.items()}
     digests = {t.row_key: t.booking["content_digest"] for t in run.traces if t.source and t.booking}
     rejected = {t.row_key for t in run.traces if t.rejection} - set(digests)
     expected = Counter[str]()
     for key, digest in digests.items():
-        old = posted.get(key)
-        kind = "new" if old is None else "unchanged" if old.content_digest == digest else "changed"
+        old = stored.get(key)
+        kind = (
+            "new" if old is None else "unchanged" if old["content_digest"] == digest else "changed"
+        )
         expected[kind] += 1
     for key in set(posted) - set(digests):
         expected["held" if key in rejected else "gone"] += 1
     assert run.facts.changes == dict(expected)
     reversed_keys = list(set(posted) - set(digests) - rejected) + [
-        k for k, d in digests.items() if k in posted and posted[k].content_digest != d
+        k for k, d in digests.items() if k in stored and stored[k]["content_digest"] != d
     ]
-    reversals = sum(len(posted[k].lines) for k in reversed_keys) if mode == "corrections" else 0
+    reversals = sum(len(stored[k]["lines"]) for k in reversed_keys) if mode == "corrections" else 0
     assert run.facts.reversals == reversals
     assert [line.generalumkehr for line in run.batch] == [True] * reversals + [None] * (
         len(run.batch) - reversals

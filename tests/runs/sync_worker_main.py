@@ -14,8 +14,8 @@ import signal
 import sys
 from pathlib import Path
 
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.runtime import Engine
+from ml_connector.http.polling import PollPolicy
 from ml_connector.runs.connect import SyncSettings
 from ml_connector.runs.launch import EngineOptions, engine_settings
 from ml_connector.runs.steps import LiveRunSteps

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sync_support import CLIENT, PIPELINE
 
-from ml_connector.engine.polling import PollPolicy
+from ml_connector.http.polling import PollPolicy
 from ml_connector.interfaces.cli import main
 from ml_connector.mapping.stream import StreamedRun
 from ml_connector.runs.launch import EngineOptions, replay_run, run_pipeline

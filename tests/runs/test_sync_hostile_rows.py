@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from gl_dataset import generate, serving, write_dataset
 from sync_support import CLIENT, PIPELINE
 
-from ml_connector.engine.polling import PollPolicy
+from ml_connector.http.polling import PollPolicy
 from ml_connector.interfaces.cli import main
 from ml_connector.runs.connect import open_sync_store
 from ml_connector.runs.launch import EngineOptions, run_pipeline

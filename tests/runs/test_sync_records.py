@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from ml_connector.mapping.stream import RowTrace
-from ml_connector.runs.records import FileSlice, iter_posted_states, posted_entry, row_records
+from ml_connector.mapping.stream import RowTrace, posted_entry
+from ml_connector.runs.records import FileSlice, row_records
 from ml_connector.store.db import make_engine, migrate, sqlite_url
-from ml_connector.store.posted import PostedRecord, record_posted
+from ml_connector.store.posted import PostedRecord, iter_latest, record_posted
 
 LINE = {"umsatz": "10.00", "soll_haben": "S", "konto": 1590, "gegenkonto": 4210}
 
@@ -38,15 +38,16 @@ def test_posted_states_stream_newest_per_key_in_key_order(tmp_path: Path) -> Non
         record_posted(store, [_posting("b", [LINE], "r1"), _posting("a", [LINE], "r1")])
         record_posted(store, [_posting("b", [{**LINE, "umsatz": "12.00"}], "r2")])
         record_posted(store, [_posting("c", [LINE], "r1"), _posting("c", [], "r2")])  # retired
-        states = list(
-            iter_posted_states(store, pipeline="gl", datev_client="100-1", period="2026-10")
-        )
+        states = [
+            (s.row_key, s.booking)
+            for s in iter_latest(store, pipeline="gl", datev_client="100-1", period="2026-10")
+        ]
         assert [key for key, _ in states] == ["a", "b", "c"]
         entries = [posted_entry(key, text) for key, text in states]
         assert entries[0] == ("a", "d-r1", [LINE])
         assert entries[1] == ("b", "d-r2", [{**LINE, "umsatz": "12.00"}])
         assert entries[2] is None
-        other = iter_posted_states(store, pipeline="gl", datev_client="100-1", period="2026-09")
+        other = iter_latest(store, pipeline="gl", datev_client="100-1", period="2026-09")
         assert list(other) == []
     finally:
         store.dispose()

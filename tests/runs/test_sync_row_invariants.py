@@ -24,9 +24,9 @@ from gl_dataset import USD_RATE, DirtyRow, generate, serving, write_dataset
 from sqlalchemy import Engine
 from sync_support import CLIENT, PIPELINE
 
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome
 from ml_connector.formats.extf.validate import validate_file
+from ml_connector.http.polling import PollPolicy
 from ml_connector.runs.connect import open_sync_store
 from ml_connector.runs.launch import EngineOptions, replay_run, run_pipeline
 from ml_connector.store.audit import StoredEvent, iter_events

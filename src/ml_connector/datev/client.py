@@ -45,7 +45,6 @@ from ml_connector.datev.api.names import (
     check_extf_filename,
     upload_filename,
 )
-from ml_connector.datev.api.polling import PollPolicy, next_poll_delay
 from ml_connector.datev.api.problems import (
     DatevConfigurationError,
     DatevDataError,
@@ -57,6 +56,7 @@ from ml_connector.datev.api.problems import (
 )
 from ml_connector.datev.tokens import AccessTokenSource
 from ml_connector.errors import DataError, ReconsentRequiredError, RetriableError
+from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.http.retry import (
     RetryPolicy,
     parse_retry_after,
@@ -114,7 +114,7 @@ class DatevClient:
         self.endpoints = endpoints
         self._log = http_log
         self._retry = retry_policy or RetryPolicy()
-        self.poll_policy = poll_policy or PollPolicy()
+        self.poll_policy = poll_policy or DATEV_JOB_POLLING
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -639,13 +639,13 @@ class DatevClient:
         policy = policy or self.poll_policy
         wait_hint = retry_after
         job: ExtfJob | None = None
-        for read in range(1, policy.max_reads + 1):
-            await self._sleep(next_poll_delay(read, policy, retry_after=wait_hint))
+        for read in range(1, policy.max_polls + 1):
+            await self._sleep(poll_delay(read, policy, retry_after=wait_hint))
             job, wait_hint = await self._extf_job(client_id, job_id)
             if job.finished:
                 return ExtfJobOutcome(job=job, reads=read)
         assert job is not None
-        return ExtfJobOutcome(job=job, reads=policy.max_reads)
+        return ExtfJobOutcome(job=job, reads=policy.max_polls)
 
     async def submit_extf(
         self,
@@ -731,8 +731,8 @@ class DatevClient:
         """Poll the dxso job within the read budget (see :meth:`wait_for_extf_job`)."""
         policy = policy or self.poll_policy
         status: DxsoJobStatus | None = None
-        for read in range(1, policy.max_reads + 1):
-            await self._sleep(next_poll_delay(read, policy))
+        for read in range(1, policy.max_polls + 1):
+            await self._sleep(poll_delay(read, policy))
             current = await self.get_dxso_job_status(client_id, job_id)
             status = DxsoJobStatus(id=current.id, status=current.status, reads=read)
             if not status.still_running:

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,9 @@ from sqlalchemy.exc import DBAPIError
 
 from ml_connector.engine import workflow as wf
 from ml_connector.engine.dbos_compat import recover_pending_workflows
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
+from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy
 from ml_connector.logs import tracebacks_at_debug
 from ml_connector.paths import DataDirLock, ensure_data_dir, lock_data_dir
 from ml_connector.schedule import due_runs
@@ -103,7 +103,7 @@ class EngineSettings:
     queue_polling_interval: float = 1.0
     #: runs this process executes at once (``None``: no limit besides one per client)
     worker_concurrency: int | None = None
-    poll: PollPolicy = field(default_factory=PollPolicy)
+    poll: PollPolicy = DATEV_JOB_POLLING
     #: seconds between heartbeats; an executor silent for ``dead_after`` is recovered
     heartbeat_interval: float = 10.0
     dead_after: float = 60.0

@@ -29,7 +29,6 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
 from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS, step_failure_cause
-from ml_connector.engine.polling import PollPolicy, poll_delay
 from ml_connector.engine.ports import (
     JobStatus,
     Prepared,
@@ -43,6 +42,7 @@ from ml_connector.engine.ports import (
     iter_records,
 )
 from ml_connector.errors import MlConnectorError, NeedsUserError, RetriableError
+from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.store import runs as run_store
 from ml_connector.store.audit import (
     AuditEvent,
@@ -86,7 +86,7 @@ class EngineDeps:
     steps: RunSteps
     workdir: Path
     notifier: Notifier | None = None
-    poll: PollPolicy = field(default_factory=PollPolicy)
+    poll: PollPolicy = DATEV_JOB_POLLING
     on_boundary: BoundaryHook | None = None
 
 
@@ -495,7 +495,7 @@ async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobSta
         status = await _poll_step(req, file, job_id)
         if status.state != "pending":
             return status
-        await DBOS.sleep_async(poll_delay(attempt, policy, status.retry_after))
+        await DBOS.sleep_async(poll_delay(attempt, policy, retry_after=status.retry_after))
     return JobStatus("failed", detail=f"job {job_id} still pending after {policy.max_polls} polls")
 
 

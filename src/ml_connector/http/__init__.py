@@ -1,1 +1,1 @@
-"""HTTP plumbing shared by the Looker and DATEV clients (retry policy, redaction)."""
+"""HTTP plumbing shared by the Looker and DATEV clients (retry and poll policies, redaction)."""

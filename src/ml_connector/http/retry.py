@@ -31,6 +31,7 @@ from ml_connector.errors import RetriableError, UnreachableError
 
 __all__ = [
     "RetryPolicy",
+    "backoff_ceiling",
     "full_jitter_delay",
     "parse_retry_after",
     "retry_async",
@@ -56,14 +57,18 @@ class RetryPolicy:
     max_retry_after: float = 120.0
 
 
+def backoff_ceiling(attempt: int, *, base: float, cap: float, factor: float = 2.0) -> float:
+    """Exponential backoff ceiling of attempt ``attempt`` (1-based): min(cap, base*f^(n-1))."""
+    if attempt < 1:
+        raise ValueError("attempt is 1-based")
+    return min(cap, base * (factor ** (attempt - 1)))
+
+
 def full_jitter_delay(
     attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
 ) -> float:
     """Delay before retry number ``attempt`` (1-based): uniform in [0, min(cap, base*2^(n-1))]."""
-    if attempt < 1:
-        raise ValueError("attempt is 1-based")
-    ceiling = min(cap, base * (2.0 ** (attempt - 1)))
-    return rand() * ceiling
+    return rand() * backoff_ceiling(attempt, base=base, cap=cap)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -1,6 +1,6 @@
 """Looker API 4.0 client: login, Looks, inline queries, async query tasks, chunked extracts."""
 
-from ml_connector.looker.client import CallStats, LookerClient, PollPolicy, QueryResult
+from ml_connector.looker.client import CallStats, LookerClient, QueryResult
 from ml_connector.looker.extract import Extraction, ExtractReport, Partition
 from ml_connector.looker.query import InlineQuery
 from ml_connector.looker.rows import Row, filter_literal
@@ -13,7 +13,6 @@ __all__ = [
     "InlineQuery",
     "LookerClient",
     "Partition",
-    "PollPolicy",
     "QueryResult",
     "Row",
     "api_root",

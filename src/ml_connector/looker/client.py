@@ -8,6 +8,7 @@ timeouts; ``Retry-After`` honoured); a 401 triggers one re-login and one retry.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -25,6 +26,7 @@ from ml_connector.errors import (
     RemoteRejectedError,
     RetriableError,
 )
+from ml_connector.http.polling import LOOKER_TASK_POLLING, PollPolicy, poll_delay
 from ml_connector.http.retry import RetryPolicy, retry_async, transport_error
 from ml_connector.looker.auth import TokenCache
 from ml_connector.looker.errors import classify, is_html, server_message
@@ -32,7 +34,7 @@ from ml_connector.looker.extract import Extraction
 from ml_connector.looker.query import InlineQuery
 from ml_connector.looker.rows import JsonArrayStream, Row, RowTyper, loads, parse_rows
 
-__all__ = ["CallStats", "LookerClient", "PollPolicy", "QueryResult"]
+__all__ = ["CallStats", "LookerClient", "QueryResult"]
 
 log = logging.getLogger("ml_connector.looker")
 
@@ -50,27 +52,6 @@ def _require_json(resp: httpx.Response, operation: str) -> None:
             f"Looker {operation} answered an HTML page where JSON was expected",
             hint="check the base URL points at the Looker API (not a login or proxy page)",
         )
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """How to poll a query task: exponential intervals, bounded in total time."""
-
-    initial: float = 0.25
-    factor: float = 1.6
-    max_interval: float = 5.0
-    timeout: float = 900.0
-    #: how often an ``expired`` task is started again before giving up
-    expired_retries: int = 2
-
-    def intervals(self) -> AsyncIterator[float]:
-        async def gen() -> AsyncIterator[float]:
-            delay = self.initial
-            while True:
-                yield delay
-                delay = min(self.max_interval, delay * self.factor if delay else 0.0)
-
-        return gen()
 
 
 @dataclass
@@ -111,7 +92,8 @@ class LookerClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,
-        poll: PollPolicy | None = None,
+        poll: PollPolicy = LOOKER_TASK_POLLING,
+        expired_retries: int = 2,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         row_cap: int = DEFAULT_ROW_CAP,
         timeout: float = 120.0,
@@ -131,7 +113,9 @@ class LookerClient:
             client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
         )
         self.policy = policy or RetryPolicy()
-        self.poll = poll or PollPolicy()
+        self.poll = poll
+        #: how often an ``expired`` query task is started again before giving up
+        self.expired_retries = expired_retries
         self.row_cap = row_cap
         self.max_concurrency = max_concurrency
         self.stats = CallStats()
@@ -414,14 +398,14 @@ class LookerClient:
         """Run ``query`` as an async query task and stream its typed rows.
 
         Polls ``GET /query_tasks/{id}`` with exponential backoff, handles 202 while
-        running, starts an ``expired`` task again (``PollPolicy.expired_retries``), and
+        running, starts an ``expired`` task again (``expired_retries`` times), and
         fails on ``error``/``killed``. Rows are parsed while they arrive. With
         ``limit=-1`` a result of exactly ``row_cap`` rows raises :class:`DataError`
         afterwards (a server that capped "unlimited").
         """
         typer = await self._typer(query)
         query_id = await self.create_query(query, limit)
-        for attempt in range(self.poll.expired_retries + 1):
+        for attempt in range(self.expired_retries + 1):
             async with self._slots:
                 task_id = await self._start_task(query_id, limit)
                 status = await self._wait(task_id)
@@ -454,8 +438,8 @@ class LookerClient:
         return str(data["id"])
 
     async def _wait(self, task_id: str) -> str:
-        deadline = time.monotonic() + self.poll.timeout
-        async for delay in self.poll.intervals():
+        started = time.monotonic()
+        for polls in itertools.count(1):
             data = await self._json("GET", f"/query_tasks/{task_id}", "query_task")
             status = str(data.get("status"))
             if status in {"complete", "expired"}:
@@ -466,22 +450,27 @@ class LookerClient:
                     status_code=None,
                     detail=status,
                 )
-            if time.monotonic() > deadline:
-                raise RetriableError(f"Looker query task still {status!r} after the poll timeout")
-            await asyncio.sleep(delay)
+            if self.poll.exhausted(polls, time.monotonic() - started):
+                raise RetriableError(f"Looker query task still {status!r} after the poll budget")
+            await asyncio.sleep(poll_delay(polls, self.poll))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _stream_results(self, task_id: str, typer: RowTyper) -> AsyncIterator[Row]:
         url = f"{self.api}/query_tasks/{task_id}/results"
         relogged = False
-        async for delay in self.poll.intervals():
+        started = time.monotonic()
+        for polls in itertools.count(1):
             token = await self._tokens.get()
             self._count("query_task_results")
             async with self._http.stream(
                 "GET", url, headers={"Authorization": f"token {token}"}
             ) as resp:
                 if resp.status_code == 202:
-                    await asyncio.sleep(delay)
+                    if self.poll.exhausted(polls, time.monotonic() - started):
+                        raise RetriableError(
+                            "Looker query task results not ready within the poll budget"
+                        )
+                    await asyncio.sleep(poll_delay(polls, self.poll))
                     continue
                 if resp.status_code == 401 and not relogged:
                     self._tokens.invalidate(token)

@@ -1,7 +1,7 @@
-"""Restatement: what to post when a period is run again, and the posted records.
+"""Restatement: what to post when a period is run again.
 
 DATEV bookings cannot be changed or read back, so ml-connector remembers what it posted
-per stable row key (:class:`PostedRecord`).  Comparing the current mapped rows with those
+per stable row key (the store's posted records).  Comparing the current mapped rows with those
 records gives, per key, one of:
 
 * ``new``: never posted -> post its lines;
@@ -33,7 +33,6 @@ from ml_connector.mapping.mapper import FIELD_TYPES
 __all__ = [
     "ChangeKind",
     "PlannedChange",
-    "PostedRecord",
     "line_from_json",
     "line_to_json",
     "reversal_of",
@@ -41,35 +40,6 @@ __all__ = [
 
 _STORNO = "Storno "
 _ALL_VALUES = operator.attrgetter(*COLUMN_ATTRS)
-
-
-@dataclass(frozen=True, slots=True)
-class PostedRecord:
-    """What was posted for one row key of one pipeline and period."""
-
-    row_key: str
-    content_digest: str
-    lines: tuple[BookingLine, ...]
-
-    def to_json(self) -> dict[str, object]:
-        """JSON-ready form (only the filled columns; money as exact text, dates ISO)."""
-        return {
-            "row_key": self.row_key,
-            "content_digest": self.content_digest,
-            "lines": [line_to_json(line) for line in self.lines],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> PostedRecord:
-        """Inverse of :meth:`to_json`."""
-        lines = data.get("lines")
-        if not isinstance(lines, list):
-            raise ValueError("a posted record needs a list of lines")
-        return cls(
-            row_key=str(data["row_key"]),
-            content_digest=str(data["content_digest"]),
-            lines=tuple(line_from_json(item) for item in lines),
-        )
 
 
 def line_to_json(line: BookingLine) -> dict[str, object]:

@@ -59,7 +59,6 @@ from ml_connector.mapping.period import Period
 from ml_connector.mapping.restatement import (
     ChangeKind,
     PlannedChange,
-    PostedRecord,
     line_from_json,
     line_to_json,
     reversal_of,
@@ -79,6 +78,7 @@ __all__ = [
     "batch_header",
     "booking_payload",
     "held_record",
+    "posted_entry",
     "remove_stale_files",
     "rows_in_period",
     "write_reports",
@@ -167,6 +167,19 @@ def booking_payload(
         "lines": [line_to_json(line) for line in lines],
         "reversal": [line_to_json(line) for line in reversal],
     }
+
+
+def posted_entry(row_key: str, text: str) -> tuple[str, str, list[Any]] | None:
+    """``(row_key, content digest, lines as JSON)`` of a stored posting (the JSON text of
+    :func:`booking_payload`), or ``None`` when the key is retired (no lines any more)."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        return None
+    lines = data.get("lines") or []
+    digest = data.get("content_digest")
+    if not lines or not isinstance(lines, list) or digest is None:
+        return None
+    return row_key, str(digest), lines
 
 
 def _payload(
@@ -407,7 +420,7 @@ class RunStream:
     manager (the scratch files under ``workdir`` are removed on exit)::
 
         with RunStream(config, "gl-monthly", "2026-10", workdir) as run:
-            run.load_posted(records)          # what earlier runs posted (optional)
+            run.load_posted(states)           # what earlier runs posted (optional)
             run.add_many(rows)                # any number of times, sync or async
             done = run.finish(totals)         # writes files and reports into workdir
             traces = list(run.traces())       # when trace_rows=True (row records)
@@ -497,17 +510,17 @@ class RunStream:
 
     # -- input ----------------------------------------------------------------------------
 
-    def load_posted(self, records: Iterable[PostedRecord]) -> None:
-        """What earlier runs posted for this pipeline and period (before any row)."""
-        for record in records:
-            lines = [line_to_json(line) for line in record.lines]
-            self.add_posted(record.row_key, record.content_digest, lines)
-
-    def add_posted(self, row_key: str, digest: str, lines: Sequence[Mapping[str, Any]]) -> None:
-        """One posted record, its lines as JSON (see :func:`line_to_json`)."""
+    def load_posted(self, states: Iterable[tuple[str, str]]) -> None:
+        """What earlier runs posted for this pipeline and period, before any row: per row
+        key the newest stored posting (the JSON text of :func:`booking_payload`, as
+        the store's posted records hold it); retired keys are skipped."""
         if self._selected:
             raise RuntimeError("posted records must be loaded before the rows")
-        self._index.add_posted(row_key, digest, json.dumps(lines, ensure_ascii=False))
+        for row_key, text in states:
+            entry = posted_entry(row_key, text)
+            if entry is not None:
+                key, digest, lines = entry
+                self._index.add_posted(key, digest, json.dumps(lines, ensure_ascii=False))
 
     def add_many(self, rows: Iterable[Mapping[str, object]]) -> None:
         """Add rows (a partition batch, or all of them from a sync iterator)."""

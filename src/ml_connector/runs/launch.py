@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from ml_connector import __version__
 from ml_connector.config import LoadedConfig
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome
 from ml_connector.engine.runtime import (
     Engine,
@@ -27,6 +26,7 @@ from ml_connector.engine.runtime import (
     run_id_for,
     run_worker,
 )
+from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy
 from ml_connector.runs.connect import SyncSettings
 from ml_connector.runs.steps import LiveRunSteps, datev_client_id
 from ml_connector.schedule import parse_rule
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from ml_connector.notify import Notifier
 
 __all__ = [
-    "DATEV_POLLING",
     "EngineOptions",
     "RunAlreadyExistsError",
     "describe_boundary",
@@ -50,9 +49,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: DATEV's approval rules: few reads per job, no round-the-clock polling
-DATEV_POLLING = PollPolicy(base=5.0, cap=120.0, floor=1.0, max_polls=10)
-
 Progress = Callable[[str], None]
 
 
@@ -63,7 +59,7 @@ class EngineOptions:
     system_database_url: str | None = None
     executor_id: str | None = None
     queue_polling_interval: float = 1.0
-    poll: PollPolicy = DATEV_POLLING
+    poll: PollPolicy = DATEV_JOB_POLLING
     application_version: str = f"ml-connector-{__version__}"
     extra: Mapping[str, Any] = field(default_factory=dict)
 

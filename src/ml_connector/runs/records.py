@@ -7,32 +7,23 @@ posted state of the key once DATEV accepted the file::
 
     {"content_digest": "...", "lines": [<booking line>...], "reversal": [<line>...]}
 
-``lines`` empty means the key is retired (fully reversed). :func:`iter_posted_states`
-reads the newest stored state per key back as a stream, and :func:`posted_entry`
-turns one into what the mapping's restatement index needs, so the next run of the
-period plans reversals and corrections instead of posting a second copy.
+``lines`` empty means the key is retired (fully reversed). The next run of the period
+reads the newest stored state per key back (:func:`ml_connector.store.posted.iter_latest`)
+into :meth:`~ml_connector.mapping.stream.RunStream.load_posted`, so it plans reversals
+and corrections instead of posting a second copy.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Engine
 
 from ml_connector.engine.ports import RowRecord
-from ml_connector.mapping.restatement import PostedRecord, line_from_json
 from ml_connector.mapping.stream import RowTrace, booking_payload
-from ml_connector.store.posted import iter_latest
 
 __all__ = [
     "FileSlice",
     "booking_payload",
-    "iter_posted_states",
-    "posted_entry",
-    "posted_from_store",
     "row_records",
 ]
 
@@ -75,40 +66,3 @@ def row_records(traces: Iterable[RowTrace], slices: Sequence[FileSlice]) -> Iter
             filename=filename,
             line=line,
         )
-
-
-def iter_posted_states(
-    engine: Engine, *, pipeline: str, datev_client: str, period: str
-) -> Iterator[tuple[str, str]]:
-    """``(row_key, booking JSON)`` of the newest posting per record key of one
-    (pipeline, DATEV client, period), ordered by key, streamed in batches."""
-    for state in iter_latest(engine, pipeline=pipeline, datev_client=datev_client, period=period):
-        yield state.row_key, state.booking
-
-
-def posted_entry(row_key: str, text: str) -> tuple[str, str, list[Any]] | None:
-    """``(row_key, content digest, lines as JSON)`` of a stored posting, or ``None``
-    when the key is retired (its newest posting has no lines)."""
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        return None
-    lines = data.get("lines") or []
-    digest = data.get("content_digest")
-    if not lines or not isinstance(lines, list) or digest is None:
-        return None
-    return row_key, str(digest), lines
-
-
-def posted_from_store(bookings: Mapping[str, str]) -> list[PostedRecord]:
-    """Posted records from the store's newest booking text per row key.
-
-    Keys whose newest posting retired them (no lines) are left out: nothing of
-    theirs is booked any more.
-    """
-    records: list[PostedRecord] = []
-    for row_key, text in bookings.items():
-        entry = posted_entry(row_key, text)
-        if entry is not None:
-            key, digest, lines = entry
-            records.append(PostedRecord(key, digest, tuple(line_from_json(i) for i in lines)))
-    return records

@@ -68,8 +68,9 @@ from ml_connector.runs.extract import (
     iter_source_batches,
 )
 from ml_connector.runs.names import file_sha256, reference_id_for
-from ml_connector.runs.records import FileSlice, iter_posted_states, posted_entry, row_records
+from ml_connector.runs.records import FileSlice, row_records
 from ml_connector.runs.sources import RowSource
+from ml_connector.store.posted import iter_latest
 
 log = logging.getLogger(__name__)
 
@@ -297,13 +298,10 @@ class LiveRunSteps:
         return RunStream(config, spec.pipeline, spec.period, workdir, now=now, trace_rows=True)
 
     def _load_posted(self, run: RunStream, spec: RunSpec) -> None:
-        states = iter_posted_states(
+        states = iter_latest(
             self.store, pipeline=spec.pipeline, datev_client=spec.datev_client, period=spec.period
         )
-        for row_key, text in states:
-            entry = posted_entry(row_key, text)
-            if entry is not None:
-                run.add_posted(*entry)
+        run.load_posted((state.row_key, state.booking) for state in states)
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
         """Extract, map, validate, tie out; write files, report and row records."""

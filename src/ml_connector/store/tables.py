@@ -1,4 +1,5 @@
-"""Tables of the sync engine: runs, their files, the audit trail and the posted records.
+"""Tables of the sync engine (runs, their files, the audit trail and the posted records)
+and of the DATEV connections (``oauth_connections``).
 
 ``audit_events`` and ``posted_records`` are append-only: the migration installs
 triggers that abort every UPDATE and DELETE on them (SQLite and PostgreSQL).
@@ -12,7 +13,18 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ml_connector.store.db import Base
@@ -21,6 +33,7 @@ __all__ = [
     "AUDIT_EVENTS",
     "CHAIN_HEADS",
     "EXECUTORS",
+    "OAUTH_CONNECTIONS",
     "POSTED_RECORDS",
     "RUNS",
     "RUN_FILES",
@@ -153,3 +166,27 @@ AUDIT_EVENTS = cast(Table, AuditEventRow.__table__)
 CHAIN_HEADS = cast(Table, AuditChainHeadRow.__table__)
 POSTED_RECORDS = cast(Table, PostedRecordRow.__table__)
 EXECUTORS = cast(Table, ExecutorRow.__table__)
+
+#: one DATEV OAuth connection per name: provider endpoints, client, scope, status and
+#: token expiries (the tokens themselves live encrypted in the credential store)
+OAUTH_CONNECTIONS = Table(
+    "oauth_connections",
+    Base.metadata,
+    Column("name", String(200), primary_key=True),
+    Column("issuer", Text, nullable=False),
+    Column("authorization_endpoint", Text, nullable=False),
+    Column("token_endpoint", Text, nullable=False),
+    Column("revocation_endpoint", Text, nullable=True),
+    Column("userinfo_endpoint", Text, nullable=True),
+    Column("client_id", String(200), nullable=False),
+    Column("confidential", Boolean, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("status_detail", Text, nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("connected_at", Float, nullable=False),
+    Column("refreshed_at", Float, nullable=True),
+    Column("access_expires_at", Float, nullable=True),
+    Column("refresh_expires_at", Float, nullable=True),
+    Column("generation", Integer, nullable=False),
+)

@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select
 
-from ml_connector.engine.polling import PollPolicy
 from ml_connector.engine.ports import RunOutcome
 from ml_connector.engine.runtime import Engine
 from ml_connector.errors import ConfigurationError
+from ml_connector.http.polling import PollPolicy
 from ml_connector.runs.connect import open_sync_store
 from ml_connector.runs.launch import EngineOptions, describe_boundary, engine_settings
 from ml_connector.runs.steps import LiveRunSteps

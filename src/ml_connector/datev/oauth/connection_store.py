@@ -1,5 +1,7 @@
 """Persisted DATEV OAuth connections: metadata in ``oauth_connections``, tokens encrypted.
 
+The table is defined with the others in :mod:`ml_connector.store.tables`.
+
 One row per named connection (usually one per customer) holds where the provider
 is, which client and scope were used, the token expiries and whether the user
 must give consent again. The tokens and the client secret live in the credential
@@ -24,7 +26,7 @@ from ml_connector.credentials import CredentialStore
 from ml_connector.datev.oauth.client import OAuthClient, TokenSet
 from ml_connector.datev.oauth.endpoints import ProviderEndpoints
 from ml_connector.errors import ReconsentRequiredError
-from ml_connector.store.db import Base
+from ml_connector.store.tables import OAUTH_CONNECTIONS
 
 __all__ = [
     "STATUS_CONNECTED",
@@ -32,7 +34,6 @@ __all__ = [
     "ConnectionInfo",
     "ConnectionStore",
     "LockedConnection",
-    "connections_table",
     "credential_owner",
     "open_connection_store",
     "relogin_hint",
@@ -44,28 +45,6 @@ STATUS_RECONSENT = "reconsent_required"
 ACCESS_TOKEN = "access_token"  # noqa: S105 - a kind name
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a kind name
 CLIENT_SECRET = "client_secret"  # noqa: S105 - a kind name
-
-connections_table = sa.Table(
-    "oauth_connections",
-    Base.metadata,
-    sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("issuer", sa.Text, nullable=False),
-    sa.Column("authorization_endpoint", sa.Text, nullable=False),
-    sa.Column("token_endpoint", sa.Text, nullable=False),
-    sa.Column("revocation_endpoint", sa.Text, nullable=True),
-    sa.Column("userinfo_endpoint", sa.Text, nullable=True),
-    sa.Column("client_id", sa.String(200), nullable=False),
-    sa.Column("confidential", sa.Boolean, nullable=False),
-    sa.Column("scope", sa.Text, nullable=False),
-    sa.Column("status", sa.String(40), nullable=False),
-    sa.Column("status_detail", sa.Text, nullable=True),
-    sa.Column("subject", sa.Text, nullable=True),
-    sa.Column("connected_at", sa.Float, nullable=False),
-    sa.Column("refreshed_at", sa.Float, nullable=True),
-    sa.Column("access_expires_at", sa.Float, nullable=True),
-    sa.Column("refresh_expires_at", sa.Float, nullable=True),
-    sa.Column("generation", sa.Integer, nullable=False),
-)
 
 
 def relogin_hint(name: str) -> str:
@@ -146,7 +125,7 @@ class LockedConnection:
         self.name = name
         self._conn = conn
         row = conn.execute(
-            sa.select(connections_table).where(connections_table.c.name == name).with_for_update()
+            sa.select(OAUTH_CONNECTIONS).where(OAUTH_CONNECTIONS.c.name == name).with_for_update()
         ).one_or_none()
         self.info = None if row is None else _info(row)
 
@@ -163,7 +142,7 @@ class LockedConnection:
         values: dict[str, object] = {
             "refreshed_at": clock,
             "access_expires_at": tokens.expires_at,
-            "generation": connections_table.c.generation + 1,
+            "generation": OAUTH_CONNECTIONS.c.generation + 1,
             "status": STATUS_CONNECTED,
             "status_detail": None,
         }
@@ -172,8 +151,8 @@ class LockedConnection:
         if tokens.scope:
             values["scope"] = tokens.scope
         self._conn.execute(
-            sa.update(connections_table)
-            .where(connections_table.c.name == self.name)
+            sa.update(OAUTH_CONNECTIONS)
+            .where(OAUTH_CONNECTIONS.c.name == self.name)
             .values(**values)
         )
 
@@ -183,8 +162,8 @@ class LockedConnection:
         self._store.credentials.delete(owner, REFRESH_TOKEN, conn=self._conn)
         self._store.credentials.delete(owner, ACCESS_TOKEN, conn=self._conn)
         self._conn.execute(
-            sa.update(connections_table)
-            .where(connections_table.c.name == self.name)
+            sa.update(OAUTH_CONNECTIONS)
+            .where(OAUTH_CONNECTIONS.c.name == self.name)
             .values(status=STATUS_RECONSENT, status_detail=detail, access_expires_at=None)
         )
 
@@ -242,18 +221,18 @@ class ConnectionStore:
             "refresh_expires_at": tokens.refresh_expires_at,
         }
         with self.engine.begin() as conn:
-            key = connections_table.c.name == name
+            key = OAUTH_CONNECTIONS.c.name == name
             exists = conn.execute(
-                sa.select(connections_table.c.name).where(key).with_for_update()
+                sa.select(OAUTH_CONNECTIONS.c.name).where(key).with_for_update()
             ).one_or_none()
             if exists:
                 conn.execute(
-                    sa.update(connections_table)
+                    sa.update(OAUTH_CONNECTIONS)
                     .where(key)
-                    .values(generation=connections_table.c.generation + 1, **values)
+                    .values(generation=OAUTH_CONNECTIONS.c.generation + 1, **values)
                 )
             else:
-                conn.execute(sa.insert(connections_table).values(name=name, generation=0, **values))
+                conn.execute(sa.insert(OAUTH_CONNECTIONS).values(name=name, generation=0, **values))
             self.credentials.delete(owner, conn=conn)
             if client.client_secret is not None:
                 self.credentials.put(owner, CLIENT_SECRET, client.client_secret, conn=conn)
@@ -268,20 +247,20 @@ class ConnectionStore:
         """Metadata of connection ``name``, or ``None``."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(connections_table).where(connections_table.c.name == name)
+                sa.select(OAUTH_CONNECTIONS).where(OAUTH_CONNECTIONS.c.name == name)
             ).one_or_none()
         return None if row is None else _info(row)
 
     def names(self) -> list[str]:
         """All stored connection names."""
         with self.engine.connect() as conn:
-            return sorted(conn.execute(sa.select(connections_table.c.name)).scalars())
+            return sorted(conn.execute(sa.select(OAUTH_CONNECTIONS.c.name)).scalars())
 
     def access_token(self, name: str) -> tuple[ConnectionInfo, SecretStr | None] | None:
         """Metadata and the stored access token, read without a lock."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(connections_table).where(connections_table.c.name == name)
+                sa.select(OAUTH_CONNECTIONS).where(OAUTH_CONNECTIONS.c.name == name)
             ).one_or_none()
             if row is None:
                 return None
@@ -319,7 +298,7 @@ class ConnectionStore:
         with self.engine.begin() as conn:
             self.credentials.delete(credential_owner(name), conn=conn)
             deleted = conn.execute(
-                sa.delete(connections_table).where(connections_table.c.name == name)
+                sa.delete(OAUTH_CONNECTIONS).where(OAUTH_CONNECTIONS.c.name == name)
             ).rowcount
         return bool(deleted)
 
