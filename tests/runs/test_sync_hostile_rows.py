@@ -74,3 +74,31 @@ def test_hostile_rows_post_the_rest_and_rows_without_a_period_are_held_once(
     assert shown.exit_code == 0, shown.output
     assert "Looker returned no rows for 2025-12" in shown.output
     assert "2 row(s) of gl-monthly have no readable period" in " ".join(shown.output.split())
+
+
+def test_rows_in_earlier_periods_no_run_took_on_are_named(
+    installed_on: DemoInstall,
+    emulators: DemoEmulators,
+    db_url: str | None,
+    tmp_path: Path,
+) -> None:
+    data = write_dataset(tmp_path / "dataset", generate(["2025-09", "2025-10", "2025-11"], 3))
+    options = dataclasses.replace(FAST, system_database_url=db_url)
+    with serving(emulators, data) as url:
+        settings = dataclasses.replace(installed_on.settings, looker_url=url)
+
+        def uncovered(period: str) -> list[str]:
+            outcome = run_pipeline(settings, PIPELINE, period, options=options, progress=None)
+            assert outcome.state == "succeeded", outcome.error
+            return [w for w in outcome.warnings if "no run has taken on" in w]
+
+        october = uncovered("2025-10")
+        september = uncovered("2025-09")
+        november = uncovered("2025-11")
+    # a schedule runs the month just closed: rows of September, before the first run,
+    # would never be reached; the first run names the month, later ones do not
+    assert len(october) == 1
+    assert "1 earlier period(s)" in october[0]
+    assert "(2025-09)" in october[0]
+    assert september == []
+    assert november == []

@@ -221,11 +221,14 @@ class Completeness:
     unassigned_values: tuple[str, ...] = ()
     """The unreadable period values seen (an empty one as ``""``)."""
     warnings: tuple[str, ...] = ()
+    uncovered_periods: tuple[str, ...] = ()
+    """Earlier periods with rows in Looker that no run of the pipeline has taken on."""
 
     def report(self) -> dict[str, object]:
         return {
             "rows_unassigned": self.rows_unassigned,
             "unassigned_values": list(self.unassigned_values),
+            "uncovered_periods": list(self.uncovered_periods),
             "warnings": list(self.warnings),
         }
 
@@ -470,6 +473,7 @@ class RunStream:
         self._unassigned = JsonSpill(scratch / UNASSIGNED_FILE)
         self._unassigned_values: set[str] = set()
         self._unassigned_extra = 0
+        self._uncovered: tuple[str, ...] = ()
         self._tally = TieOutTally(self.spec.tie_out, self.mapping)
         self._data_changes = DataChangeTally()
         self._period_field = self.spec.source.period_field
@@ -568,6 +572,11 @@ class RunStream:
             self._unassign(row)
             fetched += 1
         self._unassigned_extra += max(0, count - fetched)
+
+    def note_uncovered(self, periods: Iterable[str]) -> None:
+        """Earlier periods the source has rows in that no run has taken on: no schedule
+        will reach them (a schedule runs the month just closed), so the report says so."""
+        self._uncovered = tuple(sorted(periods))
 
     def _unassign(self, row: Mapping[str, object]) -> None:
         """Hold a row with no readable period: in no month's batch, recorded by key."""
@@ -766,8 +775,15 @@ class RunStream:
                 f"{self._period_field}; they are held as {RejectReason.NO_PERIOD.value} and "
                 "are in no month's batch (correct the period in Looker)"
             )
+        if self._uncovered:
+            shown = ", ".join(self._uncovered[:6]) + (", ..." if len(self._uncovered) > 6 else "")
+            warnings.append(
+                f"Looker has rows of {self.pipeline} in {len(self._uncovered)} earlier "
+                f"period(s) that no run has taken on ({shown}); no schedule reaches them: "
+                f"run each with `ml-connector run {self.pipeline} --period YYYY-MM`"
+            )
         values = tuple(sorted(self._unassigned_values))
-        return Completeness(unassigned, values, tuple(warnings))
+        return Completeness(unassigned, values, tuple(warnings), self._uncovered)
 
     def lines(self) -> Iterator[BookingLine]:
         """The batch read back from the spills: reversals first, then new bookings."""

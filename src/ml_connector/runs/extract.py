@@ -175,12 +175,23 @@ class UnassignedRows:
 
     ``count`` is exact when the source names a ``count_measure``, else the number of
     rows fetched (at most :data:`MAX_UNASSIGNED_ROWS`); ``values`` are the unreadable
-    period values found (empty ones as ``""``).
+    period values found (empty ones as ``""``); ``periods`` every readable period
+    (``YYYY-MM``) the source has rows in, from the same census query.
     """
 
     rows: list[dict[str, object]]
     count: int
     values: tuple[str, ...] = ()
+    periods: tuple[str, ...] = ()
+
+
+def period_of(value: object) -> str:
+    """The period (``YYYY-MM``) a month's query selects ``value`` in, ``""`` for none."""
+    if not readable_period(value):
+        return ""
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}"
+    return str(Period.parse(str(value)))
 
 
 def readable_period(value: object) -> bool:
@@ -220,8 +231,9 @@ async def fetch_unassigned(
         counted = [source.count_measure] if source.count_measure else []
         census = await looker.run_query(query.with_fields([field, *counted]))
         bad = [row for row in census.rows if not readable_period(row.get(field))]
+        periods = tuple(sorted({period_of(row.get(field)) for row in census.rows} - {""}))
         if not bad:
-            return UnassignedRows([], 0)
+            return UnassignedRows([], 0, periods=periods)
         values = sorted({"" if row.get(field) is None else str(row.get(field)) for row in bad})
         types = await looker.field_types(query.model, query.view)
         terms = ["NULL"] if types.get(field) == "date" else ["NULL", "EMPTY"]
@@ -233,4 +245,4 @@ async def fetch_unassigned(
         count = len(rows)
         if source.count_measure:
             count = sum(int(str(row.get(source.count_measure) or 0)) for row in bad)
-        return UnassignedRows(rows, count, tuple(values))
+        return UnassignedRows(rows, count, tuple(values), periods)

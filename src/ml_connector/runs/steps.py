@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -71,6 +71,7 @@ from ml_connector.runs.names import file_sha256, reference_id_for
 from ml_connector.runs.records import FileSlice, row_records
 from ml_connector.runs.sources import RowSource
 from ml_connector.store.posted import iter_latest
+from ml_connector.store.runs import run_periods
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +298,13 @@ class LiveRunSteps:
         now = _stamp(workdir, self.clock)
         return RunStream(config, spec.pipeline, spec.period, workdir, now=now, trace_rows=True)
 
+    def _note_uncovered(self, run: RunStream, spec: RunSpec, periods: Sequence[str]) -> None:
+        """Tell ``run`` the earlier periods Looker has rows in that no run has taken on."""
+        earlier = [p for p in periods if p < spec.period]
+        if earlier:
+            taken = run_periods(self.store, pipeline=spec.pipeline, datev_client=spec.datev_client)
+            run.note_uncovered(p for p in earlier if p not in taken)
+
     def _load_posted(self, run: RunStream, spec: RunSpec) -> None:
         states = iter_latest(
             self.store, pipeline=spec.pipeline, datev_client=spec.datev_client, period=spec.period
@@ -349,6 +357,7 @@ class LiveRunSteps:
             if limit is None:
                 found = await self.source.unassigned(config, spec)
                 await asyncio.to_thread(run.add_unassigned, found.rows, found.count)
+                await asyncio.to_thread(self._note_uncovered, run, spec, found.periods)
             totals = await self.source.totals(config, spec) if limit is None else None
             return await asyncio.to_thread(self._write, run, workdir, totals)
         finally:

@@ -179,6 +179,18 @@ def list_runs(
         return [RunRecord(**row._asdict()) for row in conn.execute(query)]
 
 
+def run_periods(engine: Engine, *, pipeline: str, datev_client: str) -> set[str]:
+    """The periods (``YYYY-MM``) that some run of ``pipeline`` for ``datev_client`` took on."""
+    table = RUNS
+    query = (
+        select(table.c.period)
+        .where(table.c.pipeline == pipeline, table.c.datev_client == datev_client)
+        .distinct()
+    )
+    with engine.connect() as conn:
+        return {str(period) for period in conn.scalars(query)}
+
+
 def list_files(engine: Engine, run_id: str) -> list[RunFileRecord]:
     """Files of a run in part order."""
     table = RUN_FILES
@@ -196,4 +208,4 @@ def new_run(engine: Engine, **kwargs: Any) -> None:
         ensure_run(conn, **kwargs)
 
 
-__all__ += ["new_run"]
+__all__ += ["new_run", "run_periods"]
