@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def test_demo_posts_what_it_reports(
         ("2026-10", "succeeded"),
     ]
     assert (summary.rows_read, summary.rows_rejected) == (64 + 63, 1)
+    # months of the dataset before 2025-12 and between the two runs, taken on by no run,
+    # are named (a schedule would never reach them); 2025-12 itself is by then
+    first, second = (" ".join(r.warnings) for r in summary.runs)
+    counts = [
+        re.search(r"in (\d+) earlier period\(s\) that no run has taken on", w)
+        for w in (first, second)
+    ]
+    assert all(counts), (first, second)
+    before, between = (int(m.group(1)) for m in counts if m)
+    # the second run also names 2026-01 .. 2026-09, but no longer 2025-12
+    assert between == before + 9
     [rejection] = summary.rejections
     assert rejection.row_key == "2025-12|ZD|OPS-399|CGN-BO"
     assert "unmapped_account" in rejection.reason

@@ -105,6 +105,7 @@ def _summary(
                 outcome.rows_mapped,
                 outcome.rows_rejected,
                 outcome.error,
+                outcome.warnings,
             )
         )
         files += [

@@ -19,6 +19,7 @@ class DemoRun:
     rows_mapped: int
     rows_rejected: int
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ class DemoSummary:
                 f"{run.rows_mapped} mapped, {run.rows_rejected} rejected)"
             )
             out.append(line + (f" - {run.error}" if run.error else ""))
+            out += [f"      warning: {warning}" for warning in run.warnings]
         out.append("  files and DATEV jobs")
         for f in self.files:
             out.append(f"    {f.path}")
