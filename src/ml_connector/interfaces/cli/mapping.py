@@ -76,11 +76,19 @@ def mapping() -> None:
 
 
 @mapping.command(name="check")
+@click.option("--offline", is_flag=True, default=False,
+              help="Skip the checks that ask Looker (field names and types).")  # fmt: skip
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
 @config_option
-def check(config_path: Path | None) -> None:
-    """Check the configuration, its lookup files and every mapping target.
+@store_url_option
+def check(
+    offline: bool, looker_url: str | None, config_path: Path | None, store_url: str | None
+) -> None:
+    """Check the configuration, its lookup files, every mapping target and, unless
+    --offline, every field it names against Looker's own field metadata.
 
-    Exits 0 when everything is plausible, 1 otherwise.
+    Exits 0 when everything checked is plausible, 1 otherwise; checks Looker could
+    not answer are listed as not done.
     """
     from rich.table import Table
 
@@ -114,11 +122,40 @@ def check(config_path: Path | None) -> None:
     for name, lookup in sorted(config.lookups.tables.items()):
         lookups.add_row(name, lookup.kind.value, str(len(lookup)), lookup.source)
     console.print(lookups)
-    if findings:
-        for finding in findings:
-            console.print(f"[red]implausible[/red] {finding}", markup=True, highlight=False)
+    for finding in findings:
+        console.print(f"[red]implausible[/red] {finding}", markup=True, highlight=False)
+    if not findings:
+        console.print("[green]every lookup target is plausible for its DATEV client[/green]")
+    fields_ok = offline or _check_looker_fields(config, config_path, store_url, looker_url)
+    if findings or not fields_ok:
         raise SystemExit(1)
-    console.print("[green]every lookup target is plausible for its DATEV client[/green]")
+
+
+def _check_looker_fields(
+    config: LoadedConfig, config_path: Path | None, store_url: str | None, looker_url: str | None
+) -> bool:
+    """Print what the Looker field check found; ``False`` when a field is wrong."""
+    import asyncio
+
+    from ml_connector.interfaces.cli._console import console as _console
+    from ml_connector.interfaces.cli._engine import cli_settings
+    from ml_connector.runs.fields import check_config_fields
+
+    console = _console()
+    settings = cli_settings(config_path=config_path, store_url=store_url, looker_url=looker_url)
+    report = asyncio.run(check_config_fields(config, settings))
+    for problem in report.problems:
+        console.print(f"[red]field problem[/red] {problem}", highlight=False, soft_wrap=True)
+    for reason in report.unchecked:
+        console.print(f"[yellow]not checked[/yellow] {reason}", highlight=False, soft_wrap=True)
+    if report.unchecked:
+        console.print(
+            "[yellow]Looker could not be asked: run again when it is reachable, "
+            "or pass --offline to skip these checks[/yellow]"
+        )
+    elif not report.problems and report.checked:
+        console.print(f"[green]all {report.checked} field names found in Looker[/green]")
+    return not report.problems
 
 
 def _cell(value: object) -> str:
