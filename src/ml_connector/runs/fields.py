@@ -12,7 +12,8 @@ the explore (``GET lookml_models/{model}/explores/{explore}``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,9 +36,11 @@ __all__ = [
     "FieldProblem",
     "FieldReport",
     "SourceFields",
+    "check_client",
     "check_config_fields",
     "check_customer_fields",
     "check_fields",
+    "credentials_for",
     "source_fields",
 ]
 
@@ -284,20 +287,8 @@ async def check_customer_fields(
     pipelines = {n: p for n, p in config.model.pipelines.items() if p.customer == customer_id}
     if not pipelines:
         return report
-    customer = config.model.customers[customer_id]
     try:
-        url = looker_base_url(customer_id, customer, looker_url)
-        creds = await asyncio.to_thread(
-            resolve_looker_credentials, customer.looker, store=credentials
-        )
-        async with LookerClient(
-            url,
-            creds.client_id,
-            creds.client_secret,
-            timeout=min(customer.looker.timeout_seconds, 60.0),
-            verify=customer.looker.verify_tls,
-            policy=CHECK_POLICY,
-        ) as looker:
+        async with await check_client(config, customer_id, credentials, looker_url) as looker:
             for name, pipeline in sorted(pipelines.items()):
                 problems, checked = await _pipeline_problems(
                     looker, name, pipeline, config.mapping(name)
@@ -310,33 +301,58 @@ async def check_customer_fields(
     return report
 
 
-async def check_config_fields(config: LoadedConfig, settings: SyncSettings) -> FieldReport:
-    """:func:`check_customer_fields` of every customer with pipelines, merged; the
-    credential store is opened only when a customer's key is kept there."""
+async def check_client(
+    config: LoadedConfig,
+    customer_id: str,
+    credentials: CredentialStore | None,
+    looker_url: str | None,
+) -> LookerClient:
+    """A Looker client for the customer's instance that gives up quickly (for checks)."""
+    customer = config.model.customers[customer_id]
+    url = looker_base_url(customer_id, customer, looker_url)
+    creds = await asyncio.to_thread(resolve_looker_credentials, customer.looker, store=credentials)
+    return LookerClient(
+        url,
+        creds.client_id,
+        creds.client_secret,
+        timeout=min(customer.looker.timeout_seconds, 60.0),
+        verify=customer.looker.verify_tls,
+        policy=CHECK_POLICY,
+    )
+
+
+@contextmanager
+def credentials_for(
+    config: LoadedConfig, customers: Iterable[str], settings: SyncSettings
+) -> Iterator[CredentialStore | None]:
+    """The credential store when one of ``customers`` keeps its Looker key there, else None."""
     from ml_connector.credentials import open_credential_store
     from ml_connector.runs.connect import open_sync_store
 
+    refs = [config.model.customers[c].looker.credential_ref for c in customers]
+    if not any(ref.scheme == "store" for ref in refs):
+        yield None
+        return
+    engine = open_sync_store(settings)
+    try:
+        yield open_credential_store(engine, settings.data_dir)
+    finally:
+        engine.dispose()
+
+
+async def check_config_fields(config: LoadedConfig, settings: SyncSettings) -> FieldReport:
+    """:func:`check_customer_fields` of every customer with pipelines, merged."""
     report = FieldReport()
     customers = sorted({p.customer for p in config.model.pipelines.values()})
-    needs_store = any(
-        config.model.customers[c].looker.credential_ref.scheme == "store" for c in customers
-    )
-    engine = None
     try:
-        store = None
-        if needs_store:
-            engine = open_sync_store(settings)
-            store = open_credential_store(engine, settings.data_dir)
-        for customer_id in customers:
-            found = await check_customer_fields(
-                config, customer_id, credentials=store, looker_url=settings.looker_url
-            )
-            report.problems += found.problems
-            report.unchecked += found.unchecked
-            report.checked += found.checked
+        with credentials_for(config, customers, settings) as store:
+            for customer_id in customers:
+                found = await check_customer_fields(
+                    config, customer_id, credentials=store, looker_url=settings.looker_url
+                )
+                report.problems += found.problems
+                report.unchecked += found.unchecked
+                report.checked += found.checked
     except MlConnectorError as exc:
         report.unchecked.append(f"Looker fields: the credential store cannot be opened: {exc}")
-    finally:
-        if engine is not None:
-            engine.dispose()
     return report

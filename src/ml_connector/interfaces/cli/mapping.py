@@ -261,3 +261,66 @@ def preview(
                 soft_wrap=True,
             )
     console.print(f"{len(records) - rejected} mapped, {rejected} rejected")
+
+
+@mapping.command(name="suggest")
+@click.argument("look_id")
+@click.option("--customer", default=None,
+              help="Whose Looker holds the Look (default: the only customer).")  # fmt: skip
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the configuration (default: ./look-LOOK_ID.toml).")  # fmt: skip
+@click.option("--force", is_flag=True, default=False, help="Overwrite an existing file.")
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
+@config_option
+@store_url_option
+def suggest(
+    look_id: str,
+    customer: str | None,
+    out: Path | None,
+    force: bool,
+    looker_url: str | None,
+    config_path: Path | None,
+    store_url: str | None,
+) -> None:
+    """Write a starting pipeline configuration for the Look LOOK_ID from its fields.
+
+    Dates, amounts, accounts, cost centers and texts are recognised by their Looker
+    type and name; every guess is marked "# REVIEW:" in the file. The file holds the
+    customer's table too, so `mapping check --config FILE` reads it as it stands.
+    """
+    import asyncio
+
+    from ml_connector.interfaces.cli._console import console as _console
+    from ml_connector.interfaces.cli._engine import cli_settings
+    from ml_connector.runs.suggest import fetch_look, suggest_config
+
+    if not look_id.isascii() or not look_id.isalnum():
+        raise click.ClickException(f"LOOK_ID {look_id[:40]!r}: give the Look's number")
+    config = load_cli_config(config_path)
+    customers = sorted(config.model.customers)
+    if customer is None and len(customers) != 1:
+        raise click.ClickException(
+            f"name the customer with --customer: one of {', '.join(customers)}"
+        )
+    customer = customer or customers[0]
+    if customer not in config.model.customers:
+        raise click.ClickException(
+            f"no customer {customer!r} in {config.path}; known: {', '.join(customers)}"
+        )
+    target = out or Path(f"look-{look_id}.toml")
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; pass --force to overwrite it")
+    settings = cli_settings(config_path=config_path, store_url=store_url, looker_url=looker_url)
+    look = asyncio.run(fetch_look(config, customer, look_id, settings))
+    text = suggest_config(look, customer, config.model.customers[customer])
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from None
+    reviews = text.count("# REVIEW:")
+    _console().print(
+        f"wrote {target}: pipeline look-{look_id} with {reviews} guesses marked REVIEW; "
+        f"check them, then run ml-connector mapping check --config {target}",
+        highlight=False,
+        soft_wrap=True,
+    )
