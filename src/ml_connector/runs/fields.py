@@ -233,9 +233,11 @@ async def source_fields(looker: LookerClient, source: Source) -> SourceFields:
         label = f"the query on {model}/{view}"
     else:
         look = await looker.look(str(source.look_id))
-        query = look.get("query") or {}
+        query = look.get("query")
+        query = query if isinstance(query, Mapping) else {}
         model, view = str(query.get("model")), str(query.get("view"))
-        selected = tuple(str(f) for f in query.get("fields") or ())
+        fields = query.get("fields")
+        selected = tuple(str(f) for f in fields) if isinstance(fields, list) else ()
         label = f"Look {source.look_id}"
     explore = await looker.explore_fields(model, view)
     return SourceFields(label, f"{model}/{view}", selected, explore)
