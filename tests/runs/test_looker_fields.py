@@ -227,3 +227,19 @@ def test_looker_timeframes_are_dates_and_measures_are_no_periods() -> None:
     assert fields["gl.count"].period_problem == "is a measure (count), not a dimension"
     assert fields["gl.count"].is_number
     assert closest("gl.postd_month", fields) == ["gl.posted_month"]
+
+
+def test_partition_fields_and_the_count_measure_are_checked(
+    tmp_path: Path, looker_url: str, env: dict[str, str]
+) -> None:
+    partitioned = (
+        _PERIOD + 'partition_by = ["gl_monthly.cost_centre"]\n'
+        'count_measure = "gl_monthly.amount_eur"\n'
+    )
+    path = _config(tmp_path, looker_url, (_PERIOD, partitioned))
+    result = _check(path, env)
+    assert result.exit_code == 1
+    problems = "\n".join(_problems(result))
+    assert "source.partition_by: field 'gl_monthly.cost_centre' is not in explore" in problems
+    assert "did you mean 'gl_monthly.cost_center'?" in problems
+    assert "source.count_measure: field 'gl_monthly.amount_eur' is a dimension" in problems
