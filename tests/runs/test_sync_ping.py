@@ -39,6 +39,7 @@ def test_ping_passes_when_both_sides_work(installed: DemoInstall, emulators: Dem
         "Looker credentials",
         "Looker login",
         "Looker query",
+        "Looker fields",
         "DATEV token",
         "DATEV client",
         "DATEV service",
@@ -112,3 +113,25 @@ def test_ping_without_a_datev_login_says_how_to_log_in(
     assert "no DATEV login stored" in token
     assert "datev login --customer meridian" in token
     assert "not checked" in _row(result.output, "DATEV client")
+
+
+def test_ping_names_a_misspelled_period_field(
+    installed: DemoInstall, emulators: DemoEmulators
+) -> None:
+    text = installed.config_path.read_text("utf-8")
+    installed.config_path.write_text(
+        text.replace(
+            'period_field = "gl_monthly.period_month"\n',
+            'period_field = "gl_monthly.period_mnth"\n',
+            1,
+        ),
+        "utf-8",
+    )
+    result = _ping(installed, emulators)
+    assert result.exit_code == 1
+    fields = _row(result.output, "Looker fields")
+    assert "FAIL" in fields
+    assert "pipelines.gl-monthly.source.period_field" in fields
+    assert "'gl_monthly.period_mnth' is not among the fields of Look 1" in fields
+    assert "did you mean 'gl_monthly.period_month'?" in fields
+    assert "OK" in _row(result.output, "DATEV client")

@@ -31,6 +31,7 @@ from ml_connector.http.retry import RetryPolicy, retry_async, transport_error
 from ml_connector.looker.auth import TokenCache
 from ml_connector.looker.errors import classify, is_html, server_message
 from ml_connector.looker.extract import Extraction
+from ml_connector.looker.fields import LookerField, explore_fields
 from ml_connector.looker.query import InlineQuery
 from ml_connector.looker.rows import JsonArrayStream, Row, RowTyper, loads, parse_rows
 
@@ -128,7 +129,7 @@ class LookerClient:
             limits=httpx.Limits(max_connections=max_concurrency + 4),
         )
         self._tokens = TokenCache(self._login, margin=token_margin, clock=clock)
-        self._types: dict[tuple[str, str], dict[str, str]] = {}
+        self._fields: dict[tuple[str, str], dict[str, LookerField]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -297,18 +298,17 @@ class LookerClient:
         path = f"/lookml_models/{model}/explores/{explore}"
         return dict(await self._json("GET", path, "lookml_model_explore"))
 
+    async def explore_fields(self, model: str, explore: str) -> dict[str, LookerField]:
+        """``view.field`` -> :class:`LookerField` of every field of the explore (cached)."""
+        key = (model, explore)
+        if key not in self._fields:
+            self._fields[key] = explore_fields(await self.explore(model, explore))
+        return self._fields[key]
+
     async def field_types(self, model: str, explore: str) -> dict[str, str]:
         """``view.field`` -> LookML type of every field of the explore (cached)."""
-        key = (model, explore)
-        if key not in self._types:
-            data = await self.explore(model, explore)
-            groups = data.get("fields") or {}
-            self._types[key] = {
-                str(f["name"]): str(f.get("type") or "string")
-                for group in ("dimensions", "measures", "filters", "parameters")
-                for f in groups.get(group) or []
-            }
-        return self._types[key]
+        fields = await self.explore_fields(model, explore)
+        return {name: f.type for name, f in fields.items()}
 
     async def _typer(self, query: InlineQuery) -> RowTyper:
         types = await self.field_types(query.model, query.view)

@@ -1,9 +1,11 @@
 """``ping``: can this customer's Looker and DATEV connections work? One result per check.
 
-Looker: the API3 key is available, login works, and the customer's first pipeline
-source answers a one-row query. DATEV (:func:`ml_connector.datev.health.check_datev`):
-a login is stored and its token valid or refreshable, the client is visible, the
-channel's service is booked, document types are readable. A check never raises; a
+Looker: the API3 key is available, login works, the customer's first pipeline
+source answers a one-row query, and every field its pipelines name exists in Looker
+with a fitting type (:mod:`ml_connector.runs.fields`).
+DATEV (:func:`ml_connector.datev.health.check_datev`): a login is stored and its
+token valid or refreshable, the client is visible, the channel's service is booked,
+document types are readable. A check never raises; a
 failure carries its fix, and the checks after a failed one say they were skipped.
 """
 
@@ -19,10 +21,11 @@ from ml_connector.errors import MlConnectorError
 from ml_connector.looker.client import LookerClient
 from ml_connector.runs.connect import DatevConnections, looker_credentials
 from ml_connector.runs.extract import fetch_source
+from ml_connector.runs.fields import check_customer_fields
 
 __all__ = ["check_looker", "ping_customer"]
 
-_LOOKER_LATER = ("Looker login", "Looker query")
+_LOOKER_LATER = ("Looker login", "Looker query", "Looker fields")
 
 
 def _failed(name: str, exc: MlConnectorError, fix: str) -> CheckResult:
@@ -85,7 +88,7 @@ async def check_looker(
         results.append(
             CheckResult("Looker query", True, "no pipeline configured: nothing to query")
         )
-        return results
+        return [*results, CheckResult("Looker fields", True, "no pipeline: no field to check")]
     name, source, _channel = first
     what = f"Look {source.look_id}" if source.look_id else "inline query"
     try:
@@ -95,11 +98,35 @@ async def check_looker(
     except MlConnectorError as exc:
         fix = f"check pipeline {name}'s source ({what}) and the key's permissions"
         results.append(_failed("Looker query", exc, fix))
-        return results
+        return results + _skipped(_LOOKER_LATER[2:], "the Looker query failed")
     results.append(
         CheckResult("Looker query", True, f"pipeline {name}: {what} answered {len(rows)} row(s)")
     )
-    return results
+    return [*results, await _check_fields(config, customer_id, connections, looker_url)]
+
+
+async def _check_fields(
+    config: LoadedConfig, customer_id: str, connections: DatevConnections, looker_url: str | None
+) -> CheckResult:
+    """Every field the customer's pipelines name, resolved against Looker's metadata."""
+    report = await check_customer_fields(
+        config,
+        customer_id,
+        credentials=connections.connections.credentials,
+        looker_url=looker_url,
+    )
+    if report.unchecked:
+        return CheckResult("Looker fields", False, report.unchecked[0], "fix the checks above")
+    if report.problems:
+        first = report.problems[0]
+        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+        return CheckResult(
+            "Looker fields",
+            False,
+            f"{first.where}: {first.message}{more}",
+            f"{first.fix}; ml-connector mapping check lists every one",
+        )
+    return CheckResult("Looker fields", True, f"all {report.checked} field names found")
 
 
 async def ping_customer(

@@ -76,11 +76,19 @@ def mapping() -> None:
 
 
 @mapping.command(name="check")
+@click.option("--offline", is_flag=True, default=False,
+              help="Skip the checks that ask Looker (field names and types).")  # fmt: skip
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
 @config_option
-def check(config_path: Path | None) -> None:
-    """Check the configuration, its lookup files and every mapping target.
+@store_url_option
+def check(
+    offline: bool, looker_url: str | None, config_path: Path | None, store_url: str | None
+) -> None:
+    """Check the configuration, its lookup files, every mapping target and, unless
+    --offline, every field it names against Looker's own field metadata.
 
-    Exits 0 when everything is plausible, 1 otherwise.
+    Exits 0 when everything checked is plausible, 1 otherwise; checks Looker could
+    not answer are listed as not done.
     """
     from rich.table import Table
 
@@ -114,11 +122,40 @@ def check(config_path: Path | None) -> None:
     for name, lookup in sorted(config.lookups.tables.items()):
         lookups.add_row(name, lookup.kind.value, str(len(lookup)), lookup.source)
     console.print(lookups)
-    if findings:
-        for finding in findings:
-            console.print(f"[red]implausible[/red] {finding}", markup=True, highlight=False)
+    for finding in findings:
+        console.print(f"[red]implausible[/red] {finding}", markup=True, highlight=False)
+    if not findings:
+        console.print("[green]every lookup target is plausible for its DATEV client[/green]")
+    fields_ok = offline or _check_looker_fields(config, config_path, store_url, looker_url)
+    if findings or not fields_ok:
         raise SystemExit(1)
-    console.print("[green]every lookup target is plausible for its DATEV client[/green]")
+
+
+def _check_looker_fields(
+    config: LoadedConfig, config_path: Path | None, store_url: str | None, looker_url: str | None
+) -> bool:
+    """Print what the Looker field check found; ``False`` when a field is wrong."""
+    import asyncio
+
+    from ml_connector.interfaces.cli._console import console as _console
+    from ml_connector.interfaces.cli._engine import cli_settings
+    from ml_connector.runs.fields import check_config_fields
+
+    console = _console()
+    settings = cli_settings(config_path=config_path, store_url=store_url, looker_url=looker_url)
+    report = asyncio.run(check_config_fields(config, settings))
+    for problem in report.problems:
+        console.print(f"[red]field problem[/red] {problem}", highlight=False, soft_wrap=True)
+    for reason in report.unchecked:
+        console.print(f"[yellow]not checked[/yellow] {reason}", highlight=False, soft_wrap=True)
+    if report.unchecked:
+        console.print(
+            "[yellow]Looker could not be asked: run again when it is reachable, "
+            "or pass --offline to skip these checks[/yellow]"
+        )
+    elif not report.problems and report.checked:
+        console.print(f"[green]all {report.checked} field names found in Looker[/green]")
+    return not report.problems
 
 
 def _cell(value: object) -> str:
@@ -224,3 +261,66 @@ def preview(
                 soft_wrap=True,
             )
     console.print(f"{len(records) - rejected} mapped, {rejected} rejected")
+
+
+@mapping.command(name="suggest")
+@click.argument("look_id")
+@click.option("--customer", default=None,
+              help="Whose Looker holds the Look (default: the only customer).")  # fmt: skip
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the configuration (default: ./look-LOOK_ID.toml).")  # fmt: skip
+@click.option("--force", is_flag=True, default=False, help="Overwrite an existing file.")
+@click.option("--looker-url", default=None, help="Override the customer's Looker URL.")
+@config_option
+@store_url_option
+def suggest(
+    look_id: str,
+    customer: str | None,
+    out: Path | None,
+    force: bool,
+    looker_url: str | None,
+    config_path: Path | None,
+    store_url: str | None,
+) -> None:
+    """Write a starting pipeline configuration for the Look LOOK_ID from its fields.
+
+    Dates, amounts, accounts, cost centers and texts are recognised by their Looker
+    type and name; every guess is marked "# REVIEW:" in the file. The file holds the
+    customer's table too, so `mapping check --config FILE` reads it as it stands.
+    """
+    import asyncio
+
+    from ml_connector.interfaces.cli._console import console as _console
+    from ml_connector.interfaces.cli._engine import cli_settings
+    from ml_connector.runs.suggest import fetch_look, suggest_config
+
+    if not look_id.isascii() or not look_id.isalnum():
+        raise click.ClickException(f"LOOK_ID {look_id[:40]!r}: give the Look's number")
+    config = load_cli_config(config_path)
+    customers = sorted(config.model.customers)
+    if customer is None and len(customers) != 1:
+        raise click.ClickException(
+            f"name the customer with --customer: one of {', '.join(customers)}"
+        )
+    customer = customer or customers[0]
+    if customer not in config.model.customers:
+        raise click.ClickException(
+            f"no customer {customer!r} in {config.path}; known: {', '.join(customers)}"
+        )
+    target = out or Path(f"look-{look_id}.toml")
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; pass --force to overwrite it")
+    settings = cli_settings(config_path=config_path, store_url=store_url, looker_url=looker_url)
+    look = asyncio.run(fetch_look(config, customer, look_id, settings))
+    text = suggest_config(look, customer, config.model.customers[customer])
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from None
+    reviews = text.count("# REVIEW:")
+    _console().print(
+        f"wrote {target}: pipeline look-{look_id} with {reviews} guesses marked REVIEW; "
+        f"check them, then run ml-connector mapping check --config {target}",
+        highlight=False,
+        soft_wrap=True,
+    )
