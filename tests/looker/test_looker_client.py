@@ -254,6 +254,29 @@ async def test_html_instead_of_json_is_retried_on_5xx_and_explained(
             await client.looks()
 
 
+@pytest.mark.parametrize(
+    ("call", "body"),
+    [("look", [1, 2]), ("looks", {"id": 1}), ("explore", "text"), ("models", 7)],
+)
+async def test_json_of_the_wrong_shape_is_a_clear_error(
+    make_app: MakeApp, make_client: MakeClient, call: str, body: object
+) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(("/login", "/logout")):
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3599})
+        return httpx.Response(200, json=body)
+
+    calls = {
+        "look": lambda c: c.look(1),
+        "looks": lambda c: c.looks(),
+        "explore": lambda c: c.explore("finance", "gl_monthly"),
+        "models": lambda c: c.models(),
+    }
+    async with make_client(make_app(), transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(DataError, match="JSON, not an"):
+            await calls[call](client)
+
+
 async def test_html_login_page_is_a_configuration_error(
     make_app: MakeApp, make_client: MakeClient
 ) -> None:

@@ -248,6 +248,19 @@ class LookerClient:
                 value=server_message(resp, self._redact()),
             ) from None
 
+    async def _json_as(
+        self, kind: type[dict[str, Any]] | type[list[Any]], path: str, operation: str
+    ) -> Any:
+        """A GET whose JSON answer must be an object (``dict``) or an array (``list``)."""
+        data = await self._json("GET", path, operation)
+        if not isinstance(data, kind):
+            shape = "an object" if kind is dict else "an array"
+            raise DataError(
+                f"Looker {operation} answered {type(data).__name__} JSON, not {shape}",
+                hint="check that the Looker URL points at Looker's API 4.0",
+            )
+        return data
+
     # -- login and logout ------------------------------------------------------------
 
     async def login(self) -> None:
@@ -281,22 +294,20 @@ class LookerClient:
 
     async def looks(self) -> list[dict[str, Any]]:
         """All saved Looks (``GET /looks``)."""
-        data = await self._json("GET", "/looks", "all_looks")
-        return list(data)
+        return list(await self._json_as(list, "/looks", "all_looks"))
 
     async def look(self, look_id: str | int) -> dict[str, Any]:
         """One Look with its query (``GET /looks/{id}``)."""
-        data = await self._json("GET", f"/looks/{look_id}", "look")
-        return dict(data)
+        return dict(await self._json_as(dict, f"/looks/{look_id}", "look"))
 
     async def models(self) -> list[dict[str, Any]]:
         """All LookML models (``GET /lookml_models``)."""
-        return list(await self._json("GET", "/lookml_models", "all_lookml_models"))
+        return list(await self._json_as(list, "/lookml_models", "all_lookml_models"))
 
     async def explore(self, model: str, explore: str) -> dict[str, Any]:
         """An explore with its fields."""
         path = f"/lookml_models/{model}/explores/{explore}"
-        return dict(await self._json("GET", path, "lookml_model_explore"))
+        return dict(await self._json_as(dict, path, "lookml_model_explore"))
 
     async def explore_fields(self, model: str, explore: str) -> dict[str, LookerField]:
         """``view.field`` -> :class:`LookerField` of every field of the explore (cached)."""
