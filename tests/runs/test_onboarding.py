@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "onboarding.md"
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "onboarding.md"
 
 pytestmark = [
     pytest.mark.slow,
@@ -74,3 +75,14 @@ def test_the_onboarding_page_posts_a_batch_as_written(tmp_path: Path) -> None:
     assert ledger["total_bookings"] == 5
     assert {b["contra_account"] for b in ledger["bookings"]} == {"8400", "8338"}
     assert ": OK" in output  # audit verify
+
+
+def test_the_readme_walk_through_is_the_pages() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Your own data, on the emulators", 1)[1].split("\n## ", 1)[0]
+    commands = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert commands is not None
+    page_lines = set(PAGE.read_text("utf-8").splitlines())
+    for line in commands.group(1).splitlines():
+        if not line.startswith("#"):
+            assert line in page_lines, line

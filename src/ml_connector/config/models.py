@@ -202,7 +202,7 @@ class DatevClient(_Model):
 
     @property
     def emulator_issuer(self) -> str | None:
-        """The emulator's issuer (``issuer``, else ``api_url`` + ``/openid``); ``None`` for DATEV."""
+        """The emulator's issuer (``issuer``, else ``api_url`` + ``/openid``), or ``None``."""
         if self.api_url is None:
             return None
         return self.issuer or f"{self.api_url}/openid"

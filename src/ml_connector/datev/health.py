@@ -1,9 +1,9 @@
 """DATEV-side checks for ``ml-connector ping``: can this customer's connection work?
 
 :func:`check_datev` runs the checks in order (token, client, service, and document
-types where the channel uses documents) and never raises for a failed check: each becomes a :class:`CheckResult`
-with the fix in one line (``ml-connector ping`` shows them, the Looker checks too,
-as a table).
+types where the channel uses documents) and never raises for a failed check: each
+becomes a :class:`CheckResult` with the fix in one line (``ml-connector ping`` shows
+them, the Looker checks too, as a table).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ DOCUMENT_CHANNELS = frozenset({"dxso", "documents"})
 def datev_check_names(channel: str) -> list[str]:
     """The names of the DATEV checks for ``channel``, in order."""
     names = ["DATEV token", "DATEV client", "DATEV service"]
-    return names + ["DATEV document types"] if channel in DOCUMENT_CHANNELS else names
+    return [*names, "DATEV document types"] if channel in DOCUMENT_CHANNELS else names
 
 
 async def check_datev(
