@@ -127,13 +127,15 @@ async def test_admin_expires_refresh_tokens_at_the_idp(idp_http) -> None:  # typ
 
 async def test_ping_checks_all_ok(setup: Setup) -> None:
     results = await check_datev(setup.client, berater=455148, mandant=1, channel="extf")
-    assert [r.name for r in results] == [
-        "DATEV token",
-        "DATEV client",
-        "DATEV service",
-        "DATEV document types",
-    ]
+    # EXTF uploads no documents: the document types are not its business
+    assert [r.name for r in results] == ["DATEV token", "DATEV client", "DATEV service"]
     assert all(r.ok for r in results)
+
+
+async def test_ping_checks_document_types_where_documents_are_used(setup: Setup) -> None:
+    results = await check_datev(setup.client, berater=455148, mandant=1, channel="documents")
+    assert [r.name for r in results][-1] == "DATEV document types"
+    assert results[-1].ok, results[-1]
 
 
 async def test_ping_checks_report_missing_service_with_fix(setup: Setup) -> None:
@@ -156,7 +158,7 @@ async def test_ping_checks_lost_grant(setup: Setup) -> None:
     results = await check_datev(setup.client, berater=455148, mandant=1, channel="extf")
     assert not results[0].ok
     assert "datev login" in (results[0].fix or "")
-    assert len(results) == 4
+    assert len(results) == 3
 
 
 def test_render_checks_table() -> None:

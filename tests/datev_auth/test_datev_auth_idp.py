@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from ml_connector.datev.oauth.flow import random_token, s256_challenge
 from ml_connector_sandbox.emulators._server import ServerHandle, serve_in_thread
 from ml_connector_sandbox.emulators.datev.idp import (
+    EmulatorUser,
     IdentityProvider,
     OAuthClientRegistration,
     create_idp_app,
@@ -217,6 +218,20 @@ def test_consent_form_needs_the_right_password_and_can_be_denied(
     params = _redirect_params(allowed)
     assert params["state"] == query["state"]
     assert params["code"]
+
+
+def test_the_consent_page_names_the_demo_login_and_no_other_password(
+    serve: Callable[[IdentityProvider], Web],
+) -> None:
+    page = serve(_provider()).get("/openid/authorize", params=_authorize_query(random_token(48)))
+    assert "user <code>demo</code>, password <code>demo</code>" in page.text
+    own = EmulatorUser("ops", SecretStr("s3cret-pw"), "Ops", "ops@example.invalid", "ops-sub")
+    page = serve(_provider(users=[own])).get(
+        "/openid/authorize", params=_authorize_query(random_token(48))
+    )
+    assert page.status_code == 200
+    assert "s3cret-pw" not in page.text
+    assert "demo login" not in page.text
 
 
 def test_token_response_and_id_token_claims(serve: Callable[[IdentityProvider], Web]) -> None:

@@ -10,12 +10,14 @@ from ml_connector.config.models import Customer
 from ml_connector.errors import ConfigurationError
 from ml_connector.examples import demo_config_path
 from ml_connector.interfaces.cli import main
-from ml_connector.runs.connect import datev_endpoints, looker_credentials
+from ml_connector.runs.connect import datev_api_url, datev_endpoints, looker_credentials
 
 EMULATOR = "http://127.0.0.1:8766"
 
 
-def _customer(prefix: str, *, emulator: bool = False, environment: str = "production") -> Customer:
+def _customer(
+    prefix: str, *, emulator: bool = False, environment: str = "production", **datev: str
+) -> Customer:
     return Customer.model_validate(
         {
             "name": prefix,
@@ -26,9 +28,47 @@ def _customer(prefix: str, *, emulator: bool = False, environment: str = "produc
                 "client_number": 55003,
                 "chart_of_accounts": "SKR03",
                 "environment": environment,
+                **datev,
             },
         }
     )
+
+
+def test_a_configured_emulator_is_used_without_any_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ML_CONNECTOR_DATEV_API_URL", raising=False)
+    customer = _customer("D", emulator=True, environment="emulator", api_url=EMULATOR + "/")
+    assert datev_endpoints("demo", customer).extf.startswith(EMULATOR + "/")
+    assert customer.datev.emulator_issuer == f"{EMULATOR}/openid"
+    check_issuer("demo", customer, f"{EMULATOR}/openid", datev_api_url("demo", customer))
+    # the option still overrides it, for emulator customers
+    moved = datev_endpoints("demo", customer, "http://127.0.0.1:9000")
+    assert moved.extf.startswith("http://127.0.0.1:9000/")
+    named = _customer(
+        "D",
+        emulator=True,
+        environment="emulator",
+        api_url=EMULATOR,
+        issuer="http://127.0.0.1:1/idp",
+    )
+    assert named.datev.emulator_issuer == "http://127.0.0.1:1/idp"
+
+
+@pytest.mark.parametrize(
+    ("emulator", "datev", "message"),
+    [
+        (False, {"environment": "emulator", "api_url": EMULATOR}, "emulator = true"),
+        (True, {"environment": "emulator"}, "needs api_url"),
+        (True, {"environment": "sandbox", "api_url": EMULATOR}, 'environment = "emulator"'),
+        (True, {"environment": "emulator", "api_url": "127.0.0.1:8766"}, "full URL"),
+    ],
+)
+def test_an_emulator_environment_is_refused_unless_complete_and_marked(
+    emulator: bool, datev: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        _customer("C", emulator=emulator, **datev)
 
 
 def test_each_customer_gets_its_own_looker_key_whatever_else_is_exported() -> None:

@@ -43,9 +43,9 @@ def test_ping_passes_when_both_sides_work(installed: DemoInstall, emulators: Dem
         "DATEV token",
         "DATEV client",
         "DATEV service",
-        "DATEV document types",
     ):
         assert "OK" in _row(result.output, check), check
+    assert "document types" not in result.output  # an EXTF pipeline uploads no documents
     assert "29098-55003 Meridian Consulting GmbH" in result.output
     assert "all checks passed" in result.output
 

@@ -166,8 +166,46 @@ class DatevClient(_Model):
     festschreibung: bool = Field(
         default=False, description="lock the batch on import (agree with the tax advisor)"
     )
-    environment: Literal["sandbox", "production"] = "production"
+    environment: Literal["production", "sandbox", "emulator"] = Field(
+        default="production",
+        description="DATEV's production or sandbox, or an emulator at api_url "
+        "(customers with emulator = true only)",
+    )
+    api_url: str | None = Field(
+        default=None, description="the DATEV emulator's base URL (environment = emulator)"
+    )
+    issuer: str | None = Field(
+        default=None,
+        description="the emulator's OpenID Connect issuer [default: api_url + /openid]",
+    )
     oauth: DatevOAuth | None = None
+
+    @field_validator("api_url", "issuer")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be a full URL starting with http:// or https://")
+        return value.rstrip("/") if value is not None else None
+
+    @model_validator(mode="after")
+    def _emulator_urls(self) -> DatevClient:
+        if self.environment == "emulator" and self.api_url is None:
+            raise ValueError(
+                'environment = "emulator" needs api_url, e.g. api_url = "http://127.0.0.1:8766"'
+            )
+        if self.environment != "emulator" and (self.api_url or self.issuer):
+            raise ValueError(
+                'api_url and issuer name an emulator: set environment = "emulator", or drop '
+                f"them to use DATEV {self.environment}"
+            )
+        return self
+
+    @property
+    def emulator_issuer(self) -> str | None:
+        """The emulator's issuer (``issuer``, else ``api_url`` + ``/openid``), or ``None``."""
+        if self.api_url is None:
+            return None
+        return self.issuer or f"{self.api_url}/openid"
 
     @property
     def skr(self) -> str:
@@ -227,6 +265,15 @@ class Customer(_Model):
         description="this customer's Looker and DATEV are emulators (demo, tests): URL "
         "overrides and identity providers other than DATEV's apply to it only",
     )
+
+    @model_validator(mode="after")
+    def _emulator_only(self) -> Customer:
+        if self.datev.environment == "emulator" and not self.emulator:
+            raise ValueError(
+                'datev.environment = "emulator" is for emulator customers: set emulator = true '
+                "in this customer's section, or use a DATEV environment (production, sandbox)"
+            )
+        return self
 
 
 class QuerySource(_Model):

@@ -1,9 +1,9 @@
 """DATEV-side checks for ``ml-connector ping``: can this customer's connection work?
 
-:func:`check_datev` runs the checks in order (token, client, service, document
-types) and never raises for a failed check: each becomes a :class:`CheckResult`
-with the fix in one line (``ml-connector ping`` shows them, the Looker checks too,
-as a table).
+:func:`check_datev` runs the checks in order (token, client, service, and document
+types where the channel uses documents) and never raises for a failed check: each
+becomes a :class:`CheckResult` with the fix in one line (``ml-connector ping`` shows
+them, the Looker checks too, as a table).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ml_connector.datev.api.models import SERVICE_BY_CHANNEL
 from ml_connector.datev.client import DatevClient
 from ml_connector.errors import MlConnectorError, NeedsUserError, ReconsentRequiredError
 
-__all__ = ["CheckResult", "check_datev"]
+__all__ = ["DOCUMENT_CHANNELS", "CheckResult", "check_datev", "datev_check_names"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +38,24 @@ def _skipped(names: Iterable[str], reason: str) -> list[CheckResult]:
     ]
 
 
+#: channels that upload documents and so need the document types (EXTF needs none)
+DOCUMENT_CHANNELS = frozenset({"dxso", "documents"})
+
+
+def datev_check_names(channel: str) -> list[str]:
+    """The names of the DATEV checks for ``channel``, in order."""
+    names = ["DATEV token", "DATEV client", "DATEV service"]
+    return [*names, "DATEV document types"] if channel in DOCUMENT_CHANNELS else names
+
+
 async def check_datev(
     client: DatevClient, *, berater: int, mandant: int, channel: str
 ) -> list[CheckResult]:
-    """Token, client, service for ``channel`` (extf, dxso, documents), document types."""
+    """Token, client, service for ``channel`` (extf, dxso, documents), and the document
+    types where the channel uses documents."""
     if channel not in SERVICE_BY_CHANNEL:
         raise ValueError(f"unknown channel {channel!r}")
-    later = ["DATEV client", "DATEV service", "DATEV document types"]
+    later = datev_check_names(channel)[1:]
     results: list[CheckResult] = []
     try:
         await client.tokens.get_access_token()
@@ -89,6 +100,8 @@ async def check_datev(
                 f"book '{service}' for this client in DATEV and grant it to ml-connector",
             )
         )
+    if channel not in DOCUMENT_CHANNELS:
+        return results
 
     try:
         types = await client.document_types(found.id, refresh=True)

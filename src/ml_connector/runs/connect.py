@@ -7,8 +7,9 @@
   ``(OWNER, "looker_client_secret")``.
 * DATEV: the stored OAuth connection named after the customer (what
   ``ml-connector datev login --customer NAME`` stores) gives the token manager and the
-  app's client id; the API hosts follow the customer's ``environment`` (production or
-  sandbox). Its tokens go only to the APIs of the issuer that granted them.
+  app's client id; the API hosts follow the customer's ``environment`` (production,
+  sandbox, or an emulator at its ``api_url``). Its tokens go only to the APIs of the
+  issuer that granted them.
 
 A DATEV emulator URL (argument or ``ML_CONNECTOR_DATEV_API_URL``) or a Looker URL
 override applies only to a customer marked ``emulator = true``
@@ -107,9 +108,11 @@ def looker_credentials(
 
 def datev_api_url(customer_id: str, customer: Customer, api_url: str | None = None) -> str | None:
     """The DATEV emulator URL this customer uses (argument, else
-    ``$ML_CONNECTOR_DATEV_API_URL``); ``None`` for DATEV's own hosts."""
+    ``$ML_CONNECTOR_DATEV_API_URL``, else its configured ``datev.api_url``); ``None``
+    for DATEV's own hosts."""
     url = api_url or os.environ.get(ENV_DATEV_API_URL)
-    return emulator_override(customer_id, customer, what="the DATEV API URL", url=url)
+    override = emulator_override(customer_id, customer, what="the DATEV API URL", url=url)
+    return override or customer.datev.api_url
 
 
 def datev_endpoints(customer_id: str, customer: Customer, api_url: str | None = None) -> Endpoints:

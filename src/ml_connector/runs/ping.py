@@ -5,6 +5,7 @@ source answers a one-row query, and every field its pipelines name exists in Loo
 with a fitting type (:mod:`ml_connector.runs.fields`).
 DATEV (:func:`ml_connector.datev.health.check_datev`): a login is stored and its
 token valid or refreshable, the client is visible, the channel's service is booked,
+and (for channels that upload documents only) the
 document types are readable. A check never raises; a
 failure carries its fix, and the checks after a failed one say they were skipped.
 """
@@ -16,7 +17,7 @@ import asyncio
 from ml_connector.config import LoadedConfig
 from ml_connector.config.access import looker_base_url
 from ml_connector.config.models import Customer, Source
-from ml_connector.datev.health import CheckResult, check_datev
+from ml_connector.datev.health import CheckResult, check_datev, datev_check_names
 from ml_connector.errors import MlConnectorError
 from ml_connector.looker.client import LookerClient
 from ml_connector.runs.connect import DatevConnections, looker_credentials
@@ -141,7 +142,7 @@ async def ping_customer(
     results = await check_looker(config, customer_id, connections, looker_url=looker_url)
     first = _first_pipeline(config, customer_id)
     channel = first[2] if first is not None else "extf"
-    datev_later = ("DATEV client", "DATEV service", "DATEV document types")
+    datev_later = tuple(datev_check_names(channel)[1:])
     try:
         async with connections.client(customer_id, customer) as client:
             results += await check_datev(

@@ -22,7 +22,7 @@ from ml_connector.datev.oauth.scopes import scope_for
 
 __all__ = ["DEMO_APIS", "login_unattended"]
 
-#: the APIs the demo login asks consent for (``ping`` also reads document types)
+#: the APIs the demo login asks consent for
 DEMO_APIS = ("extf-files", "documents")
 
 

@@ -82,7 +82,7 @@ async def _login_request(
         if environment and not _is_datev(environment):
             # an identity provider other than DATEV's: emulator customers only
             emulator_override(customer, the_customer, what="the identity provider", url=environment)
-        environment = environment or side.environment
+        environment = environment or side.emulator_issuer or side.environment
         if side.oauth is not None:
             client_id = client_id or side.oauth.client_id
             if side.oauth.client_secret and not client_secret_env:
@@ -157,7 +157,8 @@ def _when(timestamp: float | None) -> str:
 @click.option(
     "--environment",
     help="production, sandbox, or the issuer URL of an OpenID Connect provider "
-    "(e.g. the emulator's http://127.0.0.1:PORT/openid)",
+    "(e.g. the emulator's http://127.0.0.1:PORT/openid); default: the customer's "
+    "datev.environment (an emulator customer's issuer)",
 )
 @click.option("--client-id", help="OAuth client id of the DATEV app registration")
 @click.option(

@@ -506,6 +506,11 @@ class IdentityProvider:
             scopes=auth.scopes,
             action=str(request.url.replace(query="")),
             message=message,
+            demo_logins=[
+                (u.username, u.password.get_secret_value())
+                for u in self.users.values()
+                if u in DEFAULT_USERS
+            ],
         )
         response = HTMLResponse(page, 401 if message else 200)
         response.headers["Cache-Control"] = "no-store"

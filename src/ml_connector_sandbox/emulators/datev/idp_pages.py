@@ -22,10 +22,18 @@ def consent_page(
     scopes: Iterable[str],
     action: str,
     message: str | None = None,
+    demo_logins: Iterable[tuple[str, str]] = (),
 ) -> str:
-    """Login form plus the list of requested scopes, posting back to ``action``."""
+    """Login form plus the list of requested scopes, posting back to ``action``;
+    ``demo_logins`` (user, password) are the emulator's published demo sign-ins."""
     items = "".join(f"<li><code>{escape(scope)}</code></li>" for scope in scopes)
     notice = f"<p class='error' role='alert'>{escape(message)}</p>" if message else ""
+    logins = " or ".join(
+        f"user <code>{escape(user)}</code>, password <code>{escape(password)}</code>"
+        for user, password in demo_logins
+    )
+    if logins:
+        notice += f"<p class='demo'>This is an emulator. Sign in with its demo login: {logins}.</p>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>DATEV emulator: sign in</title><style>{_STYLE}</style></head><body>"
