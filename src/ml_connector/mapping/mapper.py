@@ -113,6 +113,8 @@ class Rejection:
     message: str
     value: object
     row: Mapping[str, object]
+    amount: Decimal | None = None
+    """The row's mapped amount when the row got that far (for the held amount)."""
 
     def describe(self) -> str:
         where = f" ({self.field})" if self.field else ""
@@ -154,6 +156,7 @@ def duplicate_key(outcome: RowOutcome, first: int) -> RowOutcome:
         message=f"row key {outcome.row_key!r} already used by row {first + 1}",
         value=outcome.row_key,
         row=outcome.row,
+        amount=outcome.amount,
     )
 
 
@@ -166,6 +169,7 @@ class _Reject(Exception):  # noqa: N818 - internal control flow, not an error cl
         self.field = field
         self.message = message
         self.value = value
+        self.amount: Decimal | None = None
 
 
 def _field_types() -> dict[str, str]:
@@ -289,6 +293,7 @@ class RowMapper:
                 message=exc.message,
                 value=exc.value,
                 row=row,
+                amount=exc.amount,
             )
 
     def row_key(self, row: Mapping[str, object]) -> str:
@@ -344,6 +349,15 @@ class RowMapper:
 
     def _map(self, row: Mapping[str, object], index: int, row_key: str) -> MappedRow:
         amount = self._amount(row)
+        try:
+            return self._book(row, index, row_key, amount)
+        except _Reject as exc:
+            exc.amount = amount
+            raise
+
+    def _book(
+        self, row: Mapping[str, object], index: int, row_key: str, amount: Decimal
+    ) -> MappedRow:
         changes: list[DataChange] = []
         values: dict[str, object] = {}
         for name, rule in self.mapping.fields.items():
