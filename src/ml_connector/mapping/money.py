@@ -94,6 +94,36 @@ class MoneyFacts:
             ],
         }
 
+    @classmethod
+    def from_report(cls, data: object) -> MoneyFacts:
+        """Read back the ``money`` part of a ``report.json`` (empty when it has none)."""
+        if not isinstance(data, dict):
+            return cls()
+        accounts = tuple(
+            AccountTotal(
+                int(a["account"]), str(a["currency"]), Decimal(a["debit"]), Decimal(a["credit"])
+            )
+            for a in data.get("accounts") or ()
+        )
+        held = tuple(
+            HeldTotal(
+                str(h["reason"]), int(h["count"]), Decimal(h["amount"]), int(h["without_amount"])
+            )
+            for h in data.get("held") or ()
+        )
+        return cls(accounts, held)
+
+    @classmethod
+    def combined(cls, parts: Iterable[MoneyFacts]) -> MoneyFacts:
+        """The sums of several runs (e.g. the months of the demo)."""
+        tally = MoneyTally()
+        for part in parts:
+            for a in part.accounts:
+                tally.add_sums(a.account, a.currency, a.debit, a.credit)
+            for h in part.held:
+                tally.add_held_sums(h.reason, h.count, h.amount, h.without_amount)
+        return tally.facts()
+
     def summary_lines(self, max_accounts: int = 30) -> list[str]:
         """Lines for ``report.txt``: totals, accounts, held amounts by reason."""
         lines: list[str] = []
@@ -136,20 +166,27 @@ class MoneyTally:
                 if line.soll_haben == "S"
                 else (line.gegenkonto, line.konto)
             )
-            self._side(debit, currency)[0] += amount
-            self._side(credit, currency)[1] += amount
+            self.add_sums(debit, currency, amount, _ZERO)
+            self.add_sums(credit, currency, _ZERO, amount)
 
-    def _side(self, account: int, currency: str) -> list[Decimal]:
-        return self._accounts.setdefault((account, currency), [_ZERO, _ZERO])
+    def add_sums(self, account: int, currency: str, debit: Decimal, credit: Decimal) -> None:
+        """Add to one account's debit and credit."""
+        side = self._accounts.setdefault((account, currency), [_ZERO, _ZERO])
+        side[0] += debit
+        side[1] += credit
 
     def add_held(self, rejection: Rejection) -> None:
         """Account for a held row (its mapped amount, when it got that far)."""
-        entry = self._held.setdefault(rejection.reason.value, [0, _ZERO, 0])
-        entry[0] = int(entry[0]) + 1
-        if rejection.amount is None:
-            entry[2] = int(entry[2]) + 1
-        else:
-            entry[1] = Decimal(entry[1]) + abs(rejection.amount)
+        amount = rejection.amount
+        unknown = 1 if amount is None else 0
+        self.add_held_sums(rejection.reason.value, 1, abs(amount or _ZERO), unknown)
+
+    def add_held_sums(self, reason: str, count: int, amount: Decimal, without_amount: int) -> None:
+        """Add held rows of one reason."""
+        entry = self._held.setdefault(reason, [0, _ZERO, 0])
+        entry[0] = int(entry[0]) + count
+        entry[1] = Decimal(entry[1]) + amount
+        entry[2] = int(entry[2]) + without_amount
 
     def facts(self) -> MoneyFacts:
         accounts = tuple(
