@@ -250,3 +250,10 @@ def test_strip_policy_removes_the_key_and_records_and_counts_it(tmp_path: Path) 
     assert report["data_changes"]["counts"]["tax_key_stripped"] == 2
     text = (tmp_path / "out" / "report.txt").read_text(encoding="utf-8")
     assert "2 tax keys stripped from automatic accounts" in text
+
+
+def test_standard_automatic_accounts_follow_a_longer_account_length(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    client = config.customer_of("p").datev.model_copy(update={"account_length": 6})
+    assert 840000 in client.automatic_account_set
+    assert 8400 not in client.automatic_account_set

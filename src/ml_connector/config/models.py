@@ -192,10 +192,15 @@ class DatevClient(_Model):
 
     @property
     def automatic_account_set(self) -> frozenset[int]:
-        """The chart's standard automatic accounts, plus the extra, minus the removed ones."""
-        standard = standard_automatic_accounts(self.chart_of_accounts)
+        """The chart's standard automatic accounts, plus the extra, minus the removed ones.
+
+        The standard lists have four digits; with a longer Sachkontenlänge an account is
+        written with trailing zeros (8400 becomes 840000 at six digits).
+        """
+        scale = 10 ** (self.account_length - 4)
+        standard = {a * scale for a in standard_automatic_accounts(self.chart_of_accounts)}
         extra = parse_accounts(self.automatic_accounts)
-        return (standard | extra) - parse_accounts(self.not_automatic_accounts)
+        return frozenset((standard | extra) - parse_accounts(self.not_automatic_accounts))
 
     @property
     def skr(self) -> str:
