@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,28 @@ def test_demo_posts_what_it_reports(
     assert sorted(t.job_id for t in transfers) == sorted(str(f.datev_job_id) for f in summary.files)
     assert all(f.outcome == "succeeded" for f in summary.files)
     assert summary.audit_verified
+    # money: debit and credit per account as the files on disk book them
+    sums: dict[int, list[Decimal]] = {}
+    for f in summary.files:
+        for line in read_file(Path(f.path)).lines:
+            debit, credit = (
+                (line.konto, line.gegenkonto)
+                if line.soll_haben == "S"
+                else (line.gegenkonto, line.konto)
+            )
+            sums.setdefault(debit, [Decimal(0), Decimal(0)])[0] += line.umsatz
+            sums.setdefault(credit, [Decimal(0), Decimal(0)])[1] += line.umsatz
+    assert {a.account: [a.debit, a.credit] for a in summary.money.accounts} == sums
+    [held] = summary.money.held
+    assert (held.reason, held.count, held.without_amount) == ("unmapped_account", 1, 0)
+    assert held.amount > 0
+    assert [t.period for t in summary.tie_outs] == ["2025-12", "2026-10"]
+    for tie in summary.tie_outs:
+        assert tie.ok
+        assert tie.looker_amount == tie.booked_amount + tie.held_amount
+    text = summary.render()
+    assert "money (EUR): debit " in text
+    assert "unmapped_account: 1 rows, " in text
     # no secret in the configuration, the key stored encrypted in the data directory
     config = Path(summary.config_path).read_text("utf-8")
     assert emulators.looker_client_secret.get_secret_value() not in config
@@ -72,6 +95,7 @@ def test_demo_posts_what_it_reports(
 
     printed = json.loads(capsys.readouterr().out)
     assert printed["bookings_posted"] == 126
+    assert printed["money"]["held"][0]["amount"] == str(held.amount)
     assert printed["files"][0]["path"] == summary.files[0].path
     assert any("submitted to DATEV" in line for line in progress)
 

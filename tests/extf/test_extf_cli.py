@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from click.testing import CliRunner
 from extf_helpers import MUSTER, valid_file
 
 from ml_connector.formats.extf.reader import read_file
-from ml_connector.formats.extf.samples import sample_lines, sample_rows
+from ml_connector.formats.extf.samples import sample_header, sample_lines, sample_rows
+from ml_connector.formats.extf.writer import render_bytes
 from ml_connector.interfaces.cli import main
 
 
@@ -140,3 +142,17 @@ def test_render_refuses_a_rows_file_that_is_not_utf8(tmp_path: Path) -> None:
         assert where in line
         assert "save the rows file as UTF-8" in line
         assert not any((tmp_path / "o").glob("EXTF_*"))
+
+
+def test_validate_takes_the_standard_automatic_accounts_of_a_chart(tmp_path: Path) -> None:
+    lines = [replace(sample_lines()[0], gegenkonto=8921, bu_schluessel="9")]
+    path = tmp_path / "EXTF_am.csv"
+    path.write_bytes(render_bytes(sample_header(), lines))
+    runner = CliRunner()
+    assert runner.invoke(main, ["extf", "validate", str(path)]).exit_code == 0
+    result = runner.invoke(main, ["extf", "validate", "--automatic-accounts", "SKR03", str(path)])
+    assert result.exit_code == 1
+    assert "tax key on automatic account 8921" in result.output
+    bad = runner.invoke(main, ["extf", "validate", "--automatic-accounts", "84xx", str(path)])
+    assert bad.exit_code != 0
+    assert "not an account number" in bad.output

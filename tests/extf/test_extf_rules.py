@@ -15,6 +15,7 @@ import pytest
 from extf_helpers import header, line, valid_file, with_field
 
 from ml_connector.formats.extf import validate as validate_module
+from ml_connector.formats.extf.automatic import parse_accounts, standard_automatic_accounts
 from ml_connector.formats.extf.samples import sample_header, sample_lines
 from ml_connector.formats.extf.validate import (
     InvalidBatchError,
@@ -342,3 +343,23 @@ def test_filename_pattern(name: str, ok: bool) -> None:
     assert (not problems) == ok
     if not ok:
         assert problems[0].rule == "file.filename"
+
+
+def test_standard_automatic_account_lists_ship_with_the_package() -> None:
+    skr03 = standard_automatic_accounts("SKR03")
+    skr04 = standard_automatic_accounts("SKR04")
+    assert {8300, 8400, 8920, 8925, 3400} <= skr03
+    assert {4300, 4400, 5400} <= skr04
+    assert 8200 not in skr03  # an ordinary revenue account takes a tax key
+    assert parse_accounts(["8920-8922", 8400]) == {8400, 8920, 8921, 8922}
+    with pytest.raises(ValueError, match="not an account number"):
+        parse_accounts(["8925-8920"])
+
+
+def test_generalumkehr_keys_are_allowed_on_automatic_accounts() -> None:
+    am = standard_automatic_accounts("SKR03")
+    assert validate_batch(
+        H, [line(gegenkonto=8400, bu_schluessel="20")], automatic_accounts=am
+    ).valid
+    bad = validate_batch(H, [line(konto=8400, bu_schluessel="3")], automatic_accounts=am)
+    _assert_located(bad.problems, "row.bu_automatic", 3, 9)

@@ -70,10 +70,11 @@ consultant_number = 29098
 client_number = 55003
 chart_of_accounts = "SKR03"
 account_length = 4
+$datev_extra
 
 [lookups.accounts]
 kind = "account"
-values = { "REV-100" = "8200", "OPS-300" = "4210", "BIG-1" = "123456" }
+values = { "REV-100" = "8200", "OPS-300" = "4210", "BIG-1" = "123456", "REV-840" = "8400" }
 [lookups.tax_keys]
 kind = "tax_key"
 values = { domestic_19 = "3", none = "" }
@@ -132,6 +133,7 @@ DEFAULTS: dict[str, str] = {
     "mapping_extra": "",
     "balanced": "false",
     "detail_amount": "",
+    "datev_extra": "",
 }
 
 

@@ -180,6 +180,7 @@ def test_run_report_counts_changes_and_document_number_collisions(tmp_path: Path
         "characters_replaced": 1,
         "zero_amount_skipped": 1,
         "exchange_amount_computed": 0,
+        "tax_key_stripped": 0,
     }
     assert changes["rows_changed"] == 5
     assert changes["document_number_collisions"] == 1
@@ -200,3 +201,59 @@ def test_run_report_counts_changes_and_document_number_collisions(tmp_path: Path
     assert change["after"] == "Zahlung \u201equoted\u201c - Lodz"
     assert traces["r2"].booking is not None
     assert "changes" not in traces["r2"].booking
+
+
+def test_tax_key_on_an_automatic_account_holds_the_row(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    held = _rejected(config, account="REV-840", revenue_type="domestic_19")
+    assert held.reason is RejectReason.TAX_KEY_ON_AUTOMATIC_ACCOUNT
+    assert held.field == "bu_schluessel"
+    assert "automatic account 8400" in held.message
+    # without a tax key the automatic account books as usual
+    assert _mapped(config, account="REV-840").lines[0].gegenkonto == 8400
+
+
+def test_client_settings_extend_and_shrink_the_standard_list(tmp_path: Path) -> None:
+    extra = 'automatic_accounts = ["4200-4210"]\nnot_automatic_accounts = [8400]'
+    config = make_config(tmp_path, datev_extra=extra)
+    assert _mapped(config, account="REV-840", revenue_type="domestic_19").lines[0].bu_schluessel
+    held = _rejected(config, account="OPS-300", revenue_type="domestic_19")
+    assert "automatic account 4210" in held.message
+
+
+def test_bad_automatic_account_setting_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="8920-8925"):
+        make_config(tmp_path, datev_extra='automatic_accounts = ["84xx"]')
+
+
+def test_strip_policy_removes_the_key_and_records_and_counts_it(tmp_path: Path) -> None:
+    config = make_config(tmp_path, datev_extra='automatic_accounts_tax_key = "strip"')
+    row = _mapped(config, account="REV-840", revenue_type="domestic_19")
+    assert row.lines[0].bu_schluessel is None
+    (change,) = row.changes
+    assert (change.kind, change.field, change.before, change.after) == (
+        DataChangeKind.TAX_KEY_STRIPPED,
+        "bu_schluessel",
+        "3",
+        None,
+    )
+    rows = [
+        make_row(id="r1", account="REV-840", revenue_type="domestic_19"),
+        make_row(id="r2", account="REV-840", revenue_type="domestic_19"),
+        make_row(id="r3"),
+    ]
+    with RunStream(config, "p", OCTOBER, tmp_path / "out", now=NOW) as run:
+        run.add_many(rows)
+        done = run.finish()
+    assert done.facts.rows_rejected == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["data_changes"]["counts"]["tax_key_stripped"] == 2
+    text = (tmp_path / "out" / "report.txt").read_text(encoding="utf-8")
+    assert "2 tax keys stripped from automatic accounts" in text
+
+
+def test_standard_automatic_accounts_follow_a_longer_account_length(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    client = config.customer_of("p").datev.model_copy(update={"account_length": 6})
+    assert 840000 in client.automatic_account_set
+    assert 8400 not in client.automatic_account_set

@@ -82,3 +82,27 @@ def test_only_a_value_a_month_filter_selects_counts_as_a_period() -> None:
     assert readable_period(date(2026, 10, 31))
     for value in (None, "", " 2026-10", "2026-13", "Okt 2026", "2026/10", "2026-10-31", 202610):
         assert not readable_period(value), value
+
+
+def test_check_flags_a_constant_tax_key_on_a_constant_automatic_account(tmp_path: Path) -> None:
+    from string import Template
+
+    from mapping_support import BASE_TOML, DEFAULTS
+
+    from ml_connector.config import parse_config
+
+    text = Template(BASE_TOML).substitute(DEFAULTS)
+    constant_key = text.replace(
+        'bu_schluessel = { lookup = "tax_keys", key = "coalesce(v.revenue_type, \'none\')" }',
+        "bu_schluessel = 3",
+    ).replace("konto = 1590", "konto = 8400")
+    assert constant_key != text
+    config = parse_config(constant_key, path=tmp_path / "ml-connector.toml")
+    [finding] = [f for f in check_targets(config) if "automatic" in f.message]
+    assert finding.where == "pipelines.p.mapping.fields.bu_schluessel"
+    assert "automatic account 8400 (SKR03)" in finding.message
+    stripped = constant_key.replace(
+        "account_length = 4", 'account_length = 4\nautomatic_accounts_tax_key = "strip"'
+    )
+    config = parse_config(stripped, path=tmp_path / "ml-connector.toml")
+    assert not [f for f in check_targets(config) if "automatic" in f.message]

@@ -56,6 +56,20 @@ def test_run_then_replay_posts_each_booking_once(
         assert run is not None
         assert run.data_changes is not None
         assert json.loads(run.data_changes) == {}
+        # the money is stored with the run: debit = credit, the held row's amount and why
+        assert run.money is not None
+        money = json.loads(run.money)
+        assert money["totals"]["EUR"]["debit"] == money["totals"]["EUR"]["credit"]
+        assert money["held"] == [
+            {"reason": "unmapped_account", "count": 1, "amount": "1808.57", "without_amount": 0}
+        ]
+        url = store.url.render_as_string(hide_password=False)
+        shown = CliRunner().invoke(main, ["status", "--store-url", url])
+        assert shown.exit_code == 0, shown.output
+        assert "1,808.57 (1 rows)" in shown.output
+        listed = CliRunner().invoke(main, ["status", "--store-url", url, "--json"])
+        by_id = {r["id"]: r for r in json.loads(listed.output)}
+        assert by_id[outcome.run_id]["money"]["held_amount"] == "1808.57"
     finally:
         store.dispose()
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ml_connector.errors import ConfigurationError
+from ml_connector.formats.extf.automatic import parse_accounts, standard_automatic_accounts
 
 __all__ = [
     "CREDENTIAL_REF",
@@ -179,6 +180,38 @@ class DatevClient(_Model):
         description="the emulator's OpenID Connect issuer [default: api_url + /openid]",
     )
     oauth: DatevOAuth | None = None
+    automatic_accounts: list[int | str] = Field(
+        default_factory=list,
+        description="the client's automatic (AM) accounts beyond the chart's standard list "
+        '(numbers or ranges such as "8920-8925")',
+    )
+    not_automatic_accounts: list[int | str] = Field(
+        default_factory=list,
+        description="standard automatic accounts the client's chart does not treat as automatic",
+    )
+    automatic_accounts_tax_key: Literal["hold", "strip"] = Field(
+        default="hold",
+        description="a line with a tax key on an automatic account: hold the row, or "
+        "strip the key (recorded as a data change)",
+    )
+
+    @field_validator("automatic_accounts", "not_automatic_accounts")
+    @classmethod
+    def _accounts(cls, value: list[int | str]) -> list[int | str]:
+        parse_accounts(value)  # the one parser; raises a one-line ValueError
+        return value
+
+    @property
+    def automatic_account_set(self) -> frozenset[int]:
+        """The chart's standard automatic accounts, plus the extra, minus the removed ones.
+
+        The standard lists have four digits; with a longer Sachkontenlänge an account is
+        written with trailing zeros (8400 becomes 840000 at six digits).
+        """
+        scale = 10 ** (self.account_length - 4)
+        standard = {a * scale for a in standard_automatic_accounts(self.chart_of_accounts)}
+        extra = parse_accounts(self.automatic_accounts)
+        return frozenset((standard | extra) - parse_accounts(self.not_automatic_accounts))
 
     @field_validator("api_url", "issuer")
     @classmethod

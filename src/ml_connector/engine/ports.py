@@ -98,6 +98,8 @@ class Prepared:
     rows_unassigned: int = 0
     data_changes: Mapping[str, int] = field(default_factory=dict)
     """Counts per data-change kind (texts shortened, ...) and document-number collisions."""
+    money: Mapping[str, Any] = field(default_factory=dict)
+    """Debit and credit per account and held amounts by reason (``report.json`` ``money``)."""
 
 
 class RunBlockedError(DataError):

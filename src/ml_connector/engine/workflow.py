@@ -279,6 +279,7 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
                     req.run_id,
                     warnings="\n".join(prepared.warnings) or None,
                     data_changes=json.dumps(changes, sort_keys=True),
+                    money=json.dumps(prepared.money, sort_keys=True) if prepared.money else None,
                     **counts,
                 )
 

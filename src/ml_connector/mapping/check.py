@@ -3,7 +3,8 @@
 DATEV cannot return its chart of accounts, so the best check before a run is that every
 configured target *could* be valid for the client: accounts are digits, not zero, at most
 Sachkontenlänge digits (general ledger) or exactly one more (personal accounts); tax keys
-are 1-4 digits or empty; cost centers fit the KOST columns.
+are 1-4 digits or empty; cost centers fit the KOST columns; a constant tax key does not
+sit on a constant automatic account (row by row the mapper holds such lines).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import re
 from dataclasses import dataclass
 
 from ml_connector.config.loader import LoadedConfig
+from ml_connector.config.models import DatevClient
+from ml_connector.formats.extf.automatic import automatic_account_hit
 from ml_connector.mapping.lookups import LookupKind
+from ml_connector.mapping.spec import CompiledMapping
 
 __all__ = ["CheckFinding", "account_problem", "check_targets"]
 
@@ -86,4 +90,35 @@ def check_targets(config: LoadedConfig) -> list[CheckFinding]:
                             f"pipelines.{name}.mapping.fields.{field_name}", value, problem
                         )
                     )
+        findings += _tax_key_on_automatic(name, mapping, client)
     return findings
+
+
+def _constant(mapping: CompiledMapping, field_name: str) -> object:
+    rule = mapping.fields.get(field_name)
+    return rule.constant if rule is not None and rule.kind == "constant" else None
+
+
+def _account_number(value: object) -> int | None:
+    text = "" if value is None else str(value)
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _tax_key_on_automatic(
+    name: str, mapping: CompiledMapping, client: DatevClient
+) -> list[CheckFinding]:
+    """A constant tax key with a constant automatic account: every line would be held."""
+    key = _constant(mapping, "bu_schluessel")
+    konto, gegenkonto = (_account_number(_constant(mapping, f)) for f in _ACCOUNT_FIELDS)
+    text = None if key is None else str(key)
+    hit = automatic_account_hit(konto, gegenkonto, text, client.automatic_account_set)
+    if hit is None or client.automatic_accounts_tax_key == "strip":
+        return []
+    return [
+        CheckFinding(
+            f"pipelines.{name}.mapping.fields.bu_schluessel",
+            str(key),
+            f"is a tax key on automatic account {hit} ({client.chart_of_accounts}); every line "
+            'would be held: leave the key empty, or set automatic_accounts_tax_key = "strip"',
+        )
+    ]

@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from ml_connector.formats.extf.automatic import automatic_account_hit
 from ml_connector.formats.extf.columns import COLUMN_BY_ATTR
 from ml_connector.formats.extf.models import COLUMN_ATTRS, BookingLine
 from ml_connector.mapping.expressions import ExpressionError, LookupMissError
@@ -87,6 +88,7 @@ class RejectReason(StrEnum):
     NO_PERIOD = "no_period"
     MISSING_EXCHANGE_RATE = "missing_exchange_rate"
     CURRENCY_MISMATCH = "currency_mismatch"
+    TAX_KEY_ON_AUTOMATIC_ACCOUNT = "tax_key_on_automatic_account"
 
 
 _HOLD_REASON = {DataChangeKind.TEXT_SHORTENED: RejectReason.TEXT_TOO_LONG}
@@ -111,6 +113,8 @@ class Rejection:
     message: str
     value: object
     row: Mapping[str, object]
+    amount: Decimal | None = None
+    """The row's mapped amount when the row got that far (for the held amount)."""
 
     def describe(self) -> str:
         where = f" ({self.field})" if self.field else ""
@@ -152,6 +156,7 @@ def duplicate_key(outcome: RowOutcome, first: int) -> RowOutcome:
         message=f"row key {outcome.row_key!r} already used by row {first + 1}",
         value=outcome.row_key,
         row=outcome.row,
+        amount=outcome.amount,
     )
 
 
@@ -164,6 +169,7 @@ class _Reject(Exception):  # noqa: N818 - internal control flow, not an error cl
         self.field = field
         self.message = message
         self.value = value
+        self.amount: Decimal | None = None
 
 
 def _field_types() -> dict[str, str]:
@@ -255,6 +261,7 @@ class RowMapper:
         self.line_checker = line_checker or default_line_checker(client, period)
         self._variables: dict[str, object] = {"period": str(period) if period else None}
         self._currency_column: dict[str, bool] = {}
+        self._automatic = client.automatic_account_set
 
     # -- public ---------------------------------------------------------------------------
 
@@ -286,6 +293,7 @@ class RowMapper:
                 message=exc.message,
                 value=exc.value,
                 row=row,
+                amount=exc.amount,
             )
 
     def row_key(self, row: Mapping[str, object]) -> str:
@@ -341,6 +349,15 @@ class RowMapper:
 
     def _map(self, row: Mapping[str, object], index: int, row_key: str) -> MappedRow:
         amount = self._amount(row)
+        try:
+            return self._book(row, index, row_key, amount)
+        except _Reject as exc:
+            exc.amount = amount
+            raise
+
+    def _book(
+        self, row: Mapping[str, object], index: int, row_key: str, amount: Decimal
+    ) -> MappedRow:
         changes: list[DataChange] = []
         values: dict[str, object] = {}
         for name, rule in self.mapping.fields.items():
@@ -371,6 +388,7 @@ class RowMapper:
             if values.get(name) is None:
                 raise _Reject(RejectReason.UNMAPPED_ACCOUNT, name, "no account", None)
         self._currency(row, values, abs(amount), changes)
+        self._tax_key_on_automatic(values, changes)
         if values.get("festschreibung") is None:
             values["festschreibung"] = self.client.festschreibung
         debit = amount > 0 if self.mapping.sign == "debit_positive" else amount < 0
@@ -403,6 +421,35 @@ class RowMapper:
                     f"held because text_changes = hold: {change.kind.value} ({change.note})",
                     change.before,
                 )
+
+    def _tax_key_on_automatic(self, values: dict[str, object], changes: list[DataChange]) -> None:
+        """A tax key on one of the client's automatic accounts: hold the row, or strip the
+        key (recorded) under ``automatic_accounts_tax_key = "strip"``."""
+        key = values.get("bu_schluessel")
+        hit = automatic_account_hit(
+            values.get("konto"), values.get("gegenkonto"), key, self._automatic
+        )
+        if hit is None:
+            return
+        if self.client.automatic_accounts_tax_key == "hold":
+            raise _Reject(
+                RejectReason.TAX_KEY_ON_AUTOMATIC_ACCOUNT,
+                "bu_schluessel",
+                f"tax key {key} on automatic account {hit} ({self.client.chart_of_accounts}); "
+                "DATEV books the tax from the account: leave the key empty for this account, "
+                'or set automatic_accounts_tax_key = "strip"',
+                key,
+            )
+        values["bu_schluessel"] = None
+        changes.append(
+            DataChange(
+                DataChangeKind.TAX_KEY_STRIPPED,
+                "bu_schluessel",
+                str(key),
+                None,
+                f"automatic account {hit} books its own tax",
+            )
+        )
 
     def _row_currency(self, row: Mapping[str, object], values: Mapping[str, object]) -> str:
         """The row's currency: ``wkz_umsatz`` when mapped and set, else the pipeline's.

@@ -55,6 +55,7 @@ from ml_connector.mapping.mapper import (
     RowMapper,
     duplicate_key,
 )
+from ml_connector.mapping.money import MoneyFacts, MoneyTally, format_money
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.restatement import (
     ChangeKind,
@@ -259,6 +260,8 @@ class RunFacts:
     completeness: Completeness = field(default_factory=Completeness)
     data_changes: DataChangeFacts = field(default_factory=DataChangeFacts)
     """What the mapping changed in booked rows' data, and Belegfeld 1 collisions."""
+    money: MoneyFacts = field(default_factory=MoneyFacts)
+    """Debit and credit per account of the lines to post; held amounts by reason."""
 
     @property
     def ready(self) -> bool:
@@ -328,6 +331,7 @@ class RunFacts:
             "rejections": rejections,
             "completeness": self.completeness.report(),
             "data_changes": self.data_changes.report(),
+            "money": self.money.report(),
         }
         if self.rows_rejected > len(rejections):
             out["rejections_not_listed"] = self.rows_rejected - len(rejections)
@@ -358,11 +362,13 @@ class RunFacts:
                 else " (no Looker totals configured)"
             ),
         ]
+        lines += _group_lines(self.tie_out)
         for problem in self.tie_out.problems[:10]:
             lines.append(f"    - {problem}")
         for note in self.tie_out.notes[:10]:
             lines.append(f"    note: {note}")
         lines += self.data_changes.summary_lines()
+        lines += self.money.summary_lines()
         for rejection in self.rejection_examples[:_TEXT_REJECTIONS]:
             where = f"row {rejection.index + 1} [{rejection.row_key}]"
             lines.append(f"  rejected {where}: {rejection.describe()}")
@@ -373,6 +379,27 @@ class RunFacts:
         for warning in self.completeness.warnings:
             lines.append(f"  warning: {warning}")
         return "\n".join(lines)
+
+
+#: tie-out groups listed in ``report.txt`` (all are in ``report.json``)
+_TEXT_GROUPS = 30
+
+
+def _group_lines(report: TieOutReport) -> list[str]:
+    """One line per tie-out group with its amounts (failed groups first)."""
+    groups = sorted(report.groups, key=lambda g: g.ok)
+    lines = []
+    for g in groups[:_TEXT_GROUPS]:
+        looker = "-" if g.looker_amount is None else format_money(g.looker_amount)
+        state = "ok" if g.ok else f"FAILED, difference {format_money(g.difference)}"
+        lines.append(
+            f"    {' / '.join(g.key) or '(all)'}: Looker {looker} ({g.looker_count or 0}), "
+            f"booked {format_money(g.booked_amount)} ({g.booked_count}), "
+            f"held {format_money(g.held_amount)} ({g.held_count}): {state}"
+        )
+    if len(groups) > _TEXT_GROUPS:
+        lines.append(f"    ... and {len(groups) - _TEXT_GROUPS} more groups (report.json)")
+    return lines
 
 
 def write_reports(facts: RunFacts, files: Sequence[WrittenFile], out_dir: Path) -> list[Path]:
@@ -476,6 +503,7 @@ class RunStream:
         self._uncovered: tuple[str, ...] = ()
         self._tally = TieOutTally(self.spec.tie_out, self.mapping)
         self._data_changes = DataChangeTally()
+        self._money = MoneyTally()
         self._period_field = self.spec.source.period_field
         self.rows_total = 0
         self.rows_other = 0
@@ -598,6 +626,7 @@ class RunStream:
 
     def _rejected(self, rejection: Rejection) -> None:
         self.rows_rejected += 1
+        self._money.add_held(rejection)
         if len(self._examples) < MAX_LISTED_REJECTIONS:
             self._examples.append(rejection)
         write_rows([held_record(rejection)], self._held)
@@ -629,6 +658,8 @@ class RunStream:
         reversed_lines = [line_to_json(line) for line in reversal] if change.applied else []
         position: list[object] | None = None
         if change.applied:
+            self._money.add_lines(reversal)
+            self._money.add_lines(row.lines)
             for item in reversed_lines:
                 self._reversals.append(item)
             if change.booking:
@@ -676,6 +707,7 @@ class RunStream:
             )
             self._count(change)
             if change.applied and reversal:
+                self._money.add_lines(reversal)
                 reversed_lines = [line_to_json(line) for line in reversal]
                 if self._traces is not None:
                     payload = _payload(None, [], reversed_lines)
@@ -723,6 +755,7 @@ class RunStream:
             blockers=tuple(blockers),
             completeness=self._completeness(),
             data_changes=self._data_changes.facts(),
+            money=self._money.facts(),
         )
         self._ready = facts.ready
         files: list[WrittenFile] = []

@@ -74,6 +74,7 @@ class DataChangeKind(StrEnum):
     CHARACTERS_REPLACED = "characters_replaced"
     ZERO_AMOUNT_SKIPPED = "zero_amount_skipped"
     EXCHANGE_AMOUNT_COMPUTED = "exchange_amount_computed"
+    TAX_KEY_STRIPPED = "tax_key_stripped"
 
     @property
     def label(self) -> str:
@@ -87,6 +88,7 @@ _LABELS = {
     DataChangeKind.CHARACTERS_REPLACED: "texts with characters replaced",
     DataChangeKind.ZERO_AMOUNT_SKIPPED: "zero amounts skipped",
     DataChangeKind.EXCHANGE_AMOUNT_COMPUTED: "base amounts computed from a rate",
+    DataChangeKind.TAX_KEY_STRIPPED: "tax keys stripped from automatic accounts",
 }
 
 #: the kinds ``text_changes = "hold"`` holds a row for

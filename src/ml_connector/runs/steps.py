@@ -141,6 +141,7 @@ def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
         unassigned_path=str(unassigned) if unassigned.exists() else None,
         rows_unassigned=facts.completeness.rows_unassigned,
         data_changes=facts.data_changes.counted(),
+        money=facts.money.report(),
     )
 
 

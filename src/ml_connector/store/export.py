@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from ml_connector.csvsafe import csv_writer
 from ml_connector.errors import ConfigurationError
+from ml_connector.formats.extf.models import COLUMN_ATTRS
 from ml_connector.store.audit import iter_events, verify
 from ml_connector.store.tables import AUDIT_EVENTS
 
@@ -108,6 +109,88 @@ def _write_csv(engine: Engine, out: TextIO, chain: str | None, run_id: str | Non
     return count
 
 
+#: the columns of a row view that are not JSON (kept as they are in the flat export)
+_PLAIN = ("run_id", "datev_client", "seq", "recorded_at", "row_key")
+_TAIL = ("rejection", "filename", "line", "datev_job_id", "job_outcome", "row_hash")
+
+
+def _lines(booking: Any, part: str) -> list[dict[str, Any]]:
+    items = booking.get(part) if isinstance(booking, dict) else None
+    return [item for item in items or () if isinstance(item, dict)]
+
+
+def _change_text(booking: Any) -> str:
+    changes = booking.get("changes") if isinstance(booking, dict) else None
+    return "; ".join(
+        f"{c.get('kind')} {c.get('field')}: {c.get('before')!s} -> {c.get('after')!s}"
+        for c in changes or ()
+        if isinstance(c, dict)
+    )
+
+
+def _flat_columns(
+    engine: Engine, chain: str | None, run_id: str | None
+) -> tuple[list[str], list[str], list[str]]:
+    """Source fields, booking-line and reversal-line columns seen in the trail (a first
+    pass that keeps only the names)."""
+    source: dict[str, None] = {}
+    booking: set[str] = set()
+    reversal: set[str] = set()
+    for row in iter_row_view(engine, chain=chain, run_id=run_id):
+        if isinstance(row["source"], dict):
+            source.update(dict.fromkeys(row["source"]))
+        for line in _lines(row["booking"], "lines"):
+            booking.update(line)
+        for line in _lines(row["booking"], "reversal"):
+            reversal.update(line)
+    order = {attr: index for index, attr in enumerate(COLUMN_ATTRS)}
+
+    def ordered(names: set[str]) -> list[str]:
+        return sorted(names, key=lambda name: (order.get(name, len(order)), name))
+
+    return list(source), ordered(booking), ordered(reversal)
+
+
+def _write_flat_csv(engine: Engine, out: TextIO, chain: str | None, run_id: str | None) -> int:
+    """German Excel: ``;``, decimal comma, one column per value (no JSON in a cell); a
+    row with several booking lines gets one CSV line per booking line."""
+    source_cols, booking_cols, reversal_cols = _flat_columns(engine, chain, run_id)
+    writer = csv_writer(out, decimal_comma=True, delimiter=";", lineterminator="\r\n")
+    writer.writerow(
+        [
+            *_PLAIN,
+            *(f"source.{c}" for c in source_cols),
+            "content_digest",
+            *(f"booking.{c}" for c in booking_cols),
+            *(f"reversal.{c}" for c in reversal_cols),
+            "changes",
+            *_TAIL,
+        ]
+    )
+    count = 0
+    for row in iter_row_view(engine, chain=chain, run_id=run_id):
+        source = row["source"] if isinstance(row["source"], dict) else {}
+        booking = row["booking"]
+        digest = booking.get("content_digest") if isinstance(booking, dict) else None
+        lines, reversal = _lines(booking, "lines"), _lines(booking, "reversal")
+        head = [_csv_cell(row[c]) for c in _PLAIN] + [_csv_cell(source.get(c)) for c in source_cols]
+        tail = [_change_text(booking)] + [_csv_cell(row[c]) for c in _TAIL]
+        for index in range(max(1, len(lines), len(reversal))):
+            line = lines[index] if index < len(lines) else {}
+            back = reversal[index] if index < len(reversal) else {}
+            writer.writerow(
+                [
+                    *head,
+                    _csv_cell(digest),
+                    *(_csv_cell(line.get(c)) for c in booking_cols),
+                    *(_csv_cell(back.get(c)) for c in reversal_cols),
+                    *tail,
+                ]
+            )
+        count += 1
+    return count
+
+
 def _write_json(engine: Engine, out: TextIO, chain: str | None, run_id: str | None) -> int:
     reports = verify(engine, chain=chain)
     heads = [
@@ -148,15 +231,23 @@ def export_trail(
     chain: str | None = None,
     run_id: str | None = None,
     overwrite: bool = False,
+    excel: bool = False,
 ) -> int:
     """Write the trail (optionally one chain or run) to ``out``; returns the row count.
 
-    An existing ``out`` is kept (:class:`ConfigurationError`) unless ``overwrite``.
+    ``excel`` (CSV only) writes for German Excel: UTF-8 with BOM, ``;``, decimal comma,
+    JSON values flattened to columns. An existing ``out`` is kept
+    (:class:`ConfigurationError`) unless ``overwrite``.
     """
-    writer = _write_csv if fmt == "csv" else _write_json
+    if excel and fmt != "csv":
+        raise ConfigurationError(
+            "the Excel layout is a CSV layout", hint="use --format csv with --excel"
+        )
+    writer = _write_flat_csv if excel else _write_csv if fmt == "csv" else _write_json
     out.parent.mkdir(parents=True, exist_ok=True)
+    encoding = "utf-8-sig" if excel else "utf-8"
     try:
-        handle = out.open("w" if overwrite else "x", encoding="utf-8", newline="")
+        handle = out.open("w" if overwrite else "x", encoding=encoding, newline="")
     except FileExistsError:
         raise ConfigurationError(
             f"{out} exists already; the export does not overwrite it",

@@ -61,6 +61,8 @@ class RunRecord:
     error: str | None = None
     data_changes: str | None = None
     """JSON ``{kind: count}`` of the data changes of the run's booked rows."""
+    money: str | None = None
+    """JSON of the batch's money (``report.json`` ``money``)."""
     created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None

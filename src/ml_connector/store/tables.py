@@ -69,6 +69,8 @@ class RunRow(Base):
     rows_unassigned: Mapped[int] = mapped_column(Integer, default=0)
     data_changes: Mapped[str | None] = mapped_column(Text)
     """JSON counts of what the mapping changed in booked rows (see mapping.changes)."""
+    money: Mapped[str | None] = mapped_column(Text)
+    """JSON of the batch's money: debit and credit per account, held amounts (mapping.money)."""
     created_at: Mapped[str] = mapped_column(String(40))
     started_at: Mapped[str | None] = mapped_column(String(40))
     finished_at: Mapped[str | None] = mapped_column(String(40))

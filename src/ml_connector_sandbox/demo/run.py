@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from ml_connector.engine.ports import RunOutcome
 from ml_connector.engine.runtime import Engine
 from ml_connector.errors import ConfigurationError
 from ml_connector.http.polling import PollPolicy
+from ml_connector.mapping.money import MoneyFacts
 from ml_connector.runs.connect import open_sync_store
 from ml_connector.runs.launch import EngineOptions, describe_boundary, engine_settings
 from ml_connector.runs.steps import LiveRunSteps
@@ -33,7 +35,13 @@ from ml_connector.store.runs import list_files
 from ml_connector.store.tables import AuditEventRow
 from ml_connector_sandbox.demo.emulators import DemoEmulators, running_emulators
 from ml_connector_sandbox.demo.setup import DEMO_CUSTOMER, DEMO_PIPELINE, install_demo
-from ml_connector_sandbox.demo.summary import DemoFile, DemoRejection, DemoRun, DemoSummary
+from ml_connector_sandbox.demo.summary import (
+    DemoFile,
+    DemoRejection,
+    DemoRun,
+    DemoSummary,
+    DemoTieOut,
+)
 
 __all__ = ["DEMO_MONTHS", "default_workdir", "run_demo"]
 
@@ -114,6 +122,7 @@ def _summary(
         ]
         rejections += _rejections(store, outcome.run_id, period)
     reports = verify(store)
+    money, tie_outs = _money(data_dir, outcomes, files)
     return DemoSummary(
         workdir=str(workdir),
         data_dir=str(data_dir),
@@ -132,7 +141,37 @@ def _summary(
             {"chain": r.chain, "events": r.events, "head_hash": r.head_hash, "ok": r.ok}
             for r in reports
         ),
+        money=money,
+        tie_outs=tie_outs,
     )
+
+
+def _run_report(data_dir: Path, period: str, files: Sequence[DemoFile]) -> dict[str, Any] | None:
+    """The month's ``report.json``: beside its files, else the newest of that month."""
+    candidates = [Path(f.path).parent / "report.json" for f in files if f.period == period]
+    found = (data_dir / "files").glob(f"*/{period}/*/report.json")
+    candidates += sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates:
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def _money(
+    data_dir: Path, outcomes: Sequence[RunOutcome], files: Sequence[DemoFile]
+) -> tuple[MoneyFacts, tuple[DemoTieOut, ...]]:
+    """Money over the months (from each run's report) and each month's tie-out."""
+    parts, tie_outs = [], []
+    for outcome in outcomes:
+        report = _run_report(data_dir, outcome.spec.period, files)
+        if report is None:
+            continue
+        parts.append(MoneyFacts.from_report(report.get("money")))
+        tie_out = report.get("tie_out")
+        if isinstance(tie_out, dict):
+            tie_outs.append(DemoTieOut.from_report(outcome.spec.period, tie_out))
+    return MoneyFacts.combined(parts), tuple(tie_outs)
 
 
 def run_demo(

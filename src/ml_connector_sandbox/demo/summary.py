@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["DemoFile", "DemoRejection", "DemoRun", "DemoSummary"]
+from ml_connector.mapping.money import MoneyFacts, format_money
+
+__all__ = ["DemoFile", "DemoRejection", "DemoRun", "DemoSummary", "DemoTieOut"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,48 @@ class DemoRejection:
 
 
 @dataclass(frozen=True, slots=True)
+class DemoTieOut:
+    """One month's tie-out against the Looker totals, with its amounts."""
+
+    period: str
+    ok: bool
+    groups: int
+    failed: int
+    looker_amount: Decimal
+    booked_amount: Decimal
+    held_amount: Decimal
+
+    @classmethod
+    def from_report(cls, period: str, tie_out: dict[str, Any]) -> DemoTieOut:
+        """From the ``tie_out`` part of the run's ``report.json``."""
+        groups = tie_out.get("groups") or []
+
+        def total(name: str) -> Decimal:
+            return sum((Decimal(g[name] or "0") for g in groups), Decimal("0.00"))
+
+        return cls(
+            period,
+            bool(tie_out.get("ok")),
+            len(groups),
+            sum(1 for g in groups if not g.get("ok")),
+            total("looker_amount"),
+            total("booked_amount"),
+            total("held_amount"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), **{k: str(v) for k, v in asdict(self).items() if "amount" in k}}
+
+    def render(self) -> str:
+        state = "ok" if self.ok else f"FAILED ({self.failed} of {self.groups} groups)"
+        return (
+            f"    {self.period}: {state}, {self.groups} groups, Looker "
+            f"{format_money(self.looker_amount)} = booked {format_money(self.booked_amount)}"
+            f" + held {format_money(self.held_amount)}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DemoSummary:
     """Everything the demo did, checked against the DATEV emulator's ledger."""
 
@@ -63,6 +108,9 @@ class DemoSummary:
     datev_duplicate_transfers: int
     audit_verified: bool
     audit_chains: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: debit and credit per DATEV account over all months, held amounts by reason
+    money: MoneyFacts = field(default_factory=MoneyFacts)
+    tie_outs: tuple[DemoTieOut, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -108,6 +156,8 @@ class DemoSummary:
                 ],
             },
             "audit": {"verified": self.audit_verified, "chains": list(self.audit_chains)},
+            "money": self.money.report(),
+            "tie_out": [t.to_json() for t in self.tie_outs],
         }
 
     def render(self) -> str:
@@ -128,6 +178,10 @@ class DemoSummary:
                 "    held back for correction (held.jsonl in the run's folder); fix the "
                 "mapping or the data, then 'ml-connector replay RUN' posts them"
             )
+        out += self.money.summary_lines()
+        if self.tie_outs:
+            out.append("  tie-out against Looker")
+            out += [t.render() for t in self.tie_outs]
         out.append("  runs")
         for run in self.runs:
             line = (

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from ml_connector.errors import DataError
+from ml_connector.formats.extf.automatic import automatic_account_hit
 from ml_connector.formats.extf.columns import COLUMNS, CONTROL_CHARS, Column, FieldError, Kind
 from ml_connector.formats.extf.lexer import SplitError, decode, split_fields, split_lines
 from ml_connector.formats.extf.models import COLUMN_ATTRS, BatchHeader, BookingLine
@@ -418,7 +419,6 @@ _KONTO, _GEGENKONTO, _BU, _BELEGDATUM = (
     _I["belegdatum"],
 )
 _LEISTUNG, _ZUORD = _I["leistungsdatum"], _I["datum_zuord_steuerperiode"]
-_AM_KEYS_ALLOWED = frozenset({"40"})
 
 
 def _cross_checks(
@@ -452,22 +452,19 @@ def _cross_checks(
                     "put the booking into the batch of its period",
                 )
             )
-    key = v[_BU]
-    if automatic_accounts and isinstance(key, str) and key and key not in _AM_KEYS_ALLOWED:
-        is_gu_key = len(key) == 2 and key.startswith("2")
-        for index in (_KONTO, _GEGENKONTO):
-            if v[index] in automatic_accounts and not is_gu_key:
-                out.append(
-                    _problem(
-                        "row.bu_automatic",
-                        COLUMNS[_BU],
-                        line,
-                        key,
-                        f"tax key on automatic account {v[index]} ({COLUMNS[index].heading})",
-                        "leave BU-Schlüssel empty on automatic accounts (40 cancels the automatic)",
-                    )
-                )
-                break
+    hit = automatic_account_hit(v[_KONTO], v[_GEGENKONTO], v[_BU], automatic_accounts or ())
+    if hit is not None:
+        where = _KONTO if v[_KONTO] == hit else _GEGENKONTO
+        out.append(
+            _problem(
+                "row.bu_automatic",
+                COLUMNS[_BU],
+                line,
+                v[_BU],
+                f"tax key on automatic account {hit} ({COLUMNS[where].heading})",
+                "leave BU-Schlüssel empty on automatic accounts (40 cancels the automatic)",
+            )
+        )
     if any(tuple(v[start:end]) != nones for start, end, nones in _PAIR_SPANS):
         for art, inhalt in _PAIRS:
             a, b = v[art], v[inhalt]

@@ -119,9 +119,20 @@ def verify(
 @click.option("--chain", help="only this DATEV client's trail")
 @click.option("--run", "run_id", help="only this run")
 @click.option("--force", is_flag=True, help="replace --out if it exists already")
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="CSV for German Excel: ';', UTF-8 with BOM, decimal comma, one column per value",
+)
 @store_url_option
 def export(
-    fmt: str, out: Path, chain: str | None, run_id: str | None, force: bool, store_url: str | None
+    fmt: str,
+    out: Path,
+    chain: str | None,
+    run_id: str | None,
+    force: bool,
+    excel: bool,
+    store_url: str | None,
 ) -> None:
     """Write the audit trail for the tax advisor (GoBD: original content determinable).
 
@@ -139,6 +150,7 @@ def export(
             chain=chain,
             run_id=run_id,
             overwrite=force,
+            excel=excel,
         )
     finally:
         engine.dispose()

@@ -23,12 +23,20 @@ def extf() -> None:
 
 
 def _accounts(text: str | None) -> frozenset[int] | None:
+    """``SKR03``/``SKR04`` (the chart's standard list) plus numbers and ranges, comma-separated."""
+    from ml_connector.formats.extf.automatic import parse_accounts, standard_automatic_accounts
+
     if not text:
         return None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    charts = [part.upper() for part in parts if part.upper() in ("SKR03", "SKR04")]
     try:
-        return frozenset(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter("comma-separated account numbers expected") from None
+        accounts = parse_accounts(part for part in parts if part.upper() not in charts)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}; give SKR03, SKR04, numbers or ranges") from None
+    for chart in charts:
+        accounts |= standard_automatic_accounts(chart)
+    return accounts
 
 
 @extf.command("validate")
@@ -39,7 +47,8 @@ def _accounts(text: str | None) -> frozenset[int] | None:
 @click.option("--client-id", help="Expected DATEV client id BBBBB-MMMMM (header fields 11/12).")
 @click.option(
     "--automatic-accounts",
-    help="Comma-separated automatic (AM) accounts of the client; enables the BU-on-AM rule.",
+    help="The client's automatic (AM) accounts: SKR03/SKR04 (standard list), numbers, "
+    "ranges (8920-8925), comma-separated; enables the BU-on-AM rule.",
 )
 @click.option(
     "--max-problems", default=1000, show_default=True, help="Stop listing after this many."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from itertools import groupby
+from typing import Any
 
 import click
 
@@ -42,7 +43,10 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
     finally:
         engine.dispose()
     if as_json:
-        rows = [{**asdict(r), "data_changes": _counts(r.data_changes)} for r in runs]
+        rows = [
+            {**asdict(r), "data_changes": _counts(r.data_changes), "money": _money_json(r.money)}
+            for r in runs
+        ]
         click.echo(json.dumps(rows, indent=2))
         return
     console = _console()
@@ -62,6 +66,8 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             "rows",
             "rejected",
             "data changed",
+            "debit = credit",
+            "held",
             "jobs ok/failed",
             "finished",
         ):
@@ -76,6 +82,7 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
                 str(r.rows_read),
                 str(r.rows_rejected),
                 _data_changes(r.data_changes),
+                *_money_cells(r.money),
                 f"{r.jobs_succeeded}/{r.jobs_failed}",
                 r.finished_at or "",
             )
@@ -99,6 +106,33 @@ def _counts(stored: str | None) -> dict[str, int]:
     if not isinstance(counts, dict):
         return {}
     return {str(k): v for k, v in counts.items() if isinstance(v, int)}
+
+
+def _money_json(stored: str | None) -> dict[str, Any]:
+    """The run's stored money (``{}`` for none or unreadable); exact decimal strings."""
+    try:
+        money = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    return money if isinstance(money, dict) else {}
+
+
+def _money_cells(stored: str | None) -> tuple[str, str]:
+    """``debit = credit`` per currency and the held amount, formatted as money."""
+    from ml_connector.mapping.money import MoneyFacts, format_money
+
+    try:
+        facts = MoneyFacts.from_report(_money_json(stored))
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return "", ""
+    booked = ", ".join(
+        f"{format_money(debit)} {currency}"
+        + ("" if debit == credit else f" (credit {format_money(credit)})")
+        for currency, (debit, credit) in facts.totals().items()
+    )
+    count = sum(h.count for h in facts.held)
+    held = f"{format_money(facts.held_amount)} ({count} rows)" if count else ""
+    return booked, held
 
 
 def _data_changes(stored: str | None) -> str:
