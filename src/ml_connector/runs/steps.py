@@ -295,7 +295,15 @@ class LiveRunSteps:
     def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
         workdir.mkdir(parents=True, exist_ok=True)
         now = _stamp(workdir, self.clock)
-        return RunStream(config, spec.pipeline, spec.period, workdir, now=now, trace_rows=True)
+        return RunStream(
+            config,
+            spec.pipeline,
+            spec.period,
+            workdir,
+            now=now,
+            trace_rows=True,
+            allow_empty=spec.allow_empty,
+        )
 
     def _load_posted(self, run: RunStream, spec: RunSpec) -> None:
         states = iter_latest(
