@@ -14,10 +14,12 @@ from click.testing import CliRunner
 from sync_support import CLIENT, PIPELINE, edited_looker, restated_looker
 
 from ml_connector.engine.ports import RunOutcome
+from ml_connector.engine.runtime import Engine
 from ml_connector.http.polling import PollPolicy
 from ml_connector.interfaces.cli import main
 from ml_connector.runs.connect import open_sync_store
-from ml_connector.runs.launch import EngineOptions, replay_run, run_pipeline
+from ml_connector.runs.launch import EngineOptions, engine_settings, replay_run, run_pipeline
+from ml_connector.runs.steps import LiveRunSteps
 from ml_connector.store.audit import verify
 from ml_connector.store.posted import iter_latest
 from ml_connector.store.runs import list_files
@@ -102,6 +104,46 @@ def test_rows_changed_before_the_replay_of_an_unrecorded_upload_are_corrected_no
         latest = list(iter_latest(store, pipeline=PIPELINE, datev_client=CLIENT, period=PERIOD))
         assert len(latest) == 63
         assert [r.ok for r in verify(store)] == [True]
+    finally:
+        store.dispose()
+
+
+def test_a_file_sent_without_a_stored_job_id_is_found_by_name_before_the_replay_prepares(
+    installed_on: DemoInstall, emulators: DemoEmulators, db_url: str | None, tmp_path: Path
+) -> None:
+    installed, options = installed_on, _options(db_url)
+    steps = LiveRunSteps(installed.settings)
+
+    def lose_the_job_id(name: str) -> None:
+        if name == "submitted:1":  # DATEV has the file; the job id is not stored yet
+            raise RuntimeError("worker lost")
+
+    try:
+        settings = engine_settings(installed.settings, options)
+        with Engine(settings, steps, on_boundary=lose_the_job_id) as engine:
+            run_id = engine.enqueue(steps.spec_for(PIPELINE, PERIOD))
+            first = engine.wait(run_id)
+    finally:
+        steps.close()
+    assert first.state == "failed"
+    assert first.jobs == {}
+    assert len(emulators.ledger.transfers(CLIENT)) == 1
+
+    with restated_looker(emulators, tmp_path, CHANGED, NEW_AMOUNT) as url:
+        settings = dataclasses.replace(installed.settings, looker_url=url)
+        again = replay_run(settings, first.run_id, options=options, progress=None)
+
+    assert again.state == "succeeded", again.error
+    assert len(emulators.ledger.transfers(CLIENT)) == 2
+    assert set(_net_postings(emulators).values()) == {1}
+    assert len(emulators.ledger.bookings(CLIENT)) == 65
+    store = open_sync_store(installed.settings)
+    try:
+        [file] = list_files(store, first.run_id)
+        assert (file.datev_job_id, file.outcome) == (
+            emulators.ledger.transfers(CLIENT)[0].job_id,
+            "succeeded",
+        )
     finally:
         store.dispose()
 
