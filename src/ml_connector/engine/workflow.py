@@ -606,8 +606,9 @@ async def _send(
             succeeded += 1
         else:
             failures.append(f"{file.filename}: {status.detail or 'no reason given'}")
-    failed = len(failures) + len(pending)
-    state: RunState = "succeeded" if failed == 0 else ("partial" if succeeded else "failed")
+    failed = len(failures)  # a pending job is neither: its outcome is not known yet
+    unsure = failed + len(pending)
+    state: RunState = "succeeded" if unsure == 0 else ("partial" if succeeded else "failed")
     errors = [_job_failures(failures)] if failures else []
     if pending:
         errors.append("; ".join(pending) + " (fix: replay the run later; it awaits the job)")

@@ -56,8 +56,9 @@ def replay(
       after the polling budget stops the replay (nothing sent): replay again later.
     - No month is reversed by accident. If Looker returns no rows for a period with
       posted bookings, the replay is blocked; --allow-empty reverses them all.
-    - Before sending a file the replay asks DATEV for its name and resends nothing
-      DATEV already has.
+    - Before sending a file the replay asks DATEV for its name (a digest of client,
+      period, part, pipeline and its booking lines) and resends nothing DATEV
+      already has.
     """
     from ml_connector.interfaces.cli._engine import cli_settings, print_outcome
     from ml_connector.runs.launch import EngineOptions, replay_run
