@@ -49,10 +49,12 @@ def test_audit_export_keeps_an_existing_file_unless_forced(data_dir: Path) -> No
     assert out.read_text(encoding="utf-8").startswith("run_id,")
 
 
-def test_replay_help_states_how_files_are_recognised() -> None:
+def test_replay_help_states_what_a_replay_guarantees() -> None:
     text = " ".join(CliRunner().invoke(main, ["replay", "--help"]).output.split())
     assert "digest of client, period, part, pipeline and its booking lines" in text
-    assert "before the rows change in Looker" in text
+    assert "No booking is posted twice" in text
+    assert "Rows changed in Looker since are then posted as corrections" in text
+    assert "--allow-empty" in text
 
 
 @pytest.mark.parametrize(

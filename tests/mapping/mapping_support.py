@@ -228,11 +228,14 @@ def stream_run(
     totals: Iterable[Mapping[str, object]] | None = None,
     posted: Mapping[str, str] | None = None,
     out: Path | None = None,
+    allow_empty: bool = False,
 ) -> Ran:
     """Run ``rows`` through a :class:`RunStream` (writing into ``out``, else a scratch dir)."""
     with tempfile.TemporaryDirectory(prefix="mapping-test-") as scratch:
         workdir = out or Path(scratch)
-        with RunStream(config, pipeline, period, workdir, now=NOW, trace_rows=True) as run:
+        with RunStream(
+            config, pipeline, period, workdir, now=NOW, trace_rows=True, allow_empty=allow_empty
+        ) as run:
             run.load_posted((posted or {}).items())
             run.add_many(rows)
             done = run.finish(totals)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -70,18 +70,31 @@ def restated_looker(
     emulators: DemoEmulators, tmp: Path, line_id: str, amount: Decimal
 ) -> Iterator[str]:
     """A second Looker emulator whose demo data has ``line_id`` at ``amount``; its URL."""
-    data = tmp / "restated-dataset"
+
+    def restate(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        changed = [row for row in rows if row["line_id"] == line_id]
+        assert len(changed) == 1
+        changed[0]["amount_eur"] = str(amount)
+        return rows
+
+    with edited_looker(emulators, tmp, restate) as url:
+        yield url
+
+
+@contextmanager
+def edited_looker(
+    emulators: DemoEmulators,
+    tmp: Path,
+    edit: Callable[[list[dict[str, str]]], list[dict[str, str]]],
+) -> Iterator[str]:
+    """A second Looker emulator serving the demo rows as ``edit`` returns them; its URL."""
+    data = tmp / "edited-dataset"
     shutil.copytree(demo_dataset_dir(), data)
     path = data / "gl_monthly.csv"
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     fields = list(rows[0])
-    changed = 0
-    for row in rows:
-        if row["line_id"] == line_id:
-            row["amount_eur"] = str(amount)
-            changed += 1
-    assert changed == 1
+    rows = edit(rows)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()

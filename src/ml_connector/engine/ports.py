@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from ml_connector.errors import DataError
+from ml_connector.errors import DataError, RetriableError
 from ml_connector.schedule.rules import ScheduleRule
 from ml_connector.store.canonical import canonical_json
 
 __all__ = [
+    "DatevJobPendingError",
     "JobStatus",
     "Prepared",
     "PreparedFile",
@@ -60,6 +61,9 @@ class RunSpec:
     customer: str
     datev_client: str
     period: str
+    allow_empty: bool = False
+    """Whether Looker may return no rows for a period with posted bookings (every
+    posted booking is then reversed); off, such a run is blocked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,11 @@ class RunBlockedError(DataError):
     ) -> None:
         super().__init__(message, hint=hint, location=location)
         self.prepared = prepared
+
+
+class DatevJobPendingError(RetriableError):
+    """A DATEV job of an earlier run of the period has not ended within the polling
+    budget: a replay waits for it (and posts nothing) rather than risk a second posting."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,12 +286,18 @@ class Engine:
             started.append(self.enqueue(RunSpec(name, item.customer, item.datev_client, period)))
         return started
 
-    def replay(self, run_id: str, *, only_failed: bool = False) -> str:
+    def replay(self, run_id: str, *, only_failed: bool = False, allow_empty: bool = False) -> str:
         """Run a finished run again under a new id, with the same filenames and record keys.
 
-        With ``only_failed`` the files DATEV accepted in ``run_id`` are left out. DATEV
-        is asked before every submission whether the file arrived already, so even a
-        full replay cannot post a file twice. Returns the new run id.
+        Before it prepares, the replay awaits every DATEV job of the period's earlier
+        runs whose outcome is not recorded (looking up by name the files sent without a
+        stored job id) and records it, so rows DATEV posted are never posted again, even
+        when they changed in Looker since; a job still pending fails the replay. With
+        ``only_failed`` the files DATEV accepted in ``run_id`` are left out. DATEV is
+        asked before every submission whether the file arrived already.
+        ``allow_empty`` lets a period with posted bookings come back empty from Looker
+        (every posted booking is reversed); otherwise such a run is blocked. Returns the
+        new run id.
         """
         run = run_store.get_run(self.store, run_id)
         if run is None:
@@ -317,7 +323,7 @@ class Engine:
             + 1
         )
         new_id = f"{original}:replay-{number}"
-        spec = RunSpec(run.pipeline, run.customer, run.datev_client, run.period)
+        spec = RunSpec(run.pipeline, run.customer, run.datev_client, run.period, allow_empty)
         self._enqueue(wf.RunRequest(run_id=new_id, spec=spec, replay_of=original, skip_files=skip))
         return new_id
 

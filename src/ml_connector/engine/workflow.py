@@ -1,7 +1,10 @@
 """The durable run: one DBOS workflow per run, its steps calling the injected :class:`RunSteps`.
 
-Step order: start -> prepare -> record rows -> submit every file -> poll each job
-(durable sleeps in between) -> record each outcome -> finish -> notify. DBOS
+Step order: start -> (a replay: settle the period's earlier files) -> prepare -> record
+rows -> submit every file -> poll each job (durable sleeps in between) -> record each
+outcome -> finish -> notify. A replay first awaits every DATEV job of an earlier run
+of the period whose outcome is not recorded and records it, so its restatement sees
+what DATEV posted; a job still pending after the budget is left unrecorded. DBOS
 checkpoints every step's result; after a crash the workflow resumes after the last
 completed step. Steps that write the store are idempotent on their own (they look
 for their audit marker inside the same transaction), so a crash after the write but
@@ -30,6 +33,7 @@ from sqlalchemy import Engine as SqlEngine
 
 from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS, step_failure_cause
 from ml_connector.engine.ports import (
+    DatevJobPendingError,
     JobStatus,
     Prepared,
     PreparedFile,
@@ -355,24 +359,24 @@ async def _submit_step(req: RunRequest, file: PreparedFile) -> str:
     earlier = await steps.find_submission(req.spec, file)
     job_id = earlier if earlier is not None else await steps.submit(req.spec, file)
     _boundary(f"submitted:{file.part}")
-
-    def write() -> None:
-        with write_transaction(_get().store) as conn:
-            run_store.set_file_job(conn, req.run_id, file.filename, job_id)
-            if not has_event(
-                conn, run_id=req.run_id, kind="file_submitted", filename=file.filename
-            ):
-                payload = {
-                    "datev_job_id": job_id,
-                    "reference_id": file.reference_id,
-                    "found_earlier_submission": earlier is not None,
-                }
-                event = AuditEvent("file_submitted", req.run_id, payload, filename=file.filename)
-                append_in(conn, req.spec.datev_client, [event])
-
-    await asyncio.to_thread(write)
+    await asyncio.to_thread(_record_submission, req, file, job_id, earlier is not None)
     _boundary(f"submit:{file.part}")
     return job_id
+
+
+def _record_submission(req: RunRequest, file: PreparedFile, job_id: str, found: bool) -> None:
+    """Store the DATEV job of ``file`` of run ``req`` and its ``file_submitted`` event
+    (``found``: DATEV had the file already); idempotent."""
+    with write_transaction(_get().store) as conn:
+        run_store.set_file_job(conn, req.run_id, file.filename, job_id)
+        if not has_event(conn, run_id=req.run_id, kind="file_submitted", filename=file.filename):
+            payload = {
+                "datev_job_id": job_id,
+                "reference_id": file.reference_id,
+                "found_earlier_submission": found,
+            }
+            event = AuditEvent("file_submitted", req.run_id, payload, filename=file.filename)
+            append_in(conn, req.spec.datev_client, [event])
 
 
 @DBOS.step(
@@ -390,8 +394,14 @@ async def _poll_step(req: RunRequest, file: PreparedFile, job_id: str) -> JobSta
 
 @DBOS.step(name="ml_connector.record_outcome")
 async def _outcome_step(
-    req: RunRequest, file: PreparedFile, job_id: str, status: JobStatus
+    req: RunRequest,
+    file: PreparedFile,
+    job_id: str,
+    status: JobStatus,
+    settled_by: str | None = None,
 ) -> None:
+    """Record what DATEV did with ``file`` of run ``req``; on success its rows become
+    posted records. ``settled_by``: the replay that awaited the job of an earlier run."""
     spec = req.spec
 
     def posted(conn: Connection) -> Iterator[PostedRecord]:
@@ -417,6 +427,8 @@ async def _outcome_step(
                 "outcome": status.state,
                 "detail": status.detail,
             }
+            if settled_by is not None:
+                payload["settled_by"] = settled_by
             if status.state == "succeeded":
                 record_posted_in(conn, posted(conn))
                 # the posted rows come under the chain: audit verify recomputes this
@@ -491,13 +503,85 @@ _NONDETERMINISM = NONDETERMINISM_ERRORS
 
 
 async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
+    """Poll the job until it ends, within the polling budget; still ``pending`` after it."""
     policy = _get().poll
+    status = JobStatus("pending")
     for attempt in range(1, policy.max_polls + 1):
         status = await _poll_step(req, file, job_id)
         if status.state != "pending":
             return status
-        await DBOS.sleep_async(poll_delay(attempt, policy, retry_after=status.retry_after))
-    return JobStatus("failed", detail=f"job {job_id} still pending after {policy.max_polls} polls")
+        if attempt < policy.max_polls:
+            await DBOS.sleep_async(poll_delay(attempt, policy, retry_after=status.retry_after))
+    return status
+
+
+def _pending_text(job_id: str, filename: str) -> str:
+    return f"DATEV job {job_id} of {filename} still pending after {_get().poll.max_polls} polls"
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """A file of an earlier run of the period that DATEV has, its outcome not recorded."""
+
+    run_id: str
+    file: PreparedFile
+    job_id: str
+
+
+def _prepared_file(record: run_store.RunFileRecord) -> PreparedFile:
+    return PreparedFile(
+        record.part, record.path, record.filename, record.sha256, record.reference_id, record.lines
+    )
+
+
+@DBOS.step(
+    name="ml_connector.unsettled",
+    retries_allowed=True,
+    max_attempts=3,
+    interval_seconds=5.0,
+    should_retry=_retriable,
+)
+async def _unsettled_step(req: RunRequest) -> tuple[Unsettled, ...]:
+    """The files of earlier runs of the period whose DATEV job has no recorded outcome:
+    those with a stored job id, and those DATEV finds by name (sent, then a crash before
+    the job id was stored; the job id is stored now)."""
+    spec = req.spec
+    records = await asyncio.to_thread(
+        run_store.unsettled_files,
+        _get().store,
+        pipeline=spec.pipeline,
+        datev_client=spec.datev_client,
+        period=spec.period,
+        exclude=req.run_id,
+    )
+    found: list[Unsettled] = []
+    for record in records:
+        file = _prepared_file(record)
+        job_id = record.datev_job_id
+        if job_id is None:
+            job_id = await _get().steps.find_submission(spec, file)
+            if job_id is None:
+                continue  # DATEV does not have it: nothing to settle
+            earlier = RunRequest(record.run_id, spec)
+            await asyncio.to_thread(_record_submission, earlier, file, job_id, True)
+        found.append(Unsettled(record.run_id, file, job_id))
+    return tuple(found)
+
+
+async def _settle_earlier(req: RunRequest) -> None:
+    """Await every DATEV job of an earlier run of the period whose outcome is not
+    recorded and record it (posted records, audit), so that the replay's restatement
+    sees those rows as posted. A job still pending blocks the replay."""
+    for item in await _unsettled_step(req):
+        earlier = RunRequest(item.run_id, req.spec)
+        status = await _await_job(earlier, item.file, item.job_id)
+        if status.state == "pending":
+            raise DatevJobPendingError(
+                f"{_pending_text(item.job_id, item.file.filename)} (run {item.run_id}); "
+                "the replay sent nothing",
+                hint=f"replay {req.replay_of or req.run_id} again later",
+            )
+        await _outcome_step(earlier, item.file, item.job_id, status, settled_by=req.run_id)
 
 
 async def _send(
@@ -510,23 +594,32 @@ async def _send(
         jobs[file.filename] = await _submit_step(req, file)
     succeeded = 0
     failures: list[str] = []
+    pending: list[str] = []
     for file in todo:
         job_id = jobs[file.filename]
         status = await _await_job(req, file, job_id)
+        if status.state == "pending":
+            # no outcome is recorded: a replay awaits this job before it prepares
+            pending.append(_pending_text(job_id, file.filename))
+            continue
         await _outcome_step(req, file, job_id, status)
         if status.state == "succeeded":
             succeeded += 1
         else:
             failures.append(f"{file.filename}: {status.detail or 'no reason given'}")
-    failed = len(failures)
-    state: RunState = "succeeded" if failed == 0 else ("partial" if succeeded else "failed")
+    failed = len(failures)  # a pending job is neither: its outcome is not known yet
+    unsure = failed + len(pending)
+    state: RunState = "succeeded" if unsure == 0 else ("partial" if succeeded else "failed")
+    errors = [_job_failures(failures)] if failures else []
+    if pending:
+        errors.append("; ".join(pending) + " (fix: replay the run later; it awaits the job)")
     return replace(
         outcome,
         state=state,
         jobs=dict(jobs),
         jobs_succeeded=succeeded,
         jobs_failed=failed,
-        error=_job_failures(failures) if failures else None,
+        error="; ".join(errors) or None,
     )
 
 
@@ -537,6 +630,8 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
     outcome = RunOutcome(run_id=req.run_id, spec=req.spec, state="running", replay_of=req.replay_of)
     jobs: dict[str, str] = {}  # files DATEV has, kept in the outcome when a later step fails
     try:
+        if req.replay_of is not None:
+            await _settle_earlier(req)
         prepared = await _prepare_step(req)
         outcome = replace(
             outcome,

@@ -467,6 +467,7 @@ class RunStream:
         line_checker: LineChecker | None = None,
         trace_rows: bool = False,
         max_bookings: int = MAX_BOOKINGS,
+        allow_empty: bool = False,
     ) -> None:
         self.period = Period.parse(period) if isinstance(period, str) else period
         self.pipeline = pipeline
@@ -486,6 +487,10 @@ class RunStream:
         )
         self.header = batch_header(config, pipeline, self.period, now or datetime.now(UTC))
         self.max_bookings = max_bookings
+        #: no rows from Looker for a period with posted bookings reverses them all
+        #: instead of blocking the run
+        self.allow_empty = allow_empty
+        self._posted_keys = 0
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         scratch = self.workdir / _SCRATCH
@@ -553,6 +558,7 @@ class RunStream:
             if entry is not None:
                 key, digest, lines = entry
                 self._index.add_posted(key, digest, json.dumps(lines, ensure_ascii=False))
+                self._posted_keys += 1
 
     def add_many(self, rows: Iterable[Mapping[str, object]]) -> None:
         """Add rows (a partition batch, or all of them from a sync iterator)."""
@@ -727,6 +733,7 @@ class RunStream:
                 f"{self.rows_rejected} row(s) rejected and the pipeline's reject_policy is "
                 'reject_batch; fix the mapping or the data, or set reject_policy = "hold_rejected"'
             )
+        blockers += self._empty_blocker()
         if not tie.ok:
             blockers.append("the tie-out failed; nothing may be submitted until the figures agree")
         if spec.tie_out.totals is not None and totals is None:
@@ -783,6 +790,17 @@ class RunStream:
             written += self._write_unassigned(out / UNASSIGNED_FILE)
         self._finished = StreamedRun(facts, tuple(files), tuple(written))
         return self._finished
+
+    def _empty_blocker(self) -> list[str]:
+        """Looker returned no rows for a period with posted bookings: reversing them all
+        needs an explicit ``allow_empty`` (an outage or a wrong filter looks the same)."""
+        if self._selected or not self._posted_keys or not self.corrections or self.allow_empty:
+            return []
+        return [
+            f"Looker returned no rows for {self.period} although {self._posted_keys} "
+            "booking(s) were posted; nothing is reversed. If the month is really empty, "
+            "replay the run with --allow-empty"
+        ]
 
     def _write_unassigned(self, path: Path) -> list[Path]:
         if not self._unassigned.count:

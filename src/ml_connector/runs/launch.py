@@ -170,11 +170,13 @@ def replay_run(
     run_id: str,
     *,
     only_failed: bool = False,
+    allow_empty: bool = False,
     options: EngineOptions | None = None,
     progress: Progress | None = _stderr_progress,
     timeout: float | None = None,
 ) -> RunOutcome:
-    """Replay a finished run (or only its failed files) and wait for the new run."""
+    """Replay a finished run (or only its failed files) and wait for the new run;
+    ``allow_empty``: see :meth:`~ml_connector.engine.runtime.Engine.replay`."""
     opts = options or EngineOptions()
     steps = LiveRunSteps(settings, progress=progress)
     try:
@@ -183,7 +185,7 @@ def replay_run(
         with Engine(
             engine_settings(settings, opts), steps, notifier=notifier, on_boundary=hook
         ) as engine:
-            new_id = engine.replay(run_id, only_failed=only_failed)
+            new_id = engine.replay(run_id, only_failed=only_failed, allow_empty=allow_empty)
             if progress is not None:
                 progress(f"replaying {run_id} as {new_id}")
             return engine.wait(new_id, timeout=timeout)

@@ -297,7 +297,15 @@ class LiveRunSteps:
     def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
         workdir.mkdir(parents=True, exist_ok=True)
         now = _stamp(workdir, self.clock)
-        return RunStream(config, spec.pipeline, spec.period, workdir, now=now, trace_rows=True)
+        return RunStream(
+            config,
+            spec.pipeline,
+            spec.period,
+            workdir,
+            now=now,
+            trace_rows=True,
+            allow_empty=spec.allow_empty,
+        )
 
     def _note_uncovered(self, run: RunStream, spec: RunSpec, periods: Sequence[str]) -> None:
         """Tell ``run`` the earlier periods Looker has rows in that no run has taken on."""

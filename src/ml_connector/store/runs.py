@@ -26,6 +26,7 @@ __all__ = [
     "list_runs",
     "set_file_job",
     "set_file_outcome",
+    "unsettled_files",
     "update_run",
 ]
 
@@ -197,6 +198,32 @@ def list_files(engine: Engine, run_id: str) -> list[RunFileRecord]:
     """Files of a run in part order."""
     table = RUN_FILES
     query = select(table).where(table.c.run_id == run_id).order_by(table.c.part)
+    with engine.connect() as conn:
+        return [
+            RunFileRecord(**{k: v for k, v in row._asdict().items() if k != "id"})
+            for row in conn.execute(query)
+        ]
+
+
+def unsettled_files(
+    engine: Engine, *, pipeline: str, datev_client: str, period: str, exclude: str
+) -> list[RunFileRecord]:
+    """Files of the runs of ``pipeline`` for ``period`` (but run ``exclude``) whose DATEV
+    outcome is not recorded: sent with a job id but not awaited to its end, or with no
+    job id (never sent, or sent and the job id lost in a crash). In run and part order."""
+    files, runs = RUN_FILES, RUNS
+    query = (
+        select(files)
+        .join(runs, runs.c.id == files.c.run_id)
+        .where(
+            (runs.c.pipeline == pipeline)
+            & (runs.c.datev_client == datev_client)
+            & (runs.c.period == period)
+            & (runs.c.id != exclude)
+            & (files.c.outcome.is_(None) | (files.c.outcome == "submitted"))
+        )
+        .order_by(runs.c.created_at, files.c.run_id, files.c.part)
+    )
     with engine.connect() as conn:
         return [
             RunFileRecord(**{k: v for k, v in row._asdict().items() if k != "id"})

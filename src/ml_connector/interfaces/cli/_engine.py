@@ -61,8 +61,8 @@ def next_step(outcome: RunOutcome) -> str | None:
         return (
             f"DATEV received {len(outcome.jobs)} of {len(outcome.files)} file(s) before the run "
             f"stopped; once DATEV answers again, {replay} finishes the run safely: it asks "
-            "DATEV for every file by name before sending it, so nothing is posted twice "
-            "(replay before the rows change in Looker: a changed file gets a new name)"
+            "DATEV for every file by name and waits for the jobs DATEV took before it reads "
+            "Looker again, so nothing is posted twice"
         )
     return f"fix the cause above, then run {replay}"
 

@@ -20,6 +20,9 @@ __all__ = ["replay"]
 @click.argument("run_id", metavar="RUN")
 @click.option("--only-failed", is_flag=True,
               help="Resend only the files DATEV did not accept in RUN.")  # fmt: skip
+@click.option("--allow-empty", is_flag=True,
+              help="The month is really empty: if Looker returns no rows for a period "
+                   "with posted bookings, reverse them all instead of blocking.")  # fmt: skip
 @config_option
 @store_url_option
 @system_db_url_option
@@ -29,6 +32,7 @@ __all__ = ["replay"]
 def replay(
     run_id: str,
     only_failed: bool,
+    allow_empty: bool,
     config_path: Path | None,
     store_url: str | None,
     system_db_url: str | None,
@@ -42,11 +46,19 @@ def replay(
     rows of files DATEV accepted are not sent again, and rows changed in Looker since
     are posted as reversal plus correction (restatement = "corrections").
 
-    A file's name is a digest of client, period, part, pipeline and its booking lines.
-    Before sending a file the replay asks DATEV for that name and resends nothing
-    DATEV already has. So a file that reached DATEV while its outcome was not
-    recorded (DATEV went down mid-run) is recognised only while its lines are
-    unchanged: replay such a run before the rows change in Looker.
+    \b
+    What a replay guarantees:
+    - No booking is posted twice. Before it reads Looker, the replay waits for every
+      DATEV job of the period's earlier runs whose outcome was never recorded (DATEV
+      went down mid-run, a crash) and records what DATEV posted; files sent without
+      a stored job id are looked up at DATEV by name first. Rows changed in Looker
+      since are then posted as corrections, not again. A DATEV job still pending
+      after the polling budget stops the replay (nothing sent): replay again later.
+    - No month is reversed by accident. If Looker returns no rows for a period with
+      posted bookings, the replay is blocked; --allow-empty reverses them all.
+    - Before sending a file the replay asks DATEV for its name (a digest of client,
+      period, part, pipeline and its booking lines) and resends nothing DATEV
+      already has.
     """
     from ml_connector.interfaces.cli._engine import cli_settings, print_outcome
     from ml_connector.runs.launch import EngineOptions, replay_run
@@ -58,6 +70,7 @@ def replay(
         settings,
         run_id,
         only_failed=only_failed,
+        allow_empty=allow_empty,
         options=EngineOptions(system_database_url=system_db_url),
     )
     print_outcome(outcome, as_json=as_json)
