@@ -32,18 +32,14 @@ from sqlalchemy import Engine
 from ml_connector.config.access import check_issuer, emulator_override
 from ml_connector.config.models import Customer, LookerConnection
 from ml_connector.credentials import CredentialStore, open_credential_store
+from ml_connector.credentials.kinds import LOOKER_CLIENT_ID, LOOKER_CLIENT_SECRET
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.api.httplog import HttpLog
 from ml_connector.datev.client import DatevClient
 from ml_connector.datev.oauth.connection_store import ConnectionStore, relogin_hint
 from ml_connector.datev.oauth.manager import TokenManager
 from ml_connector.errors import ReconsentRequiredError
-from ml_connector.runs.extract import (
-    LOOKER_CLIENT_ID,
-    LOOKER_CLIENT_SECRET,
-    LookerCredentials,
-    resolve_looker_credentials,
-)
+from ml_connector.runs.extract import LookerCredentials, resolve_looker_credentials
 from ml_connector.store.open import open_store
 
 __all__ = [

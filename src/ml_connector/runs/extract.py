@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from ml_connector.config.models import LookerConnection, Source
+from ml_connector.credentials.kinds import LOOKER_CLIENT_ID, LOOKER_CLIENT_SECRET
 from ml_connector.credentials.resolve import resolve_secret
 from ml_connector.credentials.store import CredentialStore
 from ml_connector.mapping.period import Period
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from ml_connector.looker.query import InlineQuery
 
 __all__ = [
-    "LOOKER_CLIENT_ID",
-    "LOOKER_CLIENT_SECRET",
     "LookerCredentials",
     "UnassignedRows",
     "fetch_source",
@@ -46,10 +45,6 @@ __all__ = [
     "readable_period",
     "resolve_looker_credentials",
 ]
-
-#: credential-store kinds (and ``env:PREFIX`` variables) of a Looker API3 key
-LOOKER_CLIENT_ID = "looker_client_id"
-LOOKER_CLIENT_SECRET = "looker_client_secret"  # noqa: S105 - a kind name, not a secret
 
 
 @dataclass(frozen=True, slots=True)
