@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from ml_connector.engine.ports import RunOutcome
-from ml_connector.errors import MlConnectorError
 from ml_connector.mapping.restatement import ChangeKind
 from ml_connector.mapping.stream import RunFacts, StreamedRun
 from ml_connector.runs.connect import SyncSettings
@@ -158,23 +157,21 @@ def dry_run(
 ) -> StreamedRun:
     """The real run's prepare into ``out_dir``, stopped before sending (see
     :meth:`~ml_connector.runs.steps.LiveRunSteps.dry_run`); rows from the customer's
-    Looker, or from ``rows_file``/``totals_file``. Errors become one-line click errors."""
+    Looker, or from ``rows_file``/``totals_file``. Errors are the project's own; the
+    command group shows them as one line."""
     import asyncio
 
     from ml_connector.runs.sources import JsonLinesRows
     from ml_connector.runs.steps import LiveRunSteps
 
+    steps = LiveRunSteps(settings)
     try:
-        steps = LiveRunSteps(settings)
-        try:
-            if rows_file is not None or totals_file is not None:
-                steps.source = JsonLinesRows(rows_file, totals_file, fallback=steps)
-            spec = steps.spec_for(pipeline, period)
-            return asyncio.run(steps.dry_run(spec, out_dir, limit=limit))
-        finally:
-            steps.close()
-    except MlConnectorError as exc:
-        raise click.ClickException(str(exc)) from None
+        if rows_file is not None or totals_file is not None:
+            steps.source = JsonLinesRows(rows_file, totals_file, fallback=steps)
+        spec = steps.spec_for(pipeline, period)
+        return asyncio.run(steps.dry_run(spec, out_dir, limit=limit))
+    finally:
+        steps.close()
 
 
 def would_send(facts: RunFacts, files: int) -> str:
