@@ -146,9 +146,23 @@ def test_datev_down_after_the_upload_then_a_replay_finishes_the_run(
     assert len(outcome.jobs) == 1 == len(emulators.ledger.transfers(CLIENT))
     assert "Traceback" not in capfd.readouterr().err
     assert f"ml-connector replay {outcome.run_id}" in (next_step(outcome) or "")
+    # `status` later gives the same advice as the run did, from what the store kept
+    store = open_sync_store(installed.settings)
+    try:
+        url = store.url.render_as_string(hide_password=False)
+    finally:
+        store.dispose()
+    shown = CliRunner().invoke(main, ["status", "--store-url", url, "--json"])
+    by_id = {r["id"]: r for r in json.loads(shown.output)}
+    assert by_id[outcome.run_id]["next_step"] == next_step(outcome)
+    listed = CliRunner().invoke(main, ["status", "--store-url", url])
+    assert "DATEV received 1 of 1 file(s)" in " ".join(listed.output.split())
 
     again = replay_run(installed.settings, outcome.run_id, options=FAST, progress=None)
     assert again.state == "succeeded", again.error
     assert len(emulators.ledger.transfers(CLIENT)) == 1, "the replay found the file, sent none"
     assert len(emulators.ledger.bookings(CLIENT)) == 63
     assert emulators.ledger.duplicates() == []
+    shown = CliRunner().invoke(main, ["status", "--store-url", url, "--json"])
+    by_id = {r["id"]: r for r in json.loads(shown.output)}
+    assert by_id[outcome.run_id]["next_step"] == f"replayed by {again.run_id}"

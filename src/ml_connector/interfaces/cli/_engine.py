@@ -15,6 +15,7 @@ from ml_connector.runs.connect import SyncSettings
 from ml_connector.runs.launch import EngineOptions, outcome_json
 
 __all__ = [
+    "advice",
     "cli_settings",
     "dry_run",
     "next_step",
@@ -45,20 +46,21 @@ def cli_settings(
     )
 
 
-def _jobs_not_known(outcome: RunOutcome) -> int:
-    """DATEV jobs of the run whose outcome was not learned (DATEV stopped answering)."""
-    return len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
-
-
 def next_step(outcome: RunOutcome) -> str | None:
     """What to do after a run that did not succeed, in one sentence (``None``: nothing)."""
-    if outcome.state != "failed":
+    settled = outcome.jobs_succeeded + outcome.jobs_failed
+    return advice(outcome.run_id, outcome.state, len(outcome.files), len(outcome.jobs), settled)
+
+
+def advice(run_id: str, state: str, files: int, jobs: int, settled: int) -> str | None:
+    """The next step for a run in ``state`` that sent ``jobs`` of ``files`` files to DATEV,
+    ``settled`` of them with a known outcome; shared by ``run`` and ``status``."""
+    if state != "failed":
         return None
-    unknown = _jobs_not_known(outcome)
-    replay = f"'ml-connector replay {outcome.run_id}'"
-    if unknown > 0:
+    replay = f"'ml-connector replay {run_id}'"
+    if jobs > settled:
         return (
-            f"DATEV received {len(outcome.jobs)} of {len(outcome.files)} file(s) before the run "
+            f"DATEV received {jobs} of {files} file(s) before the run "
             f"stopped; once DATEV answers again, {replay} finishes the run safely: it asks "
             "DATEV for every file by name and waits for the jobs DATEV took before it reads "
             "Looker again, so nothing is posted twice"
@@ -83,15 +85,15 @@ def print_outcome(outcome: RunOutcome, *, as_json: bool) -> None:
         for filename in outcome.files:
             job = outcome.jobs.get(filename)
             console.print(f"  file {filename}" + (f" -> DATEV job {job}" if job else ""))
-        unknown = _jobs_not_known(outcome)
+        unknown = len(outcome.jobs) - outcome.jobs_succeeded - outcome.jobs_failed
         console.print(
             f"  DATEV jobs: {outcome.jobs_succeeded} succeeded, {outcome.jobs_failed} failed"
             + (f", {unknown} not known yet" if unknown > 0 else "")
         )
         if outcome.error:
             console.print(f"  [red]error[/]: {outcome.error}", soft_wrap=True)
-        if (advice := next_step(outcome)) is not None:
-            console.print(f"  next: {advice}", soft_wrap=True, markup=False)
+        if (hint := next_step(outcome)) is not None:
+            console.print(f"  next: {hint}", soft_wrap=True, markup=False)
     if outcome.state != "succeeded":
         raise SystemExit(1)
 

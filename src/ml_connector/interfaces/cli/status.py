@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ml_connector.interfaces.cli._store import store_url_option
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ml_connector.store.runs import RunRecord
 
 __all__ = ["status"]
 
@@ -40,11 +45,18 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
     engine = open_store(store_url)
     try:
         runs = list_runs(engine, customer=customer, limit=limit)
+        replayed = {r.replay_of: r.id for r in runs if r.replay_of}
+        hints = {r.id: hint for r in runs if (hint := _next_step(engine, r, replayed)) is not None}
     finally:
         engine.dispose()
     if as_json:
         rows = [
-            {**asdict(r), "data_changes": _counts(r.data_changes), "money": _money_json(r.money)}
+            {
+                **asdict(r),
+                "data_changes": _counts(r.data_changes),
+                "money": _money_json(r.money),
+                "next_step": hints.get(r.id),
+            }
             for r in runs
         ]
         click.echo(json.dumps(rows, indent=2))
@@ -88,6 +100,8 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             )
             if r.error:
                 errors.append(f"{r.id}: {r.error}")
+            if r.id in hints:
+                errors.append(f"{r.id}: next: {hints[r.id]}")
             for warning in (r.warnings or "").splitlines():
                 warnings.append(f"{r.id}: {warning}")
         console.print(table)
@@ -95,6 +109,21 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             console.print(Text(f"  {line}", style="red"), soft_wrap=True)
         for line in warnings:
             console.print(Text(f"  warning {line}", style="yellow"), soft_wrap=True)
+
+
+def _next_step(engine: Engine, run: RunRecord, replayed: dict[str, str]) -> str | None:
+    """What ``run`` printed after this run: the same advice, from the stored files, or the
+    replay that took it on."""
+    from ml_connector.interfaces.cli._engine import advice
+    from ml_connector.store.runs import list_files
+
+    if run.state != "failed":
+        return None
+    if run.id in replayed:
+        return f"replayed by {replayed[run.id]}"
+    files = list_files(engine, run.id)
+    sent = sum(1 for f in files if f.datev_job_id)
+    return advice(run.id, run.state, len(files), sent, run.jobs_succeeded + run.jobs_failed)
 
 
 def _counts(stored: str | None) -> dict[str, int]:
