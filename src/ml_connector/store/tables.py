@@ -34,6 +34,7 @@ __all__ = [
     "CHAIN_HEADS",
     "EXECUTORS",
     "OAUTH_CONNECTIONS",
+    "OAUTH_PENDING_LOGINS",
     "POSTED_RECORDS",
     "RUNS",
     "RUN_FILES",
@@ -191,4 +192,20 @@ OAUTH_CONNECTIONS = Table(
     Column("access_expires_at", Float, nullable=True),
     Column("refresh_expires_at", Float, nullable=True),
     Column("generation", Integer, nullable=False),
+)
+
+#: logins begun and waiting for their callback: state, nonce and where to send the code;
+#: the PKCE verifier lives encrypted in the credential store (owner ``datev-login:<state>``)
+OAUTH_PENDING_LOGINS = Table(
+    "oauth_pending_logins",
+    Base.metadata,
+    Column("state", String(200), primary_key=True),
+    Column("connection", String(200), nullable=False, index=True),
+    Column("nonce", Text, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("client_id", String(200), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_by", Text, nullable=True),
 )
