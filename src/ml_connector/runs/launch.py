@@ -41,6 +41,7 @@ __all__ = [
     "describe_boundary",
     "engine_settings",
     "outcome_json",
+    "queue_run",
     "replay_run",
     "run_pipeline",
     "scheduled_pipelines",
@@ -163,6 +164,30 @@ def run_pipeline(
     finally:
         if steps is None:
             live.close()
+
+
+def queue_run(settings: SyncSettings, pipeline: str, period: str, system_db_url: str | None) -> str:
+    """Queue ``pipeline`` for ``period`` for the workers; returns the run id.
+
+    Idempotent: the run id is per (pipeline, period), so queuing it again adds nothing.
+    """
+    from ml_connector.engine.runtime import enqueue_remote, system_database_url
+    from ml_connector.errors import ConfigurationError
+
+    steps = LiveRunSteps(settings)
+    try:
+        spec = steps.spec_for(pipeline, period)
+    finally:
+        steps.close()
+    url = system_database_url(settings.data_dir, system_db_url)
+    try:
+        return enqueue_remote(url, spec)
+    except Exception as exc:  # the engine library's own errors, e.g. no queue tables
+        raise ConfigurationError(
+            f"cannot queue the run ({type(exc).__name__})",
+            hint="start 'ml-connector worker' once with the same data directory / "
+            "--system-db-url (it creates the queue), or run without --queue",
+        ) from None
 
 
 def replay_run(

@@ -38,6 +38,7 @@ __all__ = [
     "POSTED_RECORDS",
     "RUNS",
     "RUN_FILES",
+    "WEBHOOK_DELIVERIES",
     "AuditChainHeadRow",
     "AuditEventRow",
     "ExecutorRow",
@@ -208,4 +209,16 @@ OAUTH_PENDING_LOGINS = Table(
     Column("scope", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("started_by", Text, nullable=True),
+)
+
+#: Looker webhook deliveries that queued a run: one row per (pipeline, period, delivery)
+WEBHOOK_DELIVERIES = Table(
+    "webhook_deliveries",
+    Base.metadata,
+    Column("key", String(64), primary_key=True),
+    Column("pipeline", String(200), nullable=False, index=True),
+    Column("period", String(20), nullable=False),
+    Column("run_id", String(200), nullable=False),
+    Column("plan_id", Text, nullable=True),
+    Column("received_at", Float, nullable=False),
 )

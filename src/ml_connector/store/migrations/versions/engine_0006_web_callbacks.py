@@ -1,6 +1,6 @@
-"""DATEV logins started and waiting for their callback (web and loopback).
+"""Callbacks from outside: DATEV logins waiting for theirs, Looker webhook deliveries.
 
-Revision ID: engine_0006_web_login
+Revision ID: engine_0006_web_callbacks
 Revises: engine_0005
 Create Date: 2026-12-04
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "engine_0006_web_login"
+revision: str = "engine_0006_web_callbacks"
 down_revision: str | None = "engine_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -31,7 +31,17 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("started_by", sa.Text(), nullable=True),
     )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("pipeline", sa.String(200), nullable=False, index=True),
+        sa.Column("period", sa.String(20), nullable=False),
+        sa.Column("run_id", sa.String(200), nullable=False),
+        sa.Column("plan_id", sa.Text(), nullable=True),
+        sa.Column("received_at", sa.Float(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_deliveries")
     op.drop_table("oauth_pending_logins")
