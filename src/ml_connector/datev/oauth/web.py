@@ -11,10 +11,21 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+import httpx
+from pydantic import SecretStr
+
 from ml_connector.config.access import DATEV_ISSUERS
+from ml_connector.config.models import Customer
+from ml_connector.credentials import CredentialStore
+from ml_connector.credentials.kinds import DATEV_CLIENT_SECRET
+from ml_connector.credentials.resolve import resolve_secret
+from ml_connector.datev.oauth.client import OAuthClient
+from ml_connector.datev.oauth.endpoints import resolve_endpoints
+from ml_connector.datev.oauth.login import LoginRequest
+from ml_connector.datev.oauth.scopes import scope_for
 from ml_connector.errors import ConfigurationError
 
-__all__ = ["CALLBACK_PATH", "web_redirect_uri"]
+__all__ = ["CALLBACK_PATH", "customer_login_request", "web_redirect_uri"]
 
 CALLBACK_PATH = "/oauth/datev/callback"
 
@@ -46,3 +57,34 @@ def web_redirect_uri(public_url: str, issuer: str) -> str:
             f"address; register <public_url>{CALLBACK_PATH} with DATEV",
         )
     return uri
+
+
+async def customer_login_request(
+    customer_id: str,
+    customer: Customer,
+    credentials: CredentialStore,
+    http: httpx.AsyncClient,
+    *,
+    apis: tuple[str, ...] = ("extf-files",),
+) -> LoginRequest:
+    """The login of ``customer`` as its ``[customers.<id>.datev]`` table configures it."""
+    side = customer.datev
+    if side.oauth is None:
+        raise ConfigurationError(
+            f"customer {customer_id!r} has no DATEV app registration",
+            hint=f"add [customers.{customer_id}.datev.oauth] with client_id and client_secret",
+        )
+    secret: SecretStr | None = None
+    if side.oauth.client_secret:
+        secret = resolve_secret(
+            side.oauth.client_secret, kind=DATEV_CLIENT_SECRET, store=credentials
+        )
+    endpoints = await resolve_endpoints(side.emulator_issuer or side.environment, http)
+    own_issuer = endpoints.issuer.startswith("https://login.datev.de/")
+    return LoginRequest(
+        connection=customer_id,
+        endpoints=endpoints,
+        client=OAuthClient(side.oauth.client_id, secret),
+        scope=scope_for(apis),
+        extra_params=(("enableWindowsSso", "true"),) if own_issuer else (),
+    )
