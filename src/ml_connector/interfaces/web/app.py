@@ -32,7 +32,7 @@ from ml_connector.interfaces.web.settings import WebSettings
 __all__ = ["ROUTER_MODULES", "create_app"]
 
 #: the modules whose ``router`` the app includes, in this order
-ROUTER_MODULES: tuple[str, ...] = ("auth", "home")
+ROUTER_MODULES: tuple[str, ...] = ("auth", "runs", "lineage", "audit", "actions", "admin", "api")
 
 _log = logging.getLogger("ml_connector.web")
 
