@@ -468,6 +468,8 @@ def queued_runs(system_db_url: str, limit: int = 200) -> list[QueuedRun]:
         statuses = client.list_workflows(
             status="ENQUEUED", queue_name=QUEUE_NAME, limit=limit, load_output=False
         )
+    except DBAPIError:  # no worker created the queue yet: nothing waits in it
+        return []
     finally:
         client.destroy()
     out: list[QueuedRun] = []
@@ -489,9 +491,12 @@ def cancel_queued(system_db_url: str, run_id: str) -> bool:
     """Take ``run_id`` out of the queue; False if it is not waiting there (any more)."""
     client = DBOSClient(system_database_url=system_db_url)
     try:
-        found = client.list_workflows(
-            workflow_ids=[run_id], status="ENQUEUED", load_input=False, load_output=False
-        )
+        try:
+            found = client.list_workflows(
+                workflow_ids=[run_id], status="ENQUEUED", load_input=False, load_output=False
+            )
+        except DBAPIError:  # no worker created the queue yet
+            return False
         if not found:
             return False
         client.cancel_workflow(run_id)

@@ -20,7 +20,7 @@ from ml_connector.store.web import record_action
 
 __all__ = ["cancel", "replay", "router", "start"]
 
-router = APIRouter(prefix="/actions")
+router = APIRouter(prefix="/actions", include_in_schema=False)
 Operator = Annotated[Principal, Depends(require_role("operator"))]
 Confirm = Annotated[str, Form(max_length=3)]
 

@@ -24,7 +24,7 @@ from ml_connector.store.web import (
 
 __all__ = ["TOKEN_PREFIX", "router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: not part of the API document
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 #: API tokens start with this, so a leaked one is recognisable (secret scanners)

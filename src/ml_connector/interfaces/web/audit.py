@@ -21,7 +21,7 @@ from ml_connector.store.web import list_web_audit, record_action
 
 __all__ = ["export_download", "router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: not part of the API document
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 
 

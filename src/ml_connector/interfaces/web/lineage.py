@@ -14,7 +14,7 @@ from ml_connector.store.lineage import find_rows
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: not part of the API document
 
 
 @router.get("/lineage", response_class=HTMLResponse)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,20 +19,15 @@ from ml_connector.store.runs import FINAL_STATES, RunRecord, get_run, list_files
 
 __all__ = ["queued", "router", "run_or_404", "run_report"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: not part of the API document
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
-_log = logging.getLogger("ml_connector.web")
 
 
 def queued(request: Request) -> list[Any]:
-    """The runs waiting for a worker (none when the queue cannot be read yet)."""
+    """The runs waiting for a worker."""
     from ml_connector.engine.runtime import queued_runs
 
-    try:
-        return list(queued_runs(queue_url(request)))
-    except Exception:  # the queue's database may not exist before the first worker
-        _log.debug("queue not readable", exc_info=True)
-        return []
+    return list(queued_runs(queue_url(request)))
 
 
 def run_or_404(request: Request, run_id: str) -> RunRecord:
