@@ -10,12 +10,12 @@ from ml_connector.interfaces.web.settings import WebSettings
 from ml_connector.runs.connect import SyncSettings
 from ml_connector.runs.launch import EngineOptions
 
-__all__ = ["serve_app"]
+__all__ = ["serve_app", "start_worker"]
 
 _log = logging.getLogger("ml_connector.web")
 
 
-def _start_worker(settings: WebSettings, options: EngineOptions) -> threading.Event:
+def start_worker(settings: WebSettings, options: EngineOptions) -> threading.Event:
     """A worker thread (queued runs and schedules) that stops when the event is set."""
     from ml_connector.runs.launch import work
 
@@ -50,7 +50,7 @@ def serve_app(
     import uvicorn
 
     app = create_app(settings)
-    stop = _start_worker(settings, worker) if worker is not None else None
+    stop = start_worker(settings, worker) if worker is not None else None
     try:
         uvicorn.run(
             app,
