@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.exceptions import StarletteDeprecationWarning
+from web_support import FILENAME, PASSWORD, ROLES, RUN_ID, TestClient, login
 
 from ml_connector.interfaces.web import WebSettings, create_app
 from ml_connector.interfaces.web.security import hash_password
 from ml_connector.store.db import make_engine, migrate
 from ml_connector.store.web import add_user
-
-with warnings.catch_warnings():
-    # Starlette asks for the httpx fork (httpx2) for its test client; the product uses
-    # httpx (docs/dependencies.md), which the test client still drives correctly.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
-
-PASSWORD = "correct horse battery"
-ROLES = ("viewer", "operator", "admin")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -49,24 +39,6 @@ def app(web_engine: Engine, data_dir: Path) -> FastAPI:
     return create_app(WebSettings(data_dir=data_dir), engine=web_engine)
 
 
-def login(client: TestClient, name: str, password: str = PASSWORD) -> int:
-    """Log ``client`` in as ``name`` through the form; the status of the POST."""
-    form = client.get("/login")
-    csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    answer = client.post(
-        "/login",
-        data={"username": name, "password": password, "csrf_token": csrf, "next": "/"},
-        follow_redirects=False,
-    )
-    return answer.status_code
-
-
-def page_csrf(client: TestClient, path: str = "/") -> str:
-    """The CSRF token the session's pages carry."""
-    text = client.get(path).text
-    return text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-
-
 @pytest.fixture
 def as_role(app: FastAPI) -> Iterator[dict[str, TestClient]]:
     """A logged-in client per role, plus ``anonymous``."""
@@ -78,10 +50,6 @@ def as_role(app: FastAPI) -> Iterator[dict[str, TestClient]]:
     yield clients
     for client in clients.values():
         client.close()
-
-
-RUN_ID = "run:gl-monthly:2026-10"
-FILENAME = "EXTF_Buchungsstapel_1.csv"
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
+from web_support import FILENAME, PASSWORD, TestClient, page_csrf
 
-from conftest import FILENAME, PASSWORD, TestClient, page_csrf
 from ml_connector.interfaces.web.app import app_routes
 from ml_connector.store.web import WEB_SESSIONS, create_token
 

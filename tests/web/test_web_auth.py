@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from web_support import PASSWORD, TestClient, login, page_csrf
 
-from conftest import PASSWORD, TestClient, login, page_csrf
 from ml_connector.interfaces.web import WebSettings, create_app
 from ml_connector.interfaces.web.app import app_routes
 from ml_connector.store.web import list_web_audit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FILENAME, TestClient
+from web_support import FILENAME, TestClient
 
 
 def test_runs_list_shows_the_run_with_its_progress(

@@ -7,33 +7,13 @@ installs Chromium and scripts/test installs axe-core.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-CHROMIUM = "/usr/bin/chromium"
-AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
-VIEWER_PASSWORD = "viewer password for the browser test"
-
-
-def _need(ok: bool, what: str) -> None:
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{what} is missing")
-        pytest.skip(f"{what} is missing")
-
-
-@dataclass
-class LiveApp:
-    """The served app: its URL and the demo admin's password."""
-
-    url: str
-    admin_password: str
+from browser_support import CHROMIUM, VIEWER_PASSWORD, LiveApp, need
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +29,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     from ml_connector_sandbox.demo.serve import add_demo_admin, demo_web_settings
     from ml_connector_sandbox.emulators._server import free_port, serve_in_thread
 
-    _need(shutil.which(CHROMIUM) is not None, "Debian's chromium (/usr/bin/chromium)")
+    need(shutil.which(CHROMIUM) is not None, "Debian's chromium (/usr/bin/chromium)")
     pytest.importorskip("playwright")
     workdir = tmp_path_factory.mktemp("browser-demo")
     with running_emulators() as emulators:
@@ -77,30 +57,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 def browser() -> Iterator[Any]:
     """Chromium, headless (no sandbox: CI runs as root)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    _need(shutil.which(CHROMIUM) is not None, "Debian's chromium (/usr/bin/chromium)")
+    need(shutil.which(CHROMIUM) is not None, "Debian's chromium (/usr/bin/chromium)")
     with sync_api.sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield instance
         instance.close()
-
-
-def check_accessibility(page: Any) -> None:
-    """No serious or critical axe-core violation on the page."""
-    _need(AXE.is_file(), "the npm package axe-core (scripts/test installs it)")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document)")
-    serious = [
-        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == [], f"{page.url}: {serious}"
-
-
-def log_in(page: Any, url: str, user: str, password: str) -> None:
-    """Log in through the form."""
-    page.goto(f"{url}/login")
-    page.fill("#username", user)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")

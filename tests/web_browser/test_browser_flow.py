@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import VIEWER_PASSWORD, LiveApp, check_accessibility, log_in
+from browser_support import VIEWER_PASSWORD, LiveApp, check_accessibility, log_in
 
 pytestmark = pytest.mark.slow
 
