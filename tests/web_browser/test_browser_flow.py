@@ -35,6 +35,19 @@ def test_operator_runs_a_period_and_follows_it_to_datev(
     state = row.locator("[data-field=state]")
     state.filter(has_text="succeeded").wait_for(timeout=120_000)
 
+    # replay only its failed files and held rows: a new run, nothing posted twice
+    page.click("text=run:gl-monthly:2025-11")
+    page.click("text=Replay failed files and held rows only…")
+    page.wait_for_selector("text=Please confirm")
+    page.click("text=Yes, do it")
+    replay = page.locator("tr", has=page.locator("a", has_text="2025-11:replay-1"))
+    for _ in range(40):
+        if replay.count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    replay.locator("[data-field=state]").filter(has_text="succeeded").wait_for(timeout=120_000)
+
     page.click("text=run:gl-monthly:2025-12")
     page.wait_for_selector("text=Held rows (1)")
     assert "Debit and credit per DATEV account" in page.content()
