@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from web_datev_support import CALLBACK, CLIENT_SECRET, browse_to_callback, config, idp_server
+from web_support import PASSWORD, ROLES, TestClient, login
 
-from conftest import PASSWORD, ROLES, TestClient, login
 from ml_connector.credentials import open_credential_store
 from ml_connector.datev.oauth.connection_store import ConnectionStore
 from ml_connector.interfaces.web import WebSettings, create_app

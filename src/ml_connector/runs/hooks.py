@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +31,7 @@ from ml_connector.credentials.kinds import LOOKER_WEBHOOK_SECRET
 from ml_connector.credentials.resolve import resolve_secret
 from ml_connector.errors import ConfigurationError, DataError, MlConnectorError
 from ml_connector.runs.connect import SyncSettings, open_sync_store
-from ml_connector.runs.launch import queue_run
+from ml_connector.runs.launch import EngineOptions, RunAlreadyExistsError, queue_run
 from ml_connector.schedule import month_period
 from ml_connector.store.tables import WEBHOOK_DELIVERIES
 
@@ -43,8 +42,6 @@ __all__ = [
     "delivery_key",
     "pipeline_webhook",
 ]
-
-Queue = Callable[[SyncSettings, str, str, str | None], str]
 
 
 class WebhookAuthError(MlConnectorError):
@@ -98,8 +95,7 @@ def accept_looker_delivery(
     body: bytes,
     *,
     now: float | None = None,
-    system_db_url: str | None = None,
-    queue: Queue = queue_run,
+    options: EngineOptions | None = None,
 ) -> HookOutcome:
     """Check one delivery and queue the run of its period (once per delivery)."""
     webhook = pipeline_webhook(load_config(find_config(settings.config_path)), pipeline)
@@ -119,7 +115,10 @@ def accept_looker_delivery(
             ).scalar_one_or_none()
         if seen is not None:
             return HookOutcome(pipeline, period, seen, queued=False)
-        run_id = queue(settings, pipeline, period, system_db_url)
+        try:
+            run_id = queue_run(settings, pipeline, period, options or EngineOptions())
+        except RunAlreadyExistsError as exc:  # the period ran and finished: replay is the way
+            return HookOutcome(pipeline, period, exc.run_id, queued=False)
         try:
             with engine.begin() as conn:
                 conn.execute(

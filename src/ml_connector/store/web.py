@@ -40,6 +40,7 @@ __all__ = [
     "User",
     "WebAuditEntry",
     "add_user",
+    "connection_statuses",
     "create_session",
     "create_token",
     "delete_session",
@@ -326,3 +327,28 @@ def list_web_audit(engine: Engine, limit: int = 200) -> list[WebAuditEntry]:
             WebAuditEntry(r.recorded_at, r.user_name, r.action, r.target, r.detail)
             for r in conn.execute(query)
         ]
+
+
+def connection_statuses(engine: Engine) -> dict[str, dict[str, object]]:
+    """Each DATEV connection's status (by connection name, i.e. customer id); no secrets."""
+    from ml_connector.store.tables import OAUTH_CONNECTIONS
+
+    table = OAUTH_CONNECTIONS
+
+    query = select(
+        table.c.name,
+        table.c.status,
+        table.c.status_detail,
+        table.c.refreshed_at,
+        table.c.refresh_expires_at,
+    )
+    with engine.connect() as conn:
+        return {
+            row.name: {
+                "status": row.status,
+                "detail": row.status_detail,
+                "refreshed_at": row.refreshed_at,
+                "refresh_expires_at": row.refresh_expires_at,
+            }
+            for row in conn.execute(query)
+        }

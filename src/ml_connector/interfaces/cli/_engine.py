@@ -117,7 +117,7 @@ def run_through_engine(
     options = EngineOptions(system_database_url=system_db_url)
     try:
         if queue_only:
-            run_id = queue_run(settings, pipeline, period, system_db_url)
+            run_id = queue_run(settings, pipeline, period, options)
             click.echo(f"queued {run_id}; 'ml-connector worker' runs it")
             return
         outcome = run_pipeline(settings, pipeline, period, options=options)

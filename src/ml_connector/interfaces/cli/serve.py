@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ml_connector.interfaces.cli._store import STORE_HELP
+from ml_connector.interfaces.cli._store import STORE_HELP, datev_url_option, system_db_url_option
 
 __all__ = ["serve"]
 
@@ -37,6 +37,16 @@ __all__ = ["serve"]
     envvar="ML_CONNECTOR_TRUSTED_PROXIES",
     help="comma-separated addresses whose X-Forwarded-For/-Proto headers are believed",
 )
+@system_db_url_option
+@click.option("--looker-url", default=None, help="Override every customer's Looker URL.")
+@datev_url_option
+@click.option(
+    "--worker/--no-worker",
+    default=False,
+    show_default=True,
+    help="also execute queued runs and schedules in this process (else run "
+    "'ml-connector worker' beside it)",
+)
 def serve(
     host: str,
     port: int,
@@ -44,12 +54,19 @@ def serve(
     config_path: Path | None,
     store_url: str | None,
     trusted_proxies: str,
+    system_db_url: str | None,
+    looker_url: str | None,
+    datev_url: str | None,
+    worker: bool,
 ) -> None:
-    """Serve the web app and /api/v1 until stopped (Ctrl-C)."""
-    import uvicorn
+    """Serve the web app and /api/v1 until stopped (Ctrl-C).
 
-    from ml_connector.interfaces.web import WebSettings, create_app
+    Runs started in the app are queued; 'ml-connector worker' (or --worker) runs them.
+    """
+    from ml_connector.interfaces.web import WebSettings
+    from ml_connector.interfaces.web.server import serve_app
     from ml_connector.paths import default_data_dir
+    from ml_connector.runs.launch import EngineOptions
 
     if public_url and not public_url.lower().startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--public-url")
@@ -58,15 +75,10 @@ def serve(
         store_url=store_url,
         config_path=config_path,
         public_url=public_url.rstrip("/") if public_url else None,
+        system_db_url=system_db_url,
+        looker_url=looker_url,
+        datev_url=datev_url,
     )
-    app = create_app(settings)
     click.echo(f"serving on http://{host}:{port} (public URL: {public_url or 'not set'})", err=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        forwarded_allow_ips=trusted_proxies,
-        server_header=False,
-        log_level="warning",
-    )
+    options = EngineOptions(system_database_url=system_db_url) if worker else None
+    serve_app(settings, host=host, port=port, trusted_proxies=trusted_proxies, worker=options)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,10 +30,20 @@ from ml_connector.interfaces.web.pages import render
 from ml_connector.interfaces.web.security import LoginLimiter, security_headers
 from ml_connector.interfaces.web.settings import WebSettings
 
-__all__ = ["ROUTER_MODULES", "create_app"]
+__all__ = ["ROUTER_MODULES", "app_routes", "create_app"]
 
 #: the modules whose ``router`` the app includes, in this order
-ROUTER_MODULES: tuple[str, ...] = ("auth", "home", "datev_login", "looker_hooks")
+ROUTER_MODULES: tuple[str, ...] = (
+    "auth",
+    "runs",
+    "lineage",
+    "audit",
+    "actions",
+    "admin",
+    "api",
+    "datev_login",
+    "looker_hooks",
+)
 
 _log = logging.getLogger("ml_connector.web")
 
@@ -120,6 +131,11 @@ def default_routers() -> list[APIRouter]:
     return [import_module(f"{package}.{name}").router for name in ROUTER_MODULES]
 
 
+def app_routes(app: FastAPI) -> list[APIRoute]:
+    """Every route of the app's routers (what the access test walks)."""
+    return [r for router in app.state.routers for r in router.routes if isinstance(r, APIRoute)]
+
+
 def create_app(
     settings: WebSettings, *, engine: Engine | None = None, routers: Iterable[APIRouter] = ()
 ) -> FastAPI:
@@ -137,7 +153,8 @@ def create_app(
     app.state.engine = engine or open_store(settings.store_url, data_dir=settings.data_dir)
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_seconds)
     _install_handlers(app)
-    for router in [*default_routers(), *routers]:
+    app.state.routers = [*default_routers(), *routers]
+    for router in app.state.routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), "static")
     app.add_middleware(_Headers, headers=security_headers(https=settings.https))

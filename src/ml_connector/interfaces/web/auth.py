@@ -26,7 +26,7 @@ from ml_connector.store.web import create_session, delete_session, get_user, rec
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: not part of the API document
 LOGIN_CSRF_COOKIE = "mlc_login_csrf"
 
 

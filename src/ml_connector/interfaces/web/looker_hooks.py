@@ -5,7 +5,8 @@ Public: the delivery authenticates with the pipeline's own secret in the URL
 no headers of the sender's choosing. The work is
 :func:`~ml_connector.runs.hooks.accept_looker_delivery`: the period by the pipeline's
 rule, one queued run per delivery, on the queue ``ml-connector run --queue`` uses.
-Answers are JSON: 202 (queued, or already queued), 401, 404, 400 or 503.
+Answers are JSON: 202 (queued, or already queued), 401, 404 (no hook configured),
+400 or 503 (no run queue yet).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def _status(exc: MlConnectorError) -> int:
         return 401
     if isinstance(exc, DataError):
         return 400
-    if isinstance(exc, ConfigurationError) and "accepts no Looker webhook" in exc.message:
-        return 404
-    return 503  # the queue or a secret is not set up: Looker may deliver again later
+    if isinstance(exc, ConfigurationError) and not exc.message.startswith("cannot queue"):
+        return 404  # no configuration, no webhook table or its secret unset: no hook here
+    return 503  # the run queue is not set up yet: Looker may deliver again later
 
 
 @router.post("/hooks/looker/{pipeline}")
@@ -56,7 +57,7 @@ async def looker_delivery(
             pipeline,
             request.query_params.get("token"),
             body,
-            system_db_url=context.settings(request).system_db_url,
+            options=context.engine_options(request),
         )
     except MlConnectorError as exc:
         status = _status(exc)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -11,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ml_connector.interfaces.web.deps import CSRF_FIELD, current_principal
+from ml_connector.mapping.money import format_money
 
 __all__ = ["NAV", "render", "templates"]
 
@@ -21,6 +24,8 @@ templates = Jinja2Templates(
         undefined=StrictUndefined,
     )
 )
+templates.env.filters["money"] = lambda value: format_money(Decimal(str(value)))
+templates.env.filters["q"] = lambda value: quote(str(value), safe="")
 
 #: the navigation: (path, label, least role that sees it); routers add entries here
 NAV: list[tuple[str, str, str]] = [

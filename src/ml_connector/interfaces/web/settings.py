@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["WebSettings"]
@@ -27,7 +27,6 @@ class WebSettings:
     system_db_url: str | None = None
     looker_url: str | None = None
     datev_url: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def https(self) -> bool:
