@@ -140,3 +140,25 @@ def test_unknown_customer_and_production_over_http_are_clear_pages(
     production = users["operator"].get("/oauth/datev/login/meridian")
     assert production.status_code == 400
     assert "DATEV production accepts only HTTPS redirect URIs" in production.text
+
+
+def test_reconsent_banner_offers_the_login_until_datev_is_connected(
+    users: dict[str, TestClient], web_engine: Engine, data_dir: Path
+) -> None:
+    page = users["operator"].get("/").text
+    assert "DATEV for customer <strong>meridian</strong>" in page
+    assert "not connected yet" in page
+    assert 'href="/oauth/datev/login/meridian"' in page
+    viewer = users["viewer"].get("/").text
+    assert "Ask an operator to connect DATEV again" in viewer
+    assert 'href="/oauth/datev/login/meridian"' not in viewer
+
+    users["operator"].get("/oauth/datev/callback", params=_consent(users["operator"]))
+    assert "DATEV for customer" not in users["operator"].get("/").text
+
+    locked = _connections(web_engine, data_dir).lock("meridian")
+    locked.mark_reconsent("DATEV refused the token refresh (invalid_grant)")
+    locked.commit()
+    page = users["operator"].get("/").text
+    assert "DATEV refused the token refresh (invalid_grant)" in page
+    assert 'href="/oauth/datev/login/meridian"' in page

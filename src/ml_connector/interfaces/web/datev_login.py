@@ -15,6 +15,8 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from ml_connector.config import LoadedConfig
+from ml_connector.datev.oauth.connection_store import needs_person
 from ml_connector.datev.oauth.login import LoginRequest, begin_login, complete_login
 from ml_connector.datev.oauth.pending import PendingLogins
 from ml_connector.datev.oauth.web import CALLBACK_PATH, customer_login_request, web_redirect_uri
@@ -24,7 +26,7 @@ from ml_connector.interfaces.web.deps import Principal, public, require_role, st
 from ml_connector.interfaces.web.pages import render
 from ml_connector.store.web import record_action
 
-__all__ = ["router"]
+__all__ = ["needs_consent", "router"]
 
 router = APIRouter()
 
@@ -90,3 +92,23 @@ async def login_callback(
         raise
     record_action(engine, user or "(not logged in)", "datev.login.completed", info.name)
     return render(request, "datev_connected.html", info=info)
+
+
+def needs_consent(request: Request, config: LoadedConfig | None) -> list[tuple[str, str]]:
+    """Customers whose DATEV connection needs a person to log in, with the reason.
+
+    Customers with a DATEV app registration or a stored connection; the re-consent
+    banner shows them with a button to :func:`login_start`.
+    """
+    if config is None:
+        return []
+    connections = context.connections(request)
+    stored = set(connections.names())
+    found = []
+    for customer_id, customer in sorted(config.model.customers.items()):
+        if customer.datev.oauth is None and customer_id not in stored:
+            continue
+        reason = needs_person(connections, customer_id)
+        if reason is not None:
+            found.append((customer_id, reason))
+    return found

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from ml_connector.interfaces.web.context import load_web_config, queue_url, settings_of
+from ml_connector.interfaces.web.datev_login import needs_consent
 from ml_connector.interfaces.web.deps import Principal, require_role, store
 from ml_connector.interfaces.web.pages import render
 from ml_connector.mapping.money import MoneyFacts
@@ -72,6 +73,7 @@ def runs_page(
         final=FINAL_STATES,
         config_error=config_error,
         can_act=who.may("operator"),
+        reconsent=needs_consent(request, config),
     )
 
 
