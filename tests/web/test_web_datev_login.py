@@ -162,3 +162,24 @@ def test_reconsent_banner_offers_the_login_until_datev_is_connected(
     page = users["operator"].get("/").text
     assert "DATEV refused the token refresh (invalid_grant)" in page
     assert 'href="/oauth/datev/login/meridian"' in page
+
+
+def test_onboarding_shows_the_connection_the_checks_with_fixes_and_the_hook_snippet(
+    users: dict[str, TestClient],
+) -> None:
+    page = users["operator"].get("/onboarding/meridian").text
+    assert "DATEV needs a person to log in" in page
+    assert 'href="/oauth/datev/login/meridian"' in page
+    assert "[pipelines.gl-monthly.webhook]" in page
+    assert "http://testserver/hooks/looker/gl-monthly?token=" in page
+    assert (
+        'href="/oauth/datev/login/meridian"' not in users["viewer"].get("/onboarding/meridian").text
+    )
+    users["operator"].get("/oauth/datev/callback", params=_consent(users["operator"]))
+    checked = users["operator"].get("/onboarding/meridian", params={"check": "true"}).text
+    assert "DATEV is connected." in checked
+    assert "Looker API3 key" in checked or "Looker login" in checked
+    assert "failed" in checked  # this Looker is unreachable: the failure carries its fix
+    assert "Traceback" not in checked
+    unknown = users["operator"].get("/onboarding/nobody")
+    assert unknown.status_code == 400

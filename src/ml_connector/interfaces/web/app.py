@@ -43,6 +43,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api",
     "datev_login",
     "looker_hooks",
+    "onboarding",
 )
 
 _log = logging.getLogger("ml_connector.web")
