@@ -53,6 +53,7 @@ LEAST_ROLE: dict[tuple[str, str], str | None] = {
     ("GET", "/oauth/datev/callback"): None,
     ("POST", "/hooks/looker/{pipeline}"): None,
     ("GET", "/onboarding/{customer_id}"): "viewer",
+    ("POST", "/onboarding/{customer_id}/looker"): "operator",
 }
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 PRINCIPALS = ("anonymous", "viewer", "operator", "admin", "read token", "operate token")

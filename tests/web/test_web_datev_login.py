@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from web_datev_support import CALLBACK, CLIENT_SECRET, browse_to_callback, config, idp_server
-from web_support import PASSWORD, ROLES, TestClient, login
+from web_support import PASSWORD, ROLES, TestClient, login, page_csrf
 
 from ml_connector.credentials import open_credential_store
 from ml_connector.datev.oauth.connection_store import ConnectionStore
@@ -183,3 +183,36 @@ def test_onboarding_shows_the_connection_the_checks_with_fixes_and_the_hook_snip
     assert "Traceback" not in checked
     unknown = users["operator"].get("/onboarding/nobody")
     assert unknown.status_code == 400
+
+
+def test_onboarding_stores_the_looker_key_encrypted_and_tests_it(
+    users: dict[str, TestClient], web_engine: Engine, data_dir: Path
+) -> None:
+    from ml_connector_sandbox.emulators._server import serve_in_thread
+    from ml_connector_sandbox.emulators.looker import create_app as looker_app
+
+    with serve_in_thread(looker_app(client_id="cid", client_secret="api3-secret")) as looker:
+        csrf = page_csrf(users["operator"], "/onboarding/meridian")
+        form = {"base_url": looker.url, "client_id": "cid", "csrf_token": csrf}
+        good = users["operator"].post(
+            "/onboarding/meridian/looker", data={**form, "client_secret": "api3-secret"}
+        )
+        bad = users["operator"].post(
+            "/onboarding/meridian/looker", data={**form, "client_secret": "wrong-secret"}
+        )
+        viewer_csrf = page_csrf(users["viewer"], "/onboarding/meridian")
+        viewer = users["viewer"].post(
+            "/onboarding/meridian/looker",
+            data={**form, "client_secret": "x", "csrf_token": viewer_csrf},
+        )
+    assert good.status_code == 200
+    assert f"logged in at {looker.url}" in good.text
+    assert "credential = &#34;store:meridian-looker&#34;" in good.text
+    assert "api3-secret" not in good.text
+    assert "the login failed" in bad.text
+    assert viewer.status_code == 403
+    stored = open_credential_store(web_engine, data_dir).find(
+        "meridian-looker", "looker_client_secret"
+    )
+    assert stored is not None
+    assert stored.get_secret_value() == "wrong-secret"  # the last key entered is kept
