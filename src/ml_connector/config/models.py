@@ -476,6 +476,37 @@ class MappingConfig(_Model):
     text: TextRules = TextRules()
 
 
+class PipelineWebhook(_Model):
+    """``[pipelines.<name>.webhook]``: a Looker scheduled-plan webhook that queues a run."""
+
+    secret: str = Field(
+        description="credential reference (env:NAME or store:OWNER) of this pipeline's "
+        "webhook secret, never the secret; the Looker destination URL carries it"
+    )
+    period: Literal["previous_month", "current_month"] = Field(
+        default="previous_month",
+        description="the period a delivery runs: the month before the delivery, or its own",
+    )
+    tz: str = Field(default="Europe/Berlin", description="time zone the delivery's month is in")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        CredentialRef.parse(value)
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. Europe/Berlin") from None
+        return value
+
+
 class Pipeline(_Model):
     """``[pipelines.<name>]``: one extract from Looker to one DATEV client."""
 
@@ -484,6 +515,7 @@ class Pipeline(_Model):
     source: Source
     channel: Literal["extf", "dxso"] = "extf"
     schedule: str | None = Field(default=None, description="raw schedule spec, e.g. a cron line")
+    webhook: PipelineWebhook | None = None
     reject_policy: Literal["reject_batch", "hold_rejected"] = "reject_batch"
 
     @field_validator("schedule")

@@ -10,6 +10,7 @@ __all__ = [
     "DATEV_CLIENT_SECRET",
     "LOOKER_CLIENT_ID",
     "LOOKER_CLIENT_SECRET",
+    "LOOKER_WEBHOOK_SECRET",
     "SETTABLE_KINDS",
     "SMTP_PASSWORD",
     "WEBHOOK_SIGNING_SECRET",
@@ -20,6 +21,7 @@ LOOKER_CLIENT_SECRET = "looker_client_secret"  # noqa: S105 - a kind name, not a
 DATEV_CLIENT_SECRET = "datev_client_secret"  # noqa: S105 - a kind name, not a secret
 WEBHOOK_SIGNING_SECRET = "webhook_signing_secret"  # noqa: S105 - a kind name, not a secret
 SMTP_PASSWORD = "smtp_password"  # noqa: S105 - a kind name, not a secret
+LOOKER_WEBHOOK_SECRET = "looker_webhook_secret"  # noqa: S105 - a kind name, not a secret
 
 #: kind -> what it is, for ``credentials set`` (checked there, listed in its help)
 SETTABLE_KINDS: dict[str, str] = {
@@ -28,4 +30,5 @@ SETTABLE_KINDS: dict[str, str] = {
     DATEV_CLIENT_SECRET: "DATEV app client secret (owner: NAME of oauth client_secret)",
     WEBHOOK_SIGNING_SECRET: "notification webhook signing secret (owner: its store:NAME)",
     SMTP_PASSWORD: "notification e-mail server password (owner: its store:NAME)",
+    LOOKER_WEBHOOK_SECRET: "a pipeline's Looker webhook secret (owner: its store:NAME)",
 }

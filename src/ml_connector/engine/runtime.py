@@ -59,9 +59,16 @@ __all__ = [
     "QUEUE_NAME",
     "Engine",
     "EngineSettings",
+    "QueuedRun",
     "ScheduledPipeline",
+    "cancel_queued",
     "enqueue_remote",
+    "enqueue_request_remote",
+    "files_root",
+    "queued_runs",
+    "replay_request",
     "run_id_for",
+    "run_report_path",
     "run_worker",
     "system_database_url",
 ]
@@ -75,6 +82,16 @@ APP_NAME = "ml-connector"
 def run_id_for(pipeline: str, period: str) -> str:
     """The run (and workflow) id of a pipeline's period: one run per (pipeline, period)."""
     return f"run:{pipeline}:{period}"
+
+
+def files_root(data_dir: Path) -> Path:
+    """Where runs write their files, one folder per pipeline, period and run."""
+    return data_dir / "files"
+
+
+def run_report_path(data_dir: Path, pipeline: str, period: str, run_id: str) -> Path:
+    """The ``report.json`` of a run (money, tie-out per group, held rows by reason)."""
+    return wf.run_workdir(files_root(data_dir), pipeline, period, run_id) / "report.json"
 
 
 def system_database_url(data_dir: Path, url: str | None = None) -> str:
@@ -140,7 +157,7 @@ class Engine:
         self._deps = wf.EngineDeps(
             store=self.store,
             steps=steps,
-            workdir=settings.data_dir / "files",
+            workdir=files_root(settings.data_dir),
             notifier=notifier,
             poll=settings.poll,
             on_boundary=on_boundary,
@@ -299,33 +316,9 @@ class Engine:
         (every posted booking is reversed); otherwise such a run is blocked. Returns the
         new run id.
         """
-        run = run_store.get_run(self.store, run_id)
-        if run is None:
-            raise ConfigurationError(f"no run {run_id!r}", hint="see 'ml-connector status'")
-        if run.state not in run_store.FINAL_STATES:
-            raise ConfigurationError(
-                f"run {run_id!r} is still {run.state}", hint="replay a run once it has ended"
-            )
-        skip: frozenset[str] = frozenset()
-        if only_failed:
-            skip = frozenset(
-                f.filename
-                for f in run_store.list_files(self.store, run_id)
-                if f.outcome == "succeeded"
-            )
-        original = run.replay_of or run_id
-        number = (
-            sum(
-                1
-                for r in run_store.list_runs(self.store, pipeline=run.pipeline, limit=10_000)
-                if r.replay_of == original
-            )
-            + 1
-        )
-        new_id = f"{original}:replay-{number}"
-        spec = RunSpec(run.pipeline, run.customer, run.datev_client, run.period, allow_empty)
-        self._enqueue(wf.RunRequest(run_id=new_id, spec=spec, replay_of=original, skip_files=skip))
-        return new_id
+        req = replay_request(self.store, run_id, only_failed=only_failed, allow_empty=allow_empty)
+        self._enqueue(req)
+        return req.run_id
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunOutcome:
         """Block until run ``run_id`` ends and return its outcome."""
@@ -397,6 +390,37 @@ class Engine:
         return dead
 
 
+def replay_request(
+    store: SqlEngine, run_id: str, *, only_failed: bool = False, allow_empty: bool = False
+) -> wf.RunRequest:
+    """The request that replays ``run_id`` (see :meth:`Engine.replay`): a new id, the
+    same pipeline and period, the accepted files left out with ``only_failed``."""
+    run = run_store.get_run(store, run_id)
+    if run is None:
+        raise ConfigurationError(f"no run {run_id!r}", hint="see 'ml-connector status'")
+    if run.state not in run_store.FINAL_STATES:
+        raise ConfigurationError(
+            f"run {run_id!r} is still {run.state}", hint="replay a run once it has ended"
+        )
+    skip: frozenset[str] = frozenset()
+    if only_failed:
+        skip = frozenset(
+            f.filename for f in run_store.list_files(store, run_id) if f.outcome == "succeeded"
+        )
+    original = run.replay_of or run_id
+    number = (
+        sum(
+            1
+            for r in run_store.list_runs(store, pipeline=run.pipeline, limit=10_000)
+            if r.replay_of == original
+        )
+        + 1
+    )
+    new_id = f"{original}:replay-{number}"
+    spec = RunSpec(run.pipeline, run.customer, run.datev_client, run.period, allow_empty)
+    return wf.RunRequest(run_id=new_id, spec=spec, replay_of=original, skip_files=skip)
+
+
 def enqueue_remote(system_db_url: str, spec: RunSpec) -> str:
     """Queue a run from a process that is not a worker (e.g. the CLI); returns the run id.
 
@@ -404,20 +428,81 @@ def enqueue_remote(system_db_url: str, spec: RunSpec) -> str:
     is written by the worker when the run starts.
     """
     run_id = run_id_for(spec.pipeline, spec.period)
+    return enqueue_request_remote(system_db_url, wf.RunRequest(run_id=run_id, spec=spec))
+
+
+def enqueue_request_remote(system_db_url: str, req: wf.RunRequest) -> str:
+    """Queue ``req`` (a run or a :func:`replay_request`) for the workers; its run id."""
     client = DBOSClient(system_database_url=system_db_url)
     try:
         client.enqueue(
             {
                 "workflow_name": wf.WORKFLOW_NAME,
                 "queue_name": QUEUE_NAME,
-                "workflow_id": run_id,
-                "queue_partition_key": spec.datev_client,
+                "workflow_id": req.run_id,
+                "queue_partition_key": req.spec.datev_client,
             },
-            wf.RunRequest(run_id=run_id, spec=spec),
+            req,
         )
     finally:
         client.destroy()
-    return run_id
+    return req.run_id
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRun:
+    """A run waiting in the queue for a worker (not started, so not in the store yet)."""
+
+    run_id: str
+    pipeline: str
+    customer: str
+    period: str
+    replay_of: str | None
+    enqueued_at: float
+
+
+def queued_runs(system_db_url: str, limit: int = 200) -> list[QueuedRun]:
+    """The runs waiting for a worker, oldest first."""
+    client = DBOSClient(system_database_url=system_db_url)
+    try:
+        statuses = client.list_workflows(
+            status="ENQUEUED", queue_name=QUEUE_NAME, limit=limit, load_output=False
+        )
+    except DBAPIError:  # no worker created the queue yet: nothing waits in it
+        return []
+    finally:
+        client.destroy()
+    out: list[QueuedRun] = []
+    for status in statuses:
+        inputs: Any = status.input or {}
+        args = inputs.get("args") or ()
+        req = args[0] if args and isinstance(args[0], wf.RunRequest) else None
+        if req is None:
+            continue
+        spec = req.spec
+        created = (status.created_at or 0) / 1000
+        out.append(
+            QueuedRun(req.run_id, spec.pipeline, spec.customer, spec.period, req.replay_of, created)
+        )
+    return out
+
+
+def cancel_queued(system_db_url: str, run_id: str) -> bool:
+    """Take ``run_id`` out of the queue; False if it is not waiting there (any more)."""
+    client = DBOSClient(system_database_url=system_db_url)
+    try:
+        try:
+            found = client.list_workflows(
+                workflow_ids=[run_id], status="ENQUEUED", load_input=False, load_output=False
+            )
+        except DBAPIError:  # no worker created the queue yet
+            return False
+        if not found:
+            return False
+        client.cancel_workflow(run_id)
+        return True
+    finally:
+        client.destroy()
 
 
 def new_executor_id() -> str:

@@ -61,7 +61,7 @@ from ml_connector.store.canonical import canonical_json
 from ml_connector.store.posted import PostedRecord, posted_summary, record_posted_in
 from ml_connector.store.transactions import utc_now, write_transaction
 
-__all__ = ["WORKFLOW_NAME", "EngineDeps", "RunRequest", "install", "run_workflow"]
+__all__ = ["WORKFLOW_NAME", "EngineDeps", "RunRequest", "install", "run_workdir", "run_workflow"]
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,12 @@ def _safe(text: str) -> str:
 
 def _workdir(req: RunRequest) -> Path:
     """``files/<pipeline>/<period>/<run>``: a replay keeps the original run's files intact."""
-    spec = req.spec
-    return _get().workdir / _safe(spec.pipeline) / spec.period / _safe(req.run_id)
+    return run_workdir(_get().workdir, req.spec.pipeline, req.spec.period, req.run_id)
+
+
+def run_workdir(root: Path, pipeline: str, period: str, run_id: str) -> Path:
+    """Where run ``run_id`` writes its files and ``report.json`` under ``root``."""
+    return root / _safe(pipeline) / period / _safe(run_id)
 
 
 # ---------------------------------------------------------------- steps

@@ -26,6 +26,7 @@ from ml_connector.engine.runtime import (
     run_id_for,
     run_worker,
 )
+from ml_connector.errors import ConfigurationError
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy
 from ml_connector.runs.connect import SyncSettings
 from ml_connector.runs.steps import LiveRunSteps, datev_client_id
@@ -41,6 +42,8 @@ __all__ = [
     "describe_boundary",
     "engine_settings",
     "outcome_json",
+    "queue_replay",
+    "queue_run",
     "replay_run",
     "run_pipeline",
     "scheduled_pipelines",
@@ -191,6 +194,62 @@ def replay_run(
             return engine.wait(new_id, timeout=timeout)
     finally:
         steps.close()
+
+
+def _queue_error(exc: Exception) -> ConfigurationError:
+    return ConfigurationError(
+        f"cannot queue the run ({type(exc).__name__})",
+        hint="start 'ml-connector worker' once with the same data directory / "
+        "--system-db-url (it creates the queue)",
+    )
+
+
+def queue_run(settings: SyncSettings, pipeline: str, period: str, options: EngineOptions) -> str:
+    """Queue ``pipeline`` for ``period`` for the workers (``run --queue``, the web app);
+    the run id. A period that ran before and finished raises :class:`RunAlreadyExistsError`."""
+    from ml_connector.engine.runtime import enqueue_remote, system_database_url
+    from ml_connector.store.open import open_store
+
+    steps = LiveRunSteps(settings)
+    try:
+        spec = steps.spec_for(pipeline, period)
+    finally:
+        steps.close()
+    store = open_store(settings.store_url, data_dir=settings.data_dir)
+    try:
+        earlier = run_store.get_run(store, run_id_for(pipeline, period))
+    finally:
+        store.dispose()
+    if earlier is not None and earlier.state in run_store.FINAL_STATES:
+        raise RunAlreadyExistsError(earlier.id, earlier.state)
+    url = system_database_url(settings.data_dir, options.system_database_url)
+    try:
+        return enqueue_remote(url, spec)
+    except Exception as exc:  # the engine library's own errors, e.g. no queue tables
+        raise _queue_error(exc) from None
+
+
+def queue_replay(
+    settings: SyncSettings, run_id: str, options: EngineOptions, *, only_failed: bool = False
+) -> str:
+    """Queue a replay of ``run_id`` for the workers (see :func:`replay_run`); the new id."""
+    from ml_connector.engine.runtime import (
+        enqueue_request_remote,
+        replay_request,
+        system_database_url,
+    )
+    from ml_connector.store.open import open_store
+
+    store = open_store(settings.store_url, data_dir=settings.data_dir)
+    try:
+        req = replay_request(store, run_id, only_failed=only_failed)
+    finally:
+        store.dispose()
+    url = system_database_url(settings.data_dir, options.system_database_url)
+    try:
+        return enqueue_request_remote(url, req)
+    except Exception as exc:
+        raise _queue_error(exc) from None
 
 
 def scheduled_pipelines(config: LoadedConfig) -> list[ScheduledPipeline]:

@@ -5,7 +5,7 @@ See :mod:`ml_connector.schedule.rules` for the rule syntax a configuration holds
 :func:`~ml_connector.schedule.fire.period_for` for the period a fire time processes.
 """
 
-from ml_connector.schedule.fire import due_runs, next_runs, period_for
+from ml_connector.schedule.fire import due_runs, month_period, next_runs, period_for
 from ml_connector.schedule.rules import (
     CloseCalendarRule,
     CronRule,
@@ -20,6 +20,7 @@ __all__ = [
     "ScheduleRule",
     "WorkingDays",
     "due_runs",
+    "month_period",
     "next_runs",
     "parse_rule",
     "period_for",

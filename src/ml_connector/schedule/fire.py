@@ -11,7 +11,7 @@ from croniter import croniter
 
 from ml_connector.schedule.rules import CloseCalendarRule, CronRule, ScheduleRule
 
-__all__ = ["due_runs", "iter_fires", "next_runs", "period_for"]
+__all__ = ["due_runs", "iter_fires", "month_period", "next_runs", "period_for"]
 
 
 def _require_aware(moment: datetime) -> None:
@@ -75,6 +75,20 @@ def period_for(rule: ScheduleRule, fire: datetime) -> str:
     local = fire.astimezone(ZoneInfo(rule.tz)).date()
     month = local if rule.period == "current" else _previous_month(local)
     return f"{month.year:04d}-{month.month:02d}"
+
+
+def month_period(rule: str, moment: datetime, tz: str) -> str:
+    """The period (``YYYY-MM``) ``rule`` gives for ``moment`` in zone ``tz``.
+
+    ``previous_month``: the month before ``moment``'s local date; ``current_month``: its own.
+    """
+    _require_aware(moment)
+    local = moment.astimezone(ZoneInfo(tz)).date()
+    if rule == "previous_month":
+        local = _previous_month(local)
+    elif rule != "current_month":
+        raise ValueError(f"unknown period rule {rule!r} (previous_month or current_month)")
+    return f"{local.year:04d}-{local.month:02d}"
 
 
 def due_runs(

@@ -34,9 +34,11 @@ __all__ = [
     "CHAIN_HEADS",
     "EXECUTORS",
     "OAUTH_CONNECTIONS",
+    "OAUTH_PENDING_LOGINS",
     "POSTED_RECORDS",
     "RUNS",
     "RUN_FILES",
+    "WEBHOOK_DELIVERIES",
     "AuditChainHeadRow",
     "AuditEventRow",
     "ExecutorRow",
@@ -191,4 +193,32 @@ OAUTH_CONNECTIONS = Table(
     Column("access_expires_at", Float, nullable=True),
     Column("refresh_expires_at", Float, nullable=True),
     Column("generation", Integer, nullable=False),
+)
+
+#: logins begun and waiting for their callback: state, nonce and where to send the code;
+#: the PKCE verifier lives encrypted in the credential store (owner ``datev-login:<state>``)
+OAUTH_PENDING_LOGINS = Table(
+    "oauth_pending_logins",
+    Base.metadata,
+    Column("state", String(200), primary_key=True),
+    Column("connection", String(200), nullable=False, index=True),
+    Column("nonce", Text, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("client_id", String(200), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_by", Text, nullable=True),
+)
+
+#: Looker webhook deliveries that queued a run: one row per (pipeline, period, delivery)
+WEBHOOK_DELIVERIES = Table(
+    "webhook_deliveries",
+    Base.metadata,
+    Column("key", String(64), primary_key=True),
+    Column("pipeline", String(200), nullable=False, index=True),
+    Column("period", String(20), nullable=False),
+    Column("run_id", String(200), nullable=False),
+    Column("plan_id", Text, nullable=True),
+    Column("received_at", Float, nullable=False),
 )

@@ -43,13 +43,13 @@ from ml_connector_sandbox.demo.summary import (
     DemoTieOut,
 )
 
-__all__ = ["DEMO_MONTHS", "default_workdir", "run_demo"]
+__all__ = ["DEMO_ENGINE", "DEMO_MONTHS", "default_workdir", "run_demo"]
 
 #: a closed quarter of the demo dataset; December holds one row back (a GL account
 #: that has no DATEV account mapped yet), so the summary shows a rejection and its reason
 DEMO_MONTHS = ("2025-10", "2025-11", "2025-12")
 #: the emulator answers at once; poll quickly
-_DEMO_ENGINE = EngineOptions(
+DEMO_ENGINE = EngineOptions(
     queue_polling_interval=0.05,
     poll=PollPolicy(base=0.05, cap=0.2, floor=0.0, max_polls=20),
     application_version="ml-connector-demo",
@@ -217,7 +217,7 @@ def run_demo(
         outcomes: list[RunOutcome] = []
         try:
             with Engine(
-                engine_settings(settings, _DEMO_ENGINE), steps, on_boundary=boundary
+                engine_settings(settings, DEMO_ENGINE), steps, on_boundary=boundary
             ) as engine:
                 for period in periods:
                     current["period"] = period

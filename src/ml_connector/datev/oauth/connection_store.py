@@ -35,6 +35,7 @@ __all__ = [
     "ConnectionStore",
     "LockedConnection",
     "credential_owner",
+    "needs_person",
     "open_connection_store",
     "relogin_hint",
 ]
@@ -82,6 +83,19 @@ class ConnectionInfo:
     def reconsent_required(self) -> bool:
         """Whether the user must log in again before DATEV can be used."""
         return self.status == STATUS_RECONSENT
+
+    def needs_person(self, now: float) -> str | None:
+        """Why a person must log in again before DATEV can be used, or ``None``.
+
+        Re-consent was recorded (refresh token refused, revoked or used twice), or the
+        refresh token's stated expiry has passed (DATEV states none unless it sends
+        ``refresh_expires_in``; then only a refused refresh tells).
+        """
+        if self.reconsent_required:
+            return self.status_detail or "DATEV asks for consent again"
+        if self.refresh_expires_at is not None and self.refresh_expires_at <= now:
+            return "the refresh token has expired"
+        return None
 
     def reconsent_error(self) -> ReconsentRequiredError:
         """The error to raise while the connection waits for a new login."""
@@ -301,6 +315,14 @@ class ConnectionStore:
                 sa.delete(OAUTH_CONNECTIONS).where(OAUTH_CONNECTIONS.c.name == name)
             ).rowcount
         return bool(deleted)
+
+
+def needs_person(store: ConnectionStore, name: str, now: float | None = None) -> str | None:
+    """Why connection ``name`` needs a person to log in (consent missing too), or ``None``."""
+    info = store.info(name)
+    if info is None:
+        return "DATEV is not connected yet (no consent given)"
+    return info.needs_person(time.time() if now is None else now)
 
 
 def open_connection_store(engine: Engine, data_dir: Path | None = None) -> ConnectionStore:

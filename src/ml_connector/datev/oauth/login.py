@@ -1,9 +1,13 @@
-"""The interactive login: begin, let the user consent in a browser, complete, store."""
+"""The interactive login: begin, let the user consent in a browser, complete, store.
+
+:func:`begin_login` and :func:`complete_login` are the one implementation; the CLI's
+loopback receiver and the web service's callback page both call them.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -16,10 +20,22 @@ from ml_connector.datev.oauth.client import (
 )
 from ml_connector.datev.oauth.connection_store import ConnectionInfo, ConnectionStore
 from ml_connector.datev.oauth.endpoints import ProviderEndpoints
-from ml_connector.datev.oauth.flow import begin_authorization, complete_authorization
+from ml_connector.datev.oauth.flow import (
+    CallbackRejectedError,
+    begin_authorization,
+    complete_authorization,
+)
 from ml_connector.datev.oauth.loopback import LoopbackReceiver
+from ml_connector.datev.oauth.pending import PendingLogins
 
-__all__ = ["LoginRequest", "consenting_user", "login_with_loopback", "logout"]
+__all__ = [
+    "LoginRequest",
+    "begin_login",
+    "complete_login",
+    "consenting_user",
+    "login_with_loopback",
+    "logout",
+]
 
 
 @dataclass(frozen=True)
@@ -36,29 +52,54 @@ class LoginRequest:
     extra_params: tuple[tuple[str, str], ...] = ()
 
 
-async def login_with_loopback(
+def begin_login(
     request: LoginRequest,
+    logins: PendingLogins,
+    *,
+    redirect_uri: str,
+    started_by: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> str:
+    """Start a login for ``request.connection``: keep its state, return the consent URL."""
+    url, pending = begin_authorization(
+        request.endpoints,
+        client_id=request.client.client_id,
+        redirect_uri=redirect_uri,
+        scope=request.scope,
+        extra_params=dict(request.extra_params),
+        clock=clock,
+    )
+    logins.put(request.connection, pending, started_by=started_by, clock=clock())
+    return url
+
+
+async def complete_login(
+    params: Mapping[str, str],
+    logins: PendingLogins,
     store: ConnectionStore,
     http: httpx.AsyncClient,
+    request_for: Callable[[str], Awaitable[LoginRequest]],
     *,
-    open_url: Callable[[str], object],
-    wait_seconds: float = 300.0,
+    user: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> ConnectionInfo:
-    """Run the whole login; ``open_url`` shows the consent URL (browser and/or print)."""
-    with LoopbackReceiver(
-        request.port, path=request.callback_path, redirect_host=request.redirect_host
-    ) as receiver:
-        url, pending = begin_authorization(
-            request.endpoints,
-            client_id=request.client.client_id,
-            redirect_uri=receiver.redirect_uri,
-            scope=request.scope,
-            extra_params=dict(request.extra_params),
+    """Finish the login the callback ``params`` belong to, and store its tokens.
+
+    The login is taken from ``logins`` by its ``state`` (once only); ``request_for``
+    gives the endpoints and client of its connection. A login begun by a named user
+    completes only for that user. State, ``iss``, age and the ID token's ``nonce`` are
+    checked by :func:`~ml_connector.datev.oauth.flow.complete_authorization`.
+    """
+    started = logins.take(params.get("state"))
+    if started.started_by is not None and started.started_by != user:
+        raise CallbackRejectedError(
+            "this login was started by another user", hint="start the login again yourself"
         )
-        open_url(url)
-        params = await receiver.wait(wait_seconds)
+    request = await request_for(started.connection)
+    if request.connection != started.connection:
+        raise CallbackRejectedError("this login was started for another connection")
     token_client = TokenEndpointClient(request.endpoints, request.client, http)
-    tokens = await complete_authorization(params, pending, token_client)
+    tokens = await complete_authorization(params, started.pending, token_client, clock=clock)
     subject = await consenting_user(tokens, request.endpoints, http)
     return store.save_login(
         request.connection,
@@ -67,8 +108,30 @@ async def login_with_loopback(
         requested_scope=request.scope,
         tokens=tokens,
         subject=subject,
-        clock=time.time(),
+        clock=clock(),
     )
+
+
+async def login_with_loopback(
+    request: LoginRequest,
+    store: ConnectionStore,
+    http: httpx.AsyncClient,
+    *,
+    open_url: Callable[[str], object],
+    wait_seconds: float = 300.0,
+) -> ConnectionInfo:
+    """Run the whole login on a loopback receiver; ``open_url`` shows the consent URL."""
+    logins = PendingLogins(store.credentials)
+    with LoopbackReceiver(
+        request.port, path=request.callback_path, redirect_host=request.redirect_host
+    ) as receiver:
+        open_url(begin_login(request, logins, redirect_uri=receiver.redirect_uri))
+        params = await receiver.wait(wait_seconds)
+
+    async def this_request(_connection: str) -> LoginRequest:
+        return request
+
+    return await complete_login(params, logins, store, http, this_request)
 
 
 async def consenting_user(

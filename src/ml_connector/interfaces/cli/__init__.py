@@ -21,7 +21,9 @@ from ml_connector.interfaces.cli.ping import ping
 from ml_connector.interfaces.cli.replay import replay
 from ml_connector.interfaces.cli.run import run
 from ml_connector.interfaces.cli.schedule import schedule
+from ml_connector.interfaces.cli.serve import serve
 from ml_connector.interfaces.cli.status import status
+from ml_connector.interfaces.cli.users import users
 from ml_connector.interfaces.cli.worker import worker
 
 __all__ = ["main"]
@@ -86,7 +88,7 @@ def main(log_level: str, log_format: str) -> None:
 
 for _command in (extf, mapping, run, ping, datev, schedule, worker, status):
     main.add_command(_command)
-for _command in (replay, audit, credentials):
+for _command in (replay, audit, credentials, serve, users):
     main.add_command(_command)
 
 # Commands that live outside the product (the sandbox: demo and emulators) join here

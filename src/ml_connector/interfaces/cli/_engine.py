@@ -111,8 +111,7 @@ def run_through_engine(
     as_json: bool,
 ) -> None:
     """``run PIPELINE --period P`` without ``--dry-run``: queue, or run now and print."""
-    from ml_connector.runs.launch import RunAlreadyExistsError, run_pipeline
-    from ml_connector.runs.steps import LiveRunSteps
+    from ml_connector.runs.launch import RunAlreadyExistsError, queue_run, run_pipeline
 
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
@@ -120,22 +119,7 @@ def run_through_engine(
     options = EngineOptions(system_database_url=system_db_url)
     try:
         if queue_only:
-            from ml_connector.engine.runtime import enqueue_remote, system_database_url
-
-            steps = LiveRunSteps(settings)
-            try:
-                spec = steps.spec_for(pipeline, period)
-            finally:
-                steps.close()
-            url = system_database_url(settings.data_dir, system_db_url)
-            try:
-                run_id = enqueue_remote(url, spec)
-            except Exception as exc:  # the engine library's own errors, e.g. no queue tables
-                raise click.ClickException(
-                    f"cannot queue the run ({type(exc).__name__}); start 'ml-connector worker' "
-                    "once with the same data directory / --system-db-url (it creates the queue), "
-                    "or run without --queue"
-                ) from None
+            run_id = queue_run(settings, pipeline, period, options)
             click.echo(f"queued {run_id}; 'ml-connector worker' runs it")
             return
         outcome = run_pipeline(settings, pipeline, period, options=options)

@@ -10,7 +10,8 @@ concurrency limit, the row cap and ``limit`` semantics, 429 for synchronous runs
 beyond that limit, content discovery (Looks, models, explores with fields), an
 HTML 404 page for unknown paths, 405 for a known path with another method, and
 fault injection (:mod:`~ml_connector_sandbox.emulators.looker.faults`) plus ``/__admin``
-endpoints.
+endpoints, and scheduled plans that deliver to webhooks
+(:mod:`~ml_connector_sandbox.emulators.looker.scheduled`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ from ml_connector_sandbox.emulators.looker.render import (
     FormatUnavailableError,
     field_body,
     render,
+)
+from ml_connector_sandbox.emulators.looker.scheduled import (
+    Delivery,
+    check_plan,
+    plan_body,
+    webhook_payload,
 )
 from ml_connector_sandbox.emulators.looker.validation import FieldError, check_request
 
@@ -180,7 +187,12 @@ class EmulatorState:
     calls: Counter[str] = field(default_factory=Counter)
     logins: int = 0
     rows_served: int = 0
+    allow_http_webhooks: bool = False
+    scheduled_plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deliveries: list[Delivery] = field(default_factory=list)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _plan_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def query_id(self, spec: QuerySpec) -> str:
         """Queries are immutable: the same query gets the same id."""
@@ -809,6 +821,117 @@ async def versions(request: Request, state: EmulatorState, _: str) -> Response:
     )
 
 
+def _plan_problem(state: EmulatorState, plan: dict[str, Any], run_once: bool) -> Response | None:
+    problem = check_plan(
+        plan,
+        run_once=run_once,
+        known_looks=set(state.dataset.looks),
+        http_ok=state.allow_http_webhooks,
+    )
+    if problem is None:
+        return None
+    if problem.status == 404:
+        return _error(404, "Not found")
+    return _validation_failed([FieldError(problem.field, "invalid", problem.message)])
+
+
+def _store_plan(state: EmulatorState, plan: dict[str, Any], user: str) -> dict[str, Any]:
+    plan_id = str(next(state._plan_ids))
+    look_id = plan.get("look_id")
+    title = state.dataset.looks[str(look_id)].title if look_id else None
+    stored = plan_body({**plan, "user_id": user}, plan_id, title=title)
+    state.scheduled_plans[plan_id] = stored
+    return stored
+
+
+async def create_scheduled_plan(request: Request, state: EmulatorState, user: str) -> Response:
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    refused = _plan_problem(state, body, run_once=False)
+    return refused or JSONResponse(_store_plan(state, body, user))
+
+
+async def scheduled_plan(request: Request, state: EmulatorState, user: str) -> Response:
+    plan = state.scheduled_plans.get(request.path_params["scheduled_plan_id"])
+    return JSONResponse(plan) if plan is not None else _error(404, "Not found")
+
+
+async def _run_once(
+    request: Request, state: EmulatorState, user: str, plan: dict[str, Any]
+) -> Response:
+    refused = _plan_problem(state, plan, run_once=True)
+    if refused is not None:
+        return refused
+    stored = _store_plan(state, {**plan, "run_once": True}, user)
+    base_url = str(request.base_url).rstrip("/")
+    task = asyncio.create_task(_deliver(state, stored, base_url))
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+    return JSONResponse(stored)
+
+
+async def scheduled_plan_run_once(request: Request, state: EmulatorState, user: str) -> Response:
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    return await _run_once(request, state, user, body)
+
+
+async def scheduled_plan_run_once_by_id(
+    request: Request, state: EmulatorState, user: str
+) -> Response:
+    existing = state.scheduled_plans.get(request.path_params["scheduled_plan_id"])
+    if existing is None:
+        return _error(404, "Not found")
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    copy = {k: v for k, v in existing.items() if k not in {"id", "title", "can"}}
+    return await _run_once(request, state, user, {**copy, **body})
+
+
+def _plan_result(state: EmulatorState, plan: dict[str, Any], fmt: str) -> tuple[str, bytes]:
+    """The query id and rendered result a plan delivers (all rows with send_all_results)."""
+    qid = state.look_queries[str(plan["look_id"])] if plan.get("look_id") else plan["query_id"]
+    spec = state.queries[str(qid)]
+    explore = state.dataset.explore(spec.model, spec.view)
+    if explore is None:
+        raise FilterError(f"unknown explore {spec.model}/{spec.view}")
+    limit = None if plan.get("send_all_results") else state.row_cap
+    render_fmt = "json" if fmt == "inline_json" else fmt
+    return str(qid), b"".join(_result(state, explore, spec, render_fmt, limit))
+
+
+async def _deliver(state: EmulatorState, plan: dict[str, Any], base_url: str) -> None:
+    """POST the plan's result to each webhook destination and record each attempt."""
+    import httpx
+
+    for dest in plan["scheduled_plan_destination"]:
+        if dest.get("type") != "webhook":
+            continue
+        fmt = dest.get("format") or "json"
+        delivery = Delivery(plan["id"], str(dest["address"]), b"")
+        state.deliveries.append(delivery)
+        try:
+            qid, result = _plan_result(state, plan, fmt)
+            query = _query_body(state.queries[qid], qid)
+            content_type = CONTENT_TYPES["json" if fmt == "inline_json" else fmt]
+            delivery.body = webhook_payload(
+                plan, base_url=base_url, query=query, fmt=fmt, result=result,
+                content_type=content_type,
+            )  # fmt: skip
+            async with httpx.AsyncClient(timeout=30) as http:
+                response = await http.post(
+                    delivery.address,
+                    content=delivery.body,
+                    headers={"Content-Type": "application/json"},
+                )
+            delivery.status_code = response.status_code
+        except (httpx.HTTPError, FilterError, FormatUnavailableError, KeyError) as exc:
+            delivery.error = f"{type(exc).__name__}: {exc}"
+
+
 PUBLIC = {"login", "logout", "versions"}
 RUN_ENDPOINTS = {"run_look", "run_inline_query", "run_query", "run_url_encoded_query"}
 
@@ -905,11 +1028,14 @@ def create_app(
     faults: Faults | None = None,
     clock: Callable[[], float] = time.monotonic,
     today: date | None = None,
+    allow_http_webhooks: bool = False,
 ) -> Starlette:
     """A Looker API 4.0 emulator serving ``dataset_dir`` (the demo dataset by default).
 
     ``bench_rows`` > 0 adds the generated explore ``bench`` / ``rows``. ``clock`` (seconds,
     monotonic) drives token expiry; ``today`` fixes relative date filters.
+    ``allow_http_webhooks`` lets scheduled plans deliver to ``http://`` receivers (tests on
+    loopback); Looker itself delivers to ``https://`` only.
     """
     dataset = load_dataset(dataset_dir or demo_dataset_dir())
     if bench_rows > 0:
@@ -926,6 +1052,7 @@ def create_app(
         faults=faults or Faults(),
         clock=clock,
         today=today,
+        allow_http_webhooks=allow_http_webhooks,
     )
     for look_id, saved in dataset.looks.items():
         state.look_queries[look_id] = state.query_id(QuerySpec.from_body(saved.query))
@@ -967,6 +1094,20 @@ def create_app(
             lookml_model_explore,
         ),
         ("GET", "/versions", "versions", versions),
+        ("POST", "/scheduled_plans", "create_scheduled_plan", create_scheduled_plan),
+        (
+            "POST",
+            "/scheduled_plans/run_once",
+            "scheduled_plan_run_once",
+            scheduled_plan_run_once,
+        ),
+        ("GET", "/scheduled_plans/{scheduled_plan_id}", "scheduled_plan", scheduled_plan),
+        (
+            "POST",
+            "/scheduled_plans/{scheduled_plan_id}/run_once",
+            "scheduled_plan_run_once_by_id",
+            scheduled_plan_run_once_by_id,
+        ),
     ]
     routes = [
         Route(API + path, _endpoint(name, handler, state), methods=[method], name=name)

@@ -37,6 +37,10 @@ ENDPOINTS = (
     "lookml_model",
     "lookml_model_explore",
     "versions",
+    "create_scheduled_plan",
+    "scheduled_plan",
+    "scheduled_plan_run_once",
+    "scheduled_plan_run_once_by_id",
 )
 
 
