@@ -222,18 +222,20 @@ def child(mode: str, n: int) -> dict[str, Any]:
         work = Path(tmp)
         header = b"" if mode == "product" else _header_bytes(work / "header")
         base = _rss_mb()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if mode == "product":
             files = _product(n, work / "out")
         else:
             (work / "out").mkdir()
             files = (_hand if mode == "hand" else _pandas)(n, work / "out", header)
         seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         digest = _data_digest(files)
     return {
         "mode": mode,
         "rows": n,
         "seconds": seconds,
+        "cpu_s": cpu,
         "peak_rss_mb": _rss_mb(),
         "base_rss_mb": base,
         "lines_sha256": digest,
