@@ -44,6 +44,7 @@ CONFIG = """
 version = 1
 [customers.bench]
 name = "Benchmark GmbH"
+emulator = true
 [customers.bench.looker]
 base_url = "{looker_url}"
 credential = "store:bench-looker"

@@ -59,6 +59,7 @@ version = 1
 
 [customers.bench]
 name = "Benchmark GmbH"
+emulator = true
 
 [customers.bench.looker]
 base_url = "{looker_url}"

@@ -363,3 +363,21 @@ def test_generalumkehr_keys_are_allowed_on_automatic_accounts() -> None:
     ).valid
     bad = validate_batch(H, [line(konto=8400, bu_schluessel="3")], automatic_accounts=am)
     _assert_located(bad.problems, "row.bu_automatic", 3, 9)
+
+
+@pytest.mark.parametrize("key", ["3", "9", "40", "20", "21", "2", None])
+@pytest.mark.parametrize("accounts", [(8400, 1200), (1200, 8400), (1200, 1300)])
+def test_the_validating_writer_applies_the_one_automatic_account_rule(
+    key: str | None, accounts: tuple[int, int]
+) -> None:
+    booking = line(bu_schluessel=key, konto=accounts[0], gegenkonto=accounts[1])
+    report = validate_batch(H, [booking], automatic_accounts={8400})
+    assert [p.rule for p in report.problems] == (
+        ["row.bu_automatic"] if 8400 in accounts and key in ("3", "9", "2") else []
+    )
+    if not report.problems:
+        write_batch(H, [booking], io.BytesIO(), automatic_accounts={8400})
+        return
+    with pytest.raises(InvalidBatchError) as info:
+        write_batch(H, [booking], io.BytesIO(), automatic_accounts={8400})
+    assert info.value.problems == report.problems

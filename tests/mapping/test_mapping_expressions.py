@@ -121,3 +121,28 @@ def test_template_renders_placeholders_braces_and_nfc() -> None:
 def test_bad_templates_are_refused(source: str) -> None:
     with pytest.raises(ExpressionSyntaxError):
         compile_template(source)
+
+
+def test_one_compiled_expression_serves_every_row_on_its_own() -> None:
+    expr = compile_expression("round(a * lookup('factors', t, 1), 2) if a > 0 else -a")
+    rows = [{"a": Decimal("100"), "t": "domestic_19"}, {"a": Decimal("-5"), "t": None}]
+    assert [expr.evaluate(row, LOOKUPS) for row in rows * 2] == [Decimal("119.00"), 5] * 2
+
+
+def test_only_the_branch_taken_is_evaluated() -> None:
+    row = {"x": None, "k": "missing"}
+    # the branches not taken would raise a lookup miss or arithmetic on an empty value
+    assert ev("'' if is_null(x) else lookup('factors', k)", row) == ""
+    assert ev("is_null(x) or x + 1", row) is True
+    assert ev("not is_null(x) and x + 1", row) is False
+    assert ev("lookup('factors', 'domestic_19', x + 1)", row) == "1.19"
+    with pytest.raises(ExpressionError):
+        ev("lookup('factors', k, x + 1)", row)
+
+
+def test_unary_operators_and_chained_comparisons() -> None:
+    assert ev("-a", {"a": 2}) == Decimal(-2)
+    assert ev("+a", {"a": 2.5}) == Decimal("2.5")
+    assert ev("not a", {"a": ""}) is True
+    assert ev("1 < a < 3", {"a": 5}) is False
+    assert ev("a not in (1, 2)", {"a": 3}) is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import tracemalloc
 import weakref
@@ -18,12 +19,14 @@ from mapping_support import (
     load_demo_rows,
     make_config,
     make_row,
+    posted_lines,
     stream_run,
     totals_of,
     v_totals,
 )
 
 from ml_connector.config import LoadedConfig
+from ml_connector.formats.extf.columns import COLUMN_ATTRS
 from ml_connector.formats.extf.reader import read_file
 from ml_connector.mapping.stream import RunStream
 
@@ -274,3 +277,38 @@ def test_a_row_without_a_period_is_in_no_month_but_in_the_unassigned_bucket(
         assert done.facts.rows_mapped == (1 if month == "2026-10" else 0)
     assert done.facts.completeness.warnings[0] == "Looker returned no rows for 2026-11"
     assert "no_period" in done.facts.summary()
+
+
+def _digest_before_v2(text: str) -> str:
+    """A posting's digest as runs before digest version 2 stored it: SHA-256 of the JSON
+    list of every column's text but Generalumkehr, one line per line, 32 hex digits."""
+    sha = hashlib.sha256()
+    for line in posted_lines(text):
+        values = [getattr(line, attr) for attr in COLUMN_ATTRS if attr != "generalumkehr"]
+        texts = [None if value is None else str(value) for value in values]
+        sha.update(json.dumps(texts, ensure_ascii=False, separators=(",", ":")).encode())
+        sha.update(b"\n")
+    return sha.hexdigest()[:32]
+
+
+def test_a_period_posted_with_version_1_digests_is_unchanged_after_the_change(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    rows = [make_row(id=f"r{i}", amount=Decimal(100 + i)) for i in range(4)]
+    posted = stream_run(config, "p", "2026-10", rows).posted()
+    assert all(json.loads(t)["content_digest"].startswith("v2:") for t in posted.values())
+    old = {}
+    for key, text in posted.items():
+        booking = json.loads(text)
+        booking["content_digest"] = _digest_before_v2(text)
+        old[key] = json.dumps(booking)
+
+    again = stream_run(config, "p", "2026-10", rows, posted=old)
+    assert again.facts.changes == {"unchanged": 4}
+    assert again.batch == ()
+
+    rows[1] = make_row(id="r1", amount=Decimal("999.00"))
+    changed = stream_run(config, "p", "2026-10", rows, posted=old)
+    assert changed.facts.changes == {"unchanged": 3, "changed": 1}
+    assert [line.generalumkehr for line in changed.batch] == [True, None]

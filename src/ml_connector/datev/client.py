@@ -56,6 +56,7 @@ from ml_connector.datev.api.problems import (
 )
 from ml_connector.datev.tokens import AccessTokenSource
 from ml_connector.errors import DataError, ReconsentRequiredError, RetriableError
+from ml_connector.http.clients import tls_context
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.http.retry import (
     RetryPolicy,
@@ -118,6 +119,7 @@ class DatevClient:
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             transport=transport,
+            verify=tls_context(),
             timeout=httpx.Timeout(timeout, connect=10.0),
             headers={
                 "Accept": "application/json",

@@ -40,7 +40,7 @@ from ml_connector.engine import workflow as wf
 from ml_connector.engine.dbos_compat import recover_pending_workflows
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
-from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy
+from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.logs import tracebacks_at_debug
 from ml_connector.paths import DataDirLock, ensure_data_dir, lock_data_dir
 from ml_connector.schedule import due_runs
@@ -77,6 +77,11 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "ml-connector-runs"
 APP_NAME = "ml-connector"
+#: how often a caller waiting for a run reads its status: every 50 ms at first, then
+#: less often (at most every 200 ms), so a long run is not a stream of status queries
+RUN_WAIT_POLLING = PollPolicy(
+    base=0.05, factor=1.5, cap=0.2, floor=0.0, jitter=False, max_polls=1_000_000
+)
 
 
 def run_id_for(pipeline: str, period: str) -> str:
@@ -323,6 +328,7 @@ class Engine:
     def wait(self, run_id: str, timeout: float | None = None) -> RunOutcome:
         """Block until run ``run_id`` ends and return its outcome."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        reads = 0
         while True:
             status = DBOS.get_workflow_status(run_id)
             if status is not None and status.status in ("SUCCESS", "ERROR"):
@@ -330,7 +336,8 @@ class Engine:
                 return result
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
-            time.sleep(0.05)
+            reads += 1
+            time.sleep(poll_delay(reads, RUN_WAIT_POLLING))
 
     # ------------------------------------------------------------ executors
 

@@ -26,6 +26,7 @@ from ml_connector.errors import (
     RemoteRejectedError,
     RetriableError,
 )
+from ml_connector.http.clients import tls_context
 from ml_connector.http.polling import LOOKER_TASK_POLLING, PollPolicy, poll_delay
 from ml_connector.http.retry import RetryPolicy, retry_async, transport_error
 from ml_connector.looker.auth import TokenCache
@@ -124,7 +125,7 @@ class LookerClient:
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            verify=verify,
+            verify=tls_context() if verify else False,
             headers={"x-looker-appid": "ml-connector", "Accept": "application/json"},
             limits=httpx.Limits(max_connections=max_concurrency + 4),
         )

@@ -21,7 +21,7 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -73,6 +73,9 @@ class _Env:
     row: Mapping[str, object]
     lookups: LookupResolver | None
     variables: Mapping[str, object]
+
+
+_Fn = Callable[[_Env], object]
 
 
 def _to_decimal(value: object, what: str = "value") -> Decimal:
@@ -368,6 +371,8 @@ class Expression:
     """Looker columns the expression reads."""
     tables: frozenset[str]
     """Lookup tables the expression uses."""
+    code: _Fn = field(repr=False, compare=False)
+    """The expression compiled to closures (what :meth:`evaluate` calls per row)."""
 
     def evaluate(
         self,
@@ -378,7 +383,7 @@ class Expression:
         """Value for ``row``; raises :class:`ExpressionError` when the row does not fit."""
         env = _Env(row=row, lookups=lookups, variables=variables or {})
         try:
-            return _eval(self.tree.body, env, self.source)
+            return self.code(env)
         except ExpressionError:
             raise
         except InvalidOperation:
@@ -418,6 +423,7 @@ def compile_expression(source: str, *, variables: frozenset[str] = frozenset()) 
         tree=tree,
         columns=frozenset(checker.columns),
         tables=frozenset(checker.tables),
+        code=_compile(tree.body, text),
     )
 
 
@@ -469,47 +475,84 @@ def _arith(op: type[ast.operator], left: object, right: object) -> object:
     return result
 
 
-def _eval(node: ast.expr, env: _Env, source: str) -> object:
+def _compile(node: ast.expr, source: str) -> _Fn:
+    """``node`` as a Python callable of the row environment, built once per expression.
+
+    The tree is walked here, at compile time; evaluating a row calls the closures only.
+    """
     if isinstance(node, ast.Constant):
-        return _literal(node, source)
+        value = _literal(node, source)
+        return lambda env: value
     if isinstance(node, ast.Name | ast.Attribute):
         name = _dotted_name(node)
         assert name is not None
-        return _column(env, name)
+        return lambda env: _column(env, name)
     if isinstance(node, ast.Tuple | ast.List):
-        return tuple(_eval(e, env, source) for e in node.elts)
+        items = tuple(_literal(e, source) for e in node.elts if isinstance(e, ast.Constant))
+        return lambda env: items
     if isinstance(node, ast.BinOp):
-        return _arith(type(node.op), _eval(node.left, env, source), _eval(node.right, env, source))
+        return _compile_binop(node, source)
     if isinstance(node, ast.UnaryOp):
-        operand = _eval(node.operand, env, source)
-        if isinstance(node.op, ast.Not):
-            return not operand
-        number = _to_decimal(operand)
-        return -number if isinstance(node.op, ast.USub) else number
+        return _compile_unary(node, source)
     if isinstance(node, ast.BoolOp):
+        return _compile_boolop(node, source)
+    if isinstance(node, ast.Compare):
+        return _compile_compare(node, source)
+    if isinstance(node, ast.IfExp):
+        test, body, orelse = (_compile(n, source) for n in (node.test, node.body, node.orelse))
+        return lambda env: body(env) if test(env) else orelse(env)
+    if isinstance(node, ast.Call):
+        return _compile_call(node, source)
+    raise ExpressionSyntaxError(f"{type(node).__name__} is not allowed")  # pragma: no cover
+
+
+def _compile_binop(node: ast.BinOp, source: str) -> _Fn:
+    op, left, right = type(node.op), _compile(node.left, source), _compile(node.right, source)
+    return lambda env: _arith(op, left(env), right(env))
+
+
+def _compile_unary(node: ast.UnaryOp, source: str) -> _Fn:
+    operand = _compile(node.operand, source)
+    if isinstance(node.op, ast.Not):
+        return lambda env: not operand(env)
+    if isinstance(node.op, ast.USub):
+        return lambda env: -_to_decimal(operand(env))
+    return lambda env: _to_decimal(operand(env))
+
+
+def _compile_boolop(node: ast.BoolOp, source: str) -> _Fn:
+    values = tuple(_compile(v, source) for v in node.values)
+    is_and = isinstance(node.op, ast.And)
+
+    def boolop(env: _Env) -> object:
         result: object = None
-        for value_node in node.values:
-            result = _eval(value_node, env, source)
-            if isinstance(node.op, ast.And) and not result:
-                return result
-            if isinstance(node.op, ast.Or) and result:
+        for value in values:
+            result = value(env)
+            if bool(result) is not is_and:
                 return result
         return result
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, env, source)
-        for op, comp_node in zip(node.ops, node.comparators, strict=True):
-            right = _eval(comp_node, env, source)
+
+    return boolop
+
+
+def _compile_compare(node: ast.Compare, source: str) -> _Fn:
+    first = _compile(node.left, source)
+    steps = tuple(
+        (_COMPARE[type(op)], _compile(comp, source))
+        for op, comp in zip(node.ops, node.comparators, strict=True)
+    )
+
+    def compare(env: _Env) -> object:
+        left = first(env)
+        for test, operand in steps:
+            right = operand(env)
             a, b = _comparable(left, right)
-            if not _COMPARE[type(op)](a, b):
+            if not test(a, b):
                 return False
             left = right
         return True
-    if isinstance(node, ast.IfExp):
-        branch = node.body if _eval(node.test, env, source) else node.orelse
-        return _eval(branch, env, source)
-    if isinstance(node, ast.Call):
-        return _call(node, env, source)
-    raise ExpressionError(f"{type(node).__name__} is not allowed")  # pragma: no cover
+
+    return compare
 
 
 def _comparable(left: object, right: object) -> tuple[object, object]:
@@ -525,25 +568,40 @@ def _comparable(left: object, right: object) -> tuple[object, object]:
     return left, right
 
 
-def _call(node: ast.Call, env: _Env, source: str) -> object:
+def _compile_call(node: ast.Call, source: str) -> _Fn:
     assert isinstance(node.func, ast.Name)
     name = node.func.id
     if name == "col":
         first = node.args[0]
         assert isinstance(first, ast.Constant)
-        return _column(env, str(first.value))
+        column = str(first.value)
+        return lambda env: _column(env, column)
     if name == "lookup":
-        first = node.args[0]
-        assert isinstance(first, ast.Constant)
-        table = str(first.value)
-        key = _eval(node.args[1], env, source)
+        return _compile_lookup(node, source)
+    function = FUNCTIONS[name]
+    args = tuple(_compile(arg, source) for arg in node.args)
+    if len(args) == 1:
+        (only,) = args
+        return lambda env: function(only(env))
+    return lambda env: function(*[arg(env) for arg in args])
+
+
+def _compile_lookup(node: ast.Call, source: str) -> _Fn:
+    first = node.args[0]
+    assert isinstance(first, ast.Constant)
+    table = str(first.value)
+    key_of = _compile(node.args[1], source)
+    default = _compile(node.args[2], source) if len(node.args) == 3 else None
+
+    def lookup(env: _Env) -> object:
+        key = key_of(env)
         if env.lookups is None:
             raise ExpressionError("lookup() is not available here")
         try:
             return env.lookups.resolve(table, key)
         except KeyError:
-            if len(node.args) == 3:
-                return _eval(node.args[2], env, source)
+            if default is not None:
+                return default(env)
             raise LookupMissError(table, key) from None
-    args = [_eval(arg, env, source) for arg in node.args]
-    return FUNCTIONS[name](*args)
+
+    return lookup

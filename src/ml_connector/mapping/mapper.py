@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENCY_COLUMNS",
+    "DIGEST_VERSION",
     "FIELD_TYPES",
     "DataChange",
     "DataChangeKind",
@@ -51,8 +52,10 @@ __all__ = [
     "RowMapper",
     "RowOutcome",
     "content_digest",
+    "content_digest_v1",
     "duplicate_key",
     "line_digest_text",
+    "same_content",
 ]
 
 _MAX_AMOUNT = Decimal("9999999999.99")
@@ -180,22 +183,48 @@ def _field_types() -> dict[str, str]:
 FIELD_TYPES = _field_types()
 
 
-_DIGEST_VALUES = operator.attrgetter(*(a for a in COLUMN_ATTRS if a != "generalumkehr"))
+_DIGEST_ATTRS = tuple(a for a in COLUMN_ATTRS if a != "generalumkehr")
+_DIGEST_VALUES = operator.attrgetter(*_DIGEST_ATTRS)
+
+#: prefix of the current content digest; a stored digest without it is a version-1 digest
+DIGEST_VERSION = "v2:"
 
 
 def line_digest_text(line: BookingLine) -> str:
-    """Canonical text of a line's content (Generalumkehr excluded), for digests."""
-    values = [None if value is None else str(value) for value in _DIGEST_VALUES(line)]
-    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    """Canonical text of a line's content (Generalumkehr excluded): its set columns as
+    ``attribute=value`` in column order, separated by U+001F (empty columns left out)."""
+    values = _DIGEST_VALUES(line)
+    return "\x1f".join(
+        [f"{_DIGEST_ATTRS[i]}={value}" for i, value in enumerate(values) if value is not None]
+    )
 
 
 def content_digest(lines: Iterable[BookingLine]) -> str:
-    """SHA-256 (hex, 32 characters) over the lines' content."""
+    """``v2:`` + SHA-256 (hex, 32 characters) over the lines' content."""
     digest = hashlib.sha256()
     for line in lines:
         digest.update(line_digest_text(line).encode())
         digest.update(b"\n")
+    return DIGEST_VERSION + digest.hexdigest()[:32]
+
+
+def content_digest_v1(lines: Iterable[BookingLine]) -> str:
+    """The version-1 digest (a JSON list of every column's text), which postings made
+    before version 2 carry; read only to compare a stored posting with a new row."""
+    digest = hashlib.sha256()
+    for line in lines:
+        values = [None if value is None else str(value) for value in _DIGEST_VALUES(line)]
+        digest.update(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode())
+        digest.update(b"\n")
     return digest.hexdigest()[:32]
+
+
+def same_content(stored: str, row: MappedRow) -> bool:
+    """Whether a stored posting's digest says it booked exactly ``row``'s lines; a
+    version-1 digest is compared with the version-1 digest of the row's lines."""
+    if stored.startswith(DIGEST_VERSION):
+        return stored == row.content_digest
+    return stored == content_digest_v1(row.lines)
 
 
 def _key_text(value: object) -> str:

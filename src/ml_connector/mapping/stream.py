@@ -54,6 +54,7 @@ from ml_connector.mapping.mapper import (
     RejectReason,
     RowMapper,
     duplicate_key,
+    same_content,
 )
 from ml_connector.mapping.money import MoneyFacts, MoneyTally, format_money
 from ml_connector.mapping.period import Period
@@ -648,7 +649,7 @@ class RunStream:
         reversal: tuple[BookingLine, ...] = ()
         if old is None:
             change = PlannedChange(ChangeKind.NEW, row.row_key, booking=row.lines)
-        elif old[0] == row.content_digest:
+        elif same_content(old[0], row):
             change = PlannedChange(ChangeKind.UNCHANGED, row.row_key)
         else:
             reversal = _reversal(old[1])

@@ -39,6 +39,7 @@ from ml_connector.datev.client import DatevClient
 from ml_connector.datev.oauth.connection_store import ConnectionStore, relogin_hint
 from ml_connector.datev.oauth.manager import TokenManager
 from ml_connector.errors import ReconsentRequiredError
+from ml_connector.http.clients import tls_context
 from ml_connector.runs.extract import LookerCredentials, resolve_looker_credentials
 from ml_connector.store.open import open_store
 
@@ -126,7 +127,8 @@ class DatevConnections:
 
     A client lives for one step (``async with connections.client(...)``): the durable
     engine may run steps on different event loops, and HTTP connections must not
-    cross loops or outlive the step.
+    cross loops or outlive the step. What is costly to build, the TLS context, is
+    built once per process (:func:`~ml_connector.http.clients.tls_context`).
     """
 
     def __init__(self, settings: SyncSettings, connections: ConnectionStore) -> None:
@@ -144,7 +146,7 @@ class DatevConnections:
             )
         api_url = datev_api_url(customer_id, customer, self.settings.datev_api_url)
         check_issuer(customer_id, customer, info.endpoints.issuer, api_url)
-        async with httpx.AsyncClient(timeout=30.0) as http:
+        async with httpx.AsyncClient(timeout=30.0, verify=tls_context()) as http:
             tokens = TokenManager(self.connections, customer_id, http=http)
             async with DatevClient(
                 tokens,

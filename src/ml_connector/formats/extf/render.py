@@ -296,8 +296,8 @@ def _cross_statements(cols: tuple[Column, ...]) -> list[str]:
             "if v1 is None or v2 is None or v7 is None or v8 is None or v10 is None: return None",
             "if len(f7) > maxacc or len(f8) > maxacc: return None",
             "if not vom <= v10 <= bis: return None",
-            "if am is not None and v9 and v9 != '40' and not (len(v9) == 2 and v9[0] == '2')"
-            " and (v7 in am or v8 in am): return None",
+            # the one automatic-account rule (formats/extf/automatic.py), not a copy of it
+            "if am and v9 and _am_hit(v7, v8, v9, am) is not None: return None",
             "p4 = v4 is not None",
             "if p4 != (v5 is not None) or p4 != bool(v6): return None",
             # a foreign WKZ Umsatz needs the rate (the exact batch currency: validate_line)
@@ -320,9 +320,11 @@ def checked_line_renderer() -> CheckedRenderer:
     formatting for validation).  When it returns ``None`` the caller asks
     :func:`ml_connector.formats.extf.validate.validate_line` for the detailed problems.
     """
+    from ml_connector.formats.extf.automatic import automatic_account_hit
     from ml_connector.formats.extf.columns import CONTROL_CHARS, FieldError
 
     env: dict[str, object] = {
+        "_am_hit": automatic_account_hit,
         "_nfc": unicodedata.normalize,
         "_d4": _make_date4(),
         "_d8": _make_date8(),

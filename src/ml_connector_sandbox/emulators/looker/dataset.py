@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +45,9 @@ __all__ = [
 
 Value = str | Decimal | int | date | bool | None
 Row = dict[str, Value]
+
+
+_MONTH_VALUE = re.compile(r"\d{4}-\d{2}")
 
 
 def json_text(v: Value) -> str:
@@ -270,14 +274,17 @@ class GeneratedSource:
 
         Only for queries the generic engine would answer identically without grouping
         or sorting: the primary key among the fields, no measures, no filter but an
-        integer list on ``bucket``, sorted by the key ascending (explicitly, or by
-        default as the first field). Otherwise ``None``.
+        integer list on ``bucket`` and a list of months on ``period_month``, sorted by
+        the key ascending (explicitly, or by default as the first field). Otherwise
+        ``None``.
         """
         key = f"{self.view}.row_id"
         columns = self._json_columns()
         if key not in fields or any(f not in columns for f in fields):
             return None
-        if set(filters) - {f"{self.view}.bucket"}:
+        if set(filters) - {f"{self.view}.bucket", f"{self.view}.period_month"}:
+            return None
+        if f"{self.view}.period_month" in filters and self._month_residues(filters) is None:
             return None
         if [s.lower() for s in sorts] not in ([], [key], [f"{key} asc"]):
             return None
@@ -304,20 +311,50 @@ class GeneratedSource:
         return ("[" + body + "]").encode()
 
     def _indices(self, filters: Mapping[str, str]) -> range | list[int]:
-        expr = filters.get(f"{self.view}.bucket")
-        if expr is None:
-            return range(self.n)
-        try:
-            buckets = sorted({int(part.strip()) for part in expr.split(",")})
-        except ValueError:
-            return range(self.n)
-        spans = [
-            range(max(b * self.bucket_size, 0), min((b + 1) * self.bucket_size, self.n))
-            for b in buckets
-        ]
+        """The rows a ``bucket`` and a ``period_month`` filter can select (an index on
+        each: rows of one month are every 24th row); the other filters are the engine's."""
+        spans = self._bucket_spans(filters)
+        residues = self._month_residues(filters)
+        if residues is not None:
+            spans = [
+                range(span.start + (r - span.start) % 24, span.stop, 24)
+                for span in spans
+                for r in residues
+            ]
+            if len(residues) > 1:
+                return sorted(i for span in spans for i in span)
         if len(spans) == 1:
             return spans[0]
         return [i for span in spans for i in span]
+
+    def _bucket_spans(self, filters: Mapping[str, str]) -> list[range]:
+        expr = filters.get(f"{self.view}.bucket")
+        if expr is None:
+            return [range(self.n)]
+        try:
+            buckets = sorted({int(part.strip()) for part in expr.split(",")})
+        except ValueError:
+            return [range(self.n)]
+        return [
+            range(max(b * self.bucket_size, 0), min((b + 1) * self.bucket_size, self.n))
+            for b in buckets
+        ]
+
+    def _month_residues(self, filters: Mapping[str, str]) -> list[int] | None:
+        """Row index residues (mod 24) of a ``period_month`` filter listing months, else
+        ``None`` (no such filter, or one the index cannot answer exactly).
+
+        In a Looker string filter expression a plain value matches that value and commas
+        separate alternatives (Looker's "Filter expressions" reference); values shaped
+        ``YYYY-MM`` carry no wildcard, escape, negation or keyword, so they match exactly.
+        """
+        expr = filters.get(f"{self.view}.period_month")
+        if expr is None:
+            return None
+        parts = expr.split(",")
+        if not all(_MONTH_VALUE.fullmatch(part) for part in parts):
+            return None
+        return sorted({self._MONTHS.index(p) for p in parts if p in self._MONTHS})
 
     def scan(
         self,
