@@ -11,7 +11,7 @@ DATEV's XSDs.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 
@@ -23,6 +23,8 @@ __all__ = [
     "Ledger",
     "LedgerEntry",
     "Receipt",
+    "entry_from_json",
+    "entry_to_json",
 ]
 
 #: at most 5,000 entries in one ``consolidate`` (XSD maxOccurs) and, by our choice, one job
@@ -197,3 +199,31 @@ class DxsoFile:
     media_type: str = "application/xml"
     entries: tuple[int, ...] = field(default=())
     """Positions (in the package's entry list) of the entries the file carries."""
+
+
+_TYPES = {f.name: str(f.type).replace(" | None", "") for f in fields(LedgerEntry)}
+
+
+def entry_to_json(entry: LedgerEntry) -> dict[str, object]:
+    """The entry's filled fields as JSON values (Decimal and dates as text)."""
+    out: dict[str, object] = {}
+    for name in _TYPES:
+        value = getattr(entry, name)
+        if value is None:
+            continue
+        out[name] = value if isinstance(value, bool | int) else str(value)
+    return out
+
+
+def entry_from_json(data: dict[str, object]) -> LedgerEntry:
+    """Inverse of :func:`entry_to_json`."""
+    values: dict[str, object] = {}
+    for name, value in data.items():
+        kind = _TYPES[name]
+        if kind == "Decimal":
+            values[name] = Decimal(str(value))
+        elif kind == "dt.date":
+            values[name] = dt.date.fromisoformat(str(value))
+        else:
+            values[name] = value
+    return LedgerEntry(**values)  # type: ignore[arg-type]

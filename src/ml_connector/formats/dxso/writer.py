@@ -93,16 +93,20 @@ def group_entries(entries: Sequence[LedgerEntry]) -> list[list[int]]:
 
 
 def split_jobs(entries: Sequence[LedgerEntry]) -> list[list[int]]:
-    """Positions of the entries per job: whole data-file groups, at most 5,000 entries and
-    4,999 documents per job (one job per ledger and month is the caller's grouping)."""
+    """Positions of the entries per job, in order (contiguous, so a row's job follows from
+    its position): at most 5,000 entries and 4,999 data files (documents) per job."""
     jobs: list[list[int]] = []
-    documents = 0
-    for group in group_entries(entries):
-        if not jobs or len(jobs[-1]) + len(group) > LEDGER_LIMIT or documents == DOCUMENT_LIMIT:
+    keys: set[tuple[str | None, date, str]] = set()
+    for position, entry in enumerate(entries):
+        key = (entry.invoice_id, entry.date, entry.currency_code)
+        full = jobs and (
+            len(jobs[-1]) == LEDGER_LIMIT or (key not in keys and len(keys) == DOCUMENT_LIMIT)
+        )
+        if not jobs or full:
             jobs.append([])
-            documents = 0
-        jobs[-1].extend(group)
-        documents += 1
+            keys = set()
+        jobs[-1].append(position)
+        keys.add(key)
     return jobs
 
 
