@@ -54,3 +54,15 @@ def test_sending_a_dxso_pipeline_is_refused_with_one_line(tmp_path: Path) -> Non
     assert result.exit_code != 0
     assert "dxso pipeline" in result.output
     assert "Traceback" not in result.output
+
+
+def test_preview_shows_the_dxso_xml(tmp_path: Path) -> None:
+    config, rows = _files(tmp_path)
+    args = ["mapping", "preview", "p", "--period", "2026-01", "--config", str(config)]
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(main, [*args, "--rows", str(rows)])
+    assert result.exit_code == 0, result.output
+    assert "2 mapped, 0 rejected" in result.output
+    assert "AR_202601_0001.xml" in result.output
+    assert '<consolidate consolidatedAmount="119.00"' in result.output
+    assert "<customerName>Muster GmbH</customerName>" in result.output
+    assert "document.xml" in result.output
