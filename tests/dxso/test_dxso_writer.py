@@ -5,10 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from ml_connector.errors import DataError
+from ml_connector.formats.dxso.jobs import read_manifest, write_jobs
 from ml_connector.formats.dxso.models import ENTRY_ELEMENTS, Ledger, LedgerEntry, Receipt
 from ml_connector.formats.dxso.schemas import (
     LEDGER_NS,
@@ -188,3 +190,25 @@ def test_jobs_split_at_5000_entries_in_order() -> None:
 def test_jobs_split_at_4999_documents() -> None:
     entries = [_entry(invoice_id=f"R{i}") for i in range(5000)]
     assert [len(job) for job in split_jobs(entries)] == [4999, 1]
+
+
+def test_job_folders_carry_their_receipts_and_a_manifest(tmp_path: Path) -> None:
+    entries = [_entry(invoice_id=f"R{i}") for i in range(4999)] + [_entry(invoice_id="LAST")]
+    receipts = [Receipt("last.pdf", SMALL_PDF, "LAST"), Receipt("r1.pdf", SMALL_PDF, "R1")]
+    jobs = write_jobs(
+        entries,
+        Ledger.ACCOUNTS_RECEIVABLE,
+        tmp_path,
+        period="2026-01",
+        created=CREATED,
+        generator_info="Acme",
+        receipts=receipts,
+    )
+    assert [job.entries for job in jobs] == [4999, 1]
+    first, second = (read_manifest(job.path) for job in jobs)
+    assert "r1.pdf" in [f["name"] for f in first["files"]]  # type: ignore[union-attr,index]
+    names = [f["name"] for f in second["files"]]  # type: ignore[union-attr,index]
+    assert names == ["AR_202601_0001.xml", "last.pdf", "document.xml"]
+    assert (jobs[1].path / "last.pdf").read_bytes() == SMALL_PDF
+    validate_document((jobs[1].path / "document.xml").read_bytes())
+    assert jobs[1].amount == "119.00"

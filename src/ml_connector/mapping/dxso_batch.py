@@ -9,11 +9,11 @@ the jobs as they do onto EXTF files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ml_connector.formats.dxso.jobs import remove_stale_jobs, write_jobs
-from ml_connector.formats.dxso.models import LedgerEntry, entry_from_json, entry_to_json
+from ml_connector.formats.dxso.models import LedgerEntry, Receipt, entry_from_json, entry_to_json
 from ml_connector.formats.extf.models import BatchHeader, BookingLine
 from ml_connector.formats.extf.split import WrittenFile
 from ml_connector.mapping.dxso import CompiledDxso, DxsoEntryMaker
@@ -41,8 +41,10 @@ class DxsoBatch:
         *,
         header: BatchHeader,
         generator_info: str,
+        receipts: Sequence[Receipt] = (),
     ) -> list[WrittenFile]:
-        """Write the job folders into ``out``; one WrittenFile per job (path = folder)."""
+        """Write the job folders into ``out``; one WrittenFile per job (path = folder).
+        ``receipts`` (PDF or images) are stapled to their invoice's document."""
         remove_stale_jobs(out)
         entries = [self.maker.from_line(line) for line in reversals]
         entries += [entry_from_json(item) for item in self._entries]
@@ -55,6 +57,7 @@ class DxsoBatch:
             period=f"{header.datum_vom:%Y-%m}",
             created=header.erzeugt_am.replace(tzinfo=None),
             generator_info=generator_info,
+            receipts=receipts,
         )
         return [
             WrittenFile(job.path, header, job.part, job.entries, job.size, job.digest)
