@@ -40,6 +40,7 @@ __all__ = [
     "group_entries",
     "ledger_xml",
     "split_jobs",
+    "with_folder_name",
 ]
 
 DOCUMENT_FILE = "document.xml"
@@ -276,3 +277,17 @@ def build_package(
     )
     files.append(DxsoFile(DOCUMENT_FILE, index_file))
     return files
+
+
+def with_folder_name(document: bytes, folder_name: str) -> bytes:
+    """``document.xml`` with the ledger folder (property key 3) set to ``folder_name``,
+    the name the job creation answered with; validated again."""
+    ET.register_namespace("", DOCUMENT_NS)
+    ET.register_namespace("xsi", _XSI)
+    root = ET.fromstring(document)  # noqa: S314 - our own file
+    for prop in root.iter(f"{{{DOCUMENT_NS}}}property"):
+        if prop.get("key") == "3":
+            prop.set("value", folder_name)
+    data: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    validate_document(data)
+    return data
