@@ -102,3 +102,22 @@ async def test_cash_ledger_jobs_never_run_in_parallel(setup: Setup) -> None:
         CLIENT, import_type="cashLedgerImport", accounting_month="2026-02"
     )
     assert again.id != first.id
+
+
+async def test_injected_partial_fault_refuses_the_last_data_file(setup: Setup) -> None:
+    setup.state.faults.update(dxso_partial_rate=1.0)
+    files = _package()
+    job_id = await _run(setup, files)
+    status = await setup.client.wait_for_dxso_job(CLIENT, job_id)
+    assert status.status is DxsoStatus.PARTIALLY_PROCESSED
+    errors = [e for e in await setup.client.dxso_protocol(CLIENT, job_id) if e.type == "error"]
+    assert [e.filename for e in errors] == [files[1][0]]
+    assert [b.amount for b in setup.state.ledger.bookings(CLIENT)] == [Decimal("119.00")]
+
+
+async def test_injected_job_failure_ends_in_status_3(setup: Setup) -> None:
+    setup.state.faults.update(job_failure_rate=1.0)
+    job_id = await _run(setup, _package())
+    status = await setup.client.wait_for_dxso_job(CLIENT, job_id)
+    assert status.status is DxsoStatus.FAILED
+    assert setup.state.ledger.bookings(CLIENT) == []

@@ -270,6 +270,9 @@ async def finalize_job(ctx: Ctx) -> Response:
         errors = _check_package(job)
         if not errors and state.faults.job_fails():
             errors = [("", "Interner Fehler, bitte erneut versuchen")]
+        data = [n for n, _ in job.files if n.lower().endswith(".xml") and n != "document.xml"]
+        if not errors and len(data) > 1 and state.faults.dxso_partial():
+            errors = [(data[-1], "Belegsatz konnte nicht verarbeitet werden (injiziert)")]
         for name, reason in errors:
             job.protocol.append(_entry("", reason, kind="error", filename=name))
         bad = {name for name, _ in errors}

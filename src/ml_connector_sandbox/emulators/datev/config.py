@@ -97,6 +97,9 @@ class FaultConfig(BaseModel):
     lost_response_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     #: share of EXTF/dxso jobs that fail with an internal error (0..1)
     job_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: share of dxso jobs with two or more data files whose last data file is refused,
+    #: ending in status 4 (partially processed) (0..1)
+    dxso_partial_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     #: random seed, for reproducible fault sequences
     seed: int | None = None
 
