@@ -114,3 +114,22 @@ async def test_new_belege_online_stops_with_what_to_use_instead(
         await dxso_send.open_job(setup.client, "455148-4", _folder(tmp_path))
     assert "new Belege online" in str(info.value)
     assert 'channel = "extf"' in str(info.value)
+
+
+async def test_partial_job_maps_each_entry_to_its_file_outcome(
+    setup: Setup, tmp_path: Path
+) -> None:
+    setup.state.faults.update(dxso_partial_rate=1.0)
+    folder = _folder(tmp_path)
+    opened = await dxso_send.open_job(setup.client, CLIENT, folder)
+    await _upload_all(setup, folder, opened, frozenset())
+    await dxso_send.finalize(setup.client, CLIENT, opened.job_id)
+    status = DxsoStatus.PROCESSING
+    while not status.finished:
+        status = await dxso_send.poll_once(setup.client, CLIENT, opened.job_id)
+    outcome = await dxso_send.read_outcome(setup.client, CLIENT, opened.job_id, status)
+    assert outcome.status is DxsoStatus.PARTIALLY_PROCESSED
+    outcomes = outcome.entry_outcomes(folder)
+    assert outcomes[0] is None  # RE-1 imported
+    assert outcomes[1] is not None  # RE-2's file refused, with DATEV's text
+    assert "nicht verarbeitet" in outcomes[1]

@@ -65,6 +65,29 @@ class DxsoOutcome:
         """Files the protocol names with an error (status 3: all; 4: these only)."""
         return frozenset(e.filename for e in self.protocol if e.type == "error" and e.filename)
 
+    def entry_outcomes(self, folder: Path) -> dict[int, str | None]:
+        """Per entry position (within the job): ``None`` when DATEV imported it, else why
+        not. Status 2 imports all, 4 all but the entries of the files with an error, any
+        other status none (3 not processed, 5 cancelled, 6 cancellation refused: reported,
+        to be checked in Belege online)."""
+        files = read_manifest(folder)["files"]
+        assert isinstance(files, list)
+        failed = self.failed_files()
+        outcomes: dict[int, str | None] = {}
+        for item in files:
+            for position in item.get("entries", []):
+                if self.status is DxsoStatus.SUCCEEDED or (
+                    self.status is DxsoStatus.PARTIALLY_PROCESSED and item["name"] not in failed
+                ):
+                    outcomes[int(position)] = None
+                else:
+                    outcomes[int(position)] = self._reason(str(item["name"]))
+        return outcomes
+
+    def _reason(self, name: str) -> str:
+        texts = [e.text or "" for e in self.protocol if e.type == "error" and e.filename == name]
+        return "; ".join(t for t in texts if t) or self.summary()
+
     def summary(self) -> str:
         """One line for the run report."""
         errors = [e for e in self.protocol if e.type == "error"]

@@ -2,9 +2,10 @@
 
 Each folder holds the job's files exactly as they are uploaded (ledger XMLs, receipts,
 ``document.xml``) and ``manifest.json`` with the upload order, media types, digests and
-the entry count.  Jobs split at 5,000 entries (:func:`~.writer.split_jobs`).  The ledger
-folder name in ``document.xml`` is DATEV's default until the job creation answers with
-the client's own (:data:`DEFAULT_FOLDERS`); the run rewrites ``document.xml`` then.
+the entry count; each data file lists the positions (within the job) of its entries.
+Jobs split at 5,000 entries (:func:`~.writer.split_jobs`).  The ledger folder name in
+``document.xml`` is DATEV's default until the job creation answers with the client's own
+(:data:`DEFAULT_FOLDERS`); the run rewrites ``document.xml`` then.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def write_jobs(
                     "name": f.name,
                     "media_type": f.media_type,
                     "sha256": hashlib.sha256(f.content).hexdigest(),
+                    "entries": list(f.entries),
                 }
                 for f in files
             ],
