@@ -242,9 +242,9 @@ def test_validation_error_text_never_shows_a_value() -> None:
     assert "hunter2" not in str(info.value)
 
 
-def test_the_dxso_channel_is_refused_not_silently_posted_as_extf(tmp_path: Path) -> None:
+def test_the_dxso_channel_needs_its_ledger_table(tmp_path: Path) -> None:
     text = VALID.replace("[pipelines.revenue]\n", '[pipelines.revenue]\nchannel = "dxso"\n')
     assert text != VALID
     problem = one(text, tmp_path)
-    assert problem.key.endswith(".channel")
-    assert "not available" in problem.message
+    assert "[pipelines.<name>.dxso]" in problem.message
+    assert "ledger" in problem.message

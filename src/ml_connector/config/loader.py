@@ -14,13 +14,14 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ml_connector.config.models import ConfigModel, Customer, Pipeline, known_keys
 from ml_connector.errors import ConfigurationError
+from ml_connector.mapping.dxso import compile_dxso
 from ml_connector.mapping.lookups import (
     LookupKind,
     LookupSet,
@@ -192,6 +193,12 @@ def parse_config(text: str, *, path: Path) -> LoadedConfig:
         except MappingSpecError as exc:
             problems.append(ConfigProblem(name, f"{base}.mapping.{exc.key}", exc.message, exc.fix))
             continue
+        if pipeline.dxso is not None:
+            try:
+                compiled = replace(compiled, dxso=compile_dxso(pipeline.dxso, kinds))
+            except MappingSpecError as exc:
+                problems.append(ConfigProblem(name, f"{base}.dxso.{exc.key}", exc.message, exc.fix))
+                continue
         mappings[pipeline_name] = compiled
         problems.extend(_check_columns(name, base, pipeline, compiled))
     if problems:

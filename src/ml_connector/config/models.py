@@ -507,6 +507,26 @@ class PipelineWebhook(_Model):
         return value
 
 
+class DxsoConfig(_Model):
+    """``[pipelines.<name>.dxso]``: booking suggestions for DATEV Unternehmen Online."""
+
+    ledger: Literal["accounts_receivable", "accounts_payable", "cash"] = Field(
+        description="the ledger the suggestions go to (one dxso job per ledger and month)"
+    )
+    partner_account: Literal["konto", "gegenkonto"] = Field(
+        default="konto",
+        description="which account of the booking line is the debtor/creditor (or cash account)",
+    )
+    generator_info: str = Field(
+        default="",
+        max_length=40,
+        description="sender shown in Belege online; the customer's name when empty",
+    )
+    fields: dict[str, AnyFieldSpec] = Field(
+        default_factory=dict, description="DXSO-only fields (party name, due date, IBAN, ...)"
+    )
+
+
 class Pipeline(_Model):
     """``[pipelines.<name>]``: one extract from Looker to one DATEV client."""
 
@@ -531,22 +551,22 @@ class Pipeline(_Model):
                 raise ValueError(str(exc)) from None
         return value
 
-    @field_validator("channel")
-    @classmethod
-    def _channel_available(cls, value: str) -> str:
-        # Refuse rather than quietly post finalized EXTF bookings for a pipeline that
-        # asked for reviewable suggestions.
-        if value == "dxso":
-            raise ValueError(
-                "the dxso channel (booking suggestions in DATEV Unternehmen Online) is not "
-                'available in this version; use channel = "extf" (finalized booking batches)'
-            )
-        return value
-
     restatement: Literal["append_only", "corrections"] = "corrections"
     batch_label: str = Field(default="", max_length=30, description="EXTF header Bezeichnung")
     mapping: MappingConfig
     tie_out: TieOut = TieOut()
+    dxso: DxsoConfig | None = None
+
+    @model_validator(mode="after")
+    def _dxso_table(self) -> Pipeline:
+        if self.channel == "dxso" and self.dxso is None:
+            raise ValueError(
+                'channel = "dxso" needs a [pipelines.<name>.dxso] table with at least '
+                'ledger = "accounts_receivable", "accounts_payable" or "cash"'
+            )
+        if self.channel == "extf" and self.dxso is not None:
+            raise ValueError('a [dxso] table needs channel = "dxso"; remove it or set the channel')
+        return self
 
 
 class LookupConfig(_Model):

@@ -18,9 +18,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from ml_connector.formats.dxso.models import LedgerEntry
 from ml_connector.formats.extf.automatic import automatic_account_hit
 from ml_connector.formats.extf.columns import COLUMN_BY_ATTR
 from ml_connector.formats.extf.models import COLUMN_ATTRS, BookingLine
+from ml_connector.mapping.dxso import DxsoEntryMaker, DxsoHold, entry_digest
 from ml_connector.mapping.expressions import ExpressionError, LookupMissError
 from ml_connector.mapping.lookups import LookupKind, LookupSet, normalise_key
 from ml_connector.mapping.period import Period
@@ -92,6 +94,8 @@ class RejectReason(StrEnum):
     MISSING_EXCHANGE_RATE = "missing_exchange_rate"
     CURRENCY_MISMATCH = "currency_mismatch"
     TAX_KEY_ON_AUTOMATIC_ACCOUNT = "tax_key_on_automatic_account"
+    MISSING_INVOICE_ID = "missing_invoice_id"
+    DXSO_RULE = "dxso_rule"
 
 
 _HOLD_REASON = {DataChangeKind.TEXT_SHORTENED: RejectReason.TEXT_TOO_LONG}
@@ -139,6 +143,8 @@ class MappedRow:
     row: Mapping[str, object]
     changes: tuple[DataChange, ...] = ()
     """What ml-connector changed in the row's data on the way (texts cut, ...)."""
+    dxso: LedgerEntry | None = None
+    """The DXSO booking suggestion of a ``channel = "dxso"`` pipeline's row."""
 
 
 RowOutcome = MappedRow | Rejection
@@ -291,6 +297,12 @@ class RowMapper:
         self._variables: dict[str, object] = {"period": str(period) if period else None}
         self._currency_column: dict[str, bool] = {}
         self._automatic = client.automatic_account_set
+        dxso = mapping.dxso
+        self._dxso = (
+            None
+            if dxso is None
+            else DxsoEntryMaker(dxso, mapping.currency, mapping.text.buchungstext_overflow)
+        )
 
     # -- public ---------------------------------------------------------------------------
 
@@ -427,15 +439,19 @@ class RowMapper:
         problems = list(self.line_checker(line))
         if problems:
             raise _Reject(RejectReason.EXTF_RULE, None, "; ".join(problems), None)
+        digest = content_digest((line,))
+        entry = None
+        if self._dxso is not None:
+            try:
+                entry = self._dxso.entry(line, row, self.lookups, self._variables, changes)
+            except DxsoHold as hold:
+                raise _Reject(
+                    RejectReason(hold.reason), hold.field, hold.message, hold.value
+                ) from None
+            digest = entry_digest(digest, entry)
+            self._hold_text_changes(changes)
         return MappedRow(
-            index,
-            row_key,
-            row_period,
-            (line,),
-            amount,
-            content_digest((line,)),
-            row,
-            tuple(changes),
+            index, row_key, row_period, (line,), amount, digest, row, tuple(changes), entry
         )
 
     def _hold_text_changes(self, changes: Sequence[DataChange]) -> None:

@@ -25,6 +25,7 @@ from ml_connector.mapping.text import Template, compile_template
 
 if TYPE_CHECKING:
     from ml_connector.config.models import FieldSpec, MappingConfig, TextRules
+    from ml_connector.mapping.dxso import CompiledDxso
 
 __all__ = [
     "DERIVED_FIELDS",
@@ -35,6 +36,7 @@ __all__ = [
     "FieldRule",
     "MappingSpecError",
     "compile_mapping",
+    "compile_rule",
 ]
 
 #: booking fields every mapping must set (Umsatz and Soll/Haben come from ``amount``)
@@ -128,6 +130,8 @@ class CompiledMapping:
     """``apply`` (clean and record) or ``hold`` (hold a row whose text would change)."""
     currency: str = HOME_CURRENCY
     """Currency of the amounts when ``wkz_umsatz`` is not mapped."""
+    dxso: CompiledDxso | None = None
+    """The DXSO ledger and fields of a ``channel = "dxso"`` pipeline."""
 
     @property
     def columns(self) -> frozenset[str]:
@@ -135,6 +139,8 @@ class CompiledMapping:
         found = set(self.amount.columns) | set(self.row_key) | set(self.identity_columns)
         for rule in self.fields.values():
             found |= rule.columns
+        if self.dxso is not None:
+            found |= self.dxso.columns
         return frozenset(found)
 
     @property
@@ -142,12 +148,15 @@ class CompiledMapping:
         found = set(self.amount.tables)
         for rule in self.fields.values():
             found |= rule.tables
+        if self.dxso is not None:
+            found |= self.dxso.tables
         return frozenset(found)
 
 
-def _compile_rule(
+def compile_rule(
     target: str, spec: FieldSpec, key: str, tables: Mapping[str, LookupKind]
 ) -> FieldRule:
+    """Compile the rule of one field; ``key`` names it in errors."""
     kind = spec.kind
     try:
         if kind == "column":
@@ -222,7 +231,7 @@ def compile_mapping(config: MappingConfig, tables: Mapping[str, LookupKind]) -> 
                 "use a column attribute name such as "
                 + ", ".join(close or ["konto", "gegenkonto", "bu_schluessel", "belegfeld_1"]),
             )
-        fields[name] = _compile_rule(name, spec, key, tables)
+        fields[name] = compile_rule(name, spec, key, tables)
     for name in REQUIRED_FIELDS:
         if name not in fields:
             raise MappingSpecError(
@@ -238,7 +247,7 @@ def compile_mapping(config: MappingConfig, tables: Mapping[str, LookupKind]) -> 
             'map kurs, e.g. kurs = { lookup = "eur_rates", key = "view.currency" }, '
             "or a column holding the rate",
         )
-    amount = _compile_rule("umsatz", config.amount, "amount", tables)
+    amount = compile_rule("umsatz", config.amount, "amount", tables)
     return CompiledMapping(
         amount=amount,
         sign=config.sign,

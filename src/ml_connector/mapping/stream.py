@@ -46,6 +46,7 @@ from ml_connector.mapping.changes import (
     DocumentCollision,
     document_source,
 )
+from ml_connector.mapping.dxso_batch import DxsoBatch
 from ml_connector.mapping.lookups import normalise_key
 from ml_connector.mapping.mapper import (
     LineChecker,
@@ -504,6 +505,8 @@ class RunStream:
         self._held = (scratch / "held.jsonl").open("w", encoding="utf-8")
         self._traces = JsonSpill(scratch / "traces.jsonl") if trace_rows else None
         self._unassigned = JsonSpill(scratch / UNASSIGNED_FILE)
+        dxso = self.mapping.dxso
+        self._dxso = None if dxso is None else DxsoBatch(dxso, self.mapping.currency, scratch)
         self._unassigned_values: set[str] = set()
         self._unassigned_extra = 0
         self._uncovered: tuple[str, ...] = ()
@@ -542,6 +545,8 @@ class RunStream:
         self._reversals.close()
         self._bookings.close()
         self._unassigned.close()
+        if self._dxso is not None:
+            self._dxso.close()
         if self._traces is not None:
             self._traces.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
@@ -673,6 +678,8 @@ class RunStream:
                 position = ["b", self._bookings.count]
                 for item in lines:
                     self._bookings.append(item)
+                if self._dxso is not None and row.dxso is not None:
+                    self._dxso.add(row.dxso)
         if self._traces is not None:
             payload = _payload(row.content_digest, lines, reversed_lines)
             if row.changes:
@@ -771,7 +778,12 @@ class RunStream:
         if write:
             out = self.workdir
             remove_stale_files(out)
-            if facts.ready and facts.lines_to_post:
+            if facts.ready and facts.lines_to_post and self._dxso is not None:
+                files = self._dxso.write(
+                    iter(self._reversals), out, header=self.header, generator_info=self._sender()
+                )
+                written += [item.path for item in files]
+            elif facts.ready and facts.lines_to_post:
                 files = write_split(
                     self.header,
                     self.lines(),
@@ -791,6 +803,12 @@ class RunStream:
             written += self._write_unassigned(out / UNASSIGNED_FILE)
         self._finished = StreamedRun(facts, tuple(files), tuple(written))
         return self._finished
+
+    def _sender(self) -> str:
+        """``generator_info`` of DXSO files: configured, else the customer's name."""
+        configured = self.spec.dxso.generator_info if self.spec.dxso else ""
+        customer = self.config.model.customers[self.spec.customer]
+        return (configured or customer.name or self.spec.customer)[:40]
 
     def _empty_blocker(self) -> list[str]:
         """Looker returned no rows for a period with posted bookings: reversing them all

@@ -190,6 +190,17 @@ class LiveRunSteps:
         customer = config.pipeline(pipeline).customer
         return RunSpec(pipeline, customer, datev_client_id(config, pipeline), period)
 
+    def check_sendable(self, pipeline: str) -> None:
+        """Refuse a pipeline this version cannot send (a dxso pipeline: dry run only)."""
+        config = self.config()
+        if pipeline in config.model.pipelines and config.pipeline(pipeline).channel == "dxso":
+            raise ConfigurationError(
+                f"{pipeline} is a dxso pipeline; sending booking suggestions to DATEV is "
+                "not available in this version",
+                hint="run --dry-run or mapping preview shows the DXSO files; use "
+                'channel = "extf" to post finalized booking batches',
+            )
+
     def _looker_url(self, config: LoadedConfig, spec: RunSpec) -> str:
         """Where this customer's Looker key may go (an override for emulators only)."""
         customer = config.model.customers[spec.customer]
@@ -322,6 +333,7 @@ class LiveRunSteps:
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
         """Extract, map, validate, tie out; write files, report and row records."""
+        await asyncio.to_thread(self.check_sendable, spec.pipeline)
         done = await self._prepare(spec, workdir)
         prepared = _prepared(done, workdir)
         if not done.ready:

@@ -175,11 +175,25 @@ def _looker_cell(row: Mapping[str, Any], columns: Sequence[str]) -> str:
     return "\n".join(f"{c.split('.')[-1]}={_cell(row.get(c))}" for c in columns)
 
 
+_XML_SHOWN = 10
+
+
+def _dxso_files(folders: list[Path]) -> list[tuple[str, str]]:
+    """(name, XML text) of the DXSO files a preview wrote: ledger files, then document.xml."""
+    shown: list[tuple[str, str]] = []
+    for folder in folders:
+        names = sorted(p.name for p in folder.glob("*.xml") if p.name != "document.xml")
+        for name in [*names[:_XML_SHOWN], "document.xml"]:
+            shown.append((f"{folder.name}/{name}", (folder / name).read_text("utf-8")))
+    return shown
+
+
 def _preview_records(
     pipeline: str, period: str, count: int, rows_file: Path | None, settings: SyncSettings
-) -> tuple[list[RowRecord], int]:
+) -> tuple[list[RowRecord], int, list[tuple[str, str]]]:
     """The row records of the first ``count`` rows of the period, through the run's
-    own steps (stopped before sending, written to a scratch directory)."""
+    own steps (stopped before sending, written to a scratch directory), and the DXSO
+    files of a dxso pipeline."""
     import tempfile
 
     from ml_connector.engine.ports import iter_records
@@ -191,7 +205,8 @@ def _preview_records(
         done = dry_run(settings, pipeline, period, out, rows_file=rows_file, limit=count)
         rows = done.facts.rows_mapped + done.facts.rows_rejected
         records = list(iter_records(out / RECORDS_FILE))[:rows]
-    return records, done.facts.rows_rejected
+        xml = _dxso_files([f.path for f in done.files if f.path.is_dir()])
+    return records, done.facts.rows_rejected, xml
 
 
 @mapping.command(name="preview")
@@ -231,7 +246,7 @@ def preview(
         raise click.ClickException(
             f"no pipeline {pipeline!r}; known: {', '.join(sorted(config.model.pipelines))}"
         )
-    records, rejected = _preview_records(pipeline, the_period, count, rows_file, settings)
+    records, rejected, xml = _preview_records(pipeline, the_period, count, rows_file, settings)
     columns = sorted(config.mapping(pipeline).columns)
     table = Table(title=f"{pipeline} {the_period}: first {len(records)} rows", show_lines=True)
     table.add_column("#", justify="right")
@@ -261,6 +276,9 @@ def preview(
                 soft_wrap=True,
             )
     console.print(f"{len(records) - rejected} mapped, {rejected} rejected")
+    for name, text in xml:
+        console.print(f"[bold]{name}[/bold]", highlight=False)
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @mapping.command(name="suggest")

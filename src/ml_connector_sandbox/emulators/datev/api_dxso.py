@@ -61,6 +61,13 @@ def _entry(
     return entry
 
 
+def _open_cash_job(ctx: Ctx, client_id: str) -> bool:
+    return any(
+        job.client_id == client_id and job.import_type == "cashLedgerImport" and job.status < 2
+        for job in ctx.state.dxso_jobs.values()
+    )
+
+
 def _not_found(ctx: Ctx) -> Response:
     return dco_error(404, "#DCO01003", "restapi.InvalidDxsoJobId", request_id=ctx.request_id)
 
@@ -96,6 +103,12 @@ async def create_job(ctx: Ctx) -> Response:
             "restapi.InvalidMessageBody: accounting_month must be YYYY-MM",
             request_id=ctx.request_id,
         )
+    if client.new_belege_online:
+        # dxso-jobs spec 2.1.7, error table: "the company is a user of the new version of
+        # Belege online"; research note datev-api.md section 5
+        return dco_error(
+            400, "#DCO01301", "restapi.RDS1UploadNotSupportedFault", request_id=ctx.request_id
+        )
     if "Rechnungsdatenservice 1.0" not in client.services:
         return dco_error(
             400, "#DCO01002", "restapi.InvalidDxsoImportTarget", request_id=ctx.request_id
@@ -112,6 +125,16 @@ async def create_job(ctx: Ctx) -> Response:
             )
     job_id = uuid.uuid4().hex.upper()
     with ctx.state.lock:
+        if import_type == "cashLedgerImport" and _open_cash_job(ctx, client.id):
+            # dxso-jobs spec 2.1.7, import_type: cash jobs "cannot be processed in parallel";
+            # the next may start only when the previous completed. The spec names no error
+            # code for this; InvalidDxsoJobState is our inference (docs/emulators.md).
+            return dco_error(
+                400,
+                "#DCO01007",
+                "restapi.InvalidDxsoJobState: a cash ledger job of this client is not completed",
+                request_id=ctx.request_id,
+            )
         ctx.state.dxso_jobs[job_id] = DxsoJobState(
             client_id=client.id,
             id=job_id,
@@ -182,10 +205,20 @@ def _check_package(job: DxsoJobState) -> list[tuple[str, str]]:
     return errors
 
 
-def _ledger_bookings(job: DxsoJobState) -> list[Booking]:
+def _partial(job: DxsoJobState, bad: set[str]) -> bool:
+    """Some ledger files are fine while others are not, and document.xml is fine."""
+    if "" in bad or "document.xml" in bad:
+        return False
+    data = [n for n, _ in job.files if n.lower().endswith(".xml") and n != "document.xml"]
+    return any(n not in bad for n in data)
+
+
+def _ledger_bookings(
+    job: DxsoJobState, skip: set[str] | frozenset[str] = frozenset()
+) -> list[Booking]:
     out = []
     for name, content in job.files:
-        if not name.lower().endswith(".xml") or name == "document.xml":
+        if not name.lower().endswith(".xml") or name == "document.xml" or name in skip:
             continue
         root = ET.fromstring(content)  # noqa: S314
         for number, entry in enumerate((e for e in root.iter() if e.tag in _ENTRY_TAGS), start=1):
@@ -237,9 +270,14 @@ async def finalize_job(ctx: Ctx) -> Response:
         errors = _check_package(job)
         if not errors and state.faults.job_fails():
             errors = [("", "Interner Fehler, bitte erneut versuchen")]
+        data = [n for n, _ in job.files if n.lower().endswith(".xml") and n != "document.xml"]
+        if not errors and len(data) > 1 and state.faults.dxso_partial():
+            errors = [(data[-1], "Belegsatz konnte nicht verarbeitet werden (injiziert)")]
         for name, reason in errors:
             job.protocol.append(_entry("", reason, kind="error", filename=name))
-        bookings = [] if errors else _ledger_bookings(job)
+        bad = {name for name, _ in errors}
+        partial = bool(errors) and _partial(job, bad)
+        bookings = _ledger_bookings(job, skip=bad) if partial or not errors else []
         digest = hashlib.sha256(b"".join(c for _, c in sorted(job.files))).hexdigest()
         filename = ",".join(sorted(n for n, _ in job.files))
         state.ledger.record(
@@ -251,15 +289,16 @@ async def finalize_job(ctx: Ctx) -> Response:
                 sha256=digest,
                 reference_id=None,
                 received_at=now_iso(),
-                succeeded=not errors,
+                succeeded=not errors or partial,
                 bookings=len(bookings),
                 protocol=tuple(f"{n}: {r}" for n, r in errors),
             ),
             bookings,
         )
-        if not errors:
+        if not errors or partial:
             job.protocol.append(_entry("", f"{len(bookings)} Datensätze verarbeitet"))
-        job.final_status = 3 if errors else 2
+        # status 4 "partially processed": some data files imported, others have errors
+        job.final_status = 2 if not errors else 4 if partial else 3
         state.save_dxso(job.id)
     return Response(status_code=204)
 

@@ -66,6 +66,9 @@ class EmulatedClient(BaseModel):
         default_factory=lambda: tuple(_default_document_types())
     )
     account_length: int = Field(default=4, ge=4, le=8)
+    #: the client uses the new Belege online: dxso-jobs answers #DCO01301
+    #: (dxso-jobs spec 2.1.7, error table: RDS1UploadNotSupportedFault)
+    new_belege_online: bool = False
     #: fiscal years start on 1 January; these years exist
     fiscal_years: tuple[int, ...] = Field(
         default_factory=lambda: tuple(range(date.today().year - 2, date.today().year + 1))
@@ -94,6 +97,9 @@ class FaultConfig(BaseModel):
     lost_response_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     #: share of EXTF/dxso jobs that fail with an internal error (0..1)
     job_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: share of dxso jobs with two or more data files whose last data file is refused,
+    #: ending in status 4 (partially processed) (0..1)
+    dxso_partial_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     #: random seed, for reproducible fault sequences
     seed: int | None = None
 

@@ -63,3 +63,9 @@ class FaultInjector:
         with self._lock:
             rate = self.config.job_failure_rate
             return bool(rate) and self._rng.random() < rate
+
+    def dxso_partial(self) -> bool:
+        """Whether the next dxso job should refuse its last data file (status 4)."""
+        with self._lock:
+            rate = self.config.dxso_partial_rate
+            return bool(rate) and self._rng.random() < rate
