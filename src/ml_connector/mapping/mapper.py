@@ -448,7 +448,7 @@ class RowMapper:
                 raise _Reject(
                     RejectReason(hold.reason), hold.field, hold.message, hold.value
                 ) from None
-            digest = entry_digest(digest, entry)
+            digest = DIGEST_VERSION + entry_digest(digest, entry)
             self._hold_text_changes(changes)
         return MappedRow(
             index, row_key, row_period, (line,), amount, digest, row, tuple(changes), entry
