@@ -1,6 +1,6 @@
 """The operator web app: users, their sessions, API tokens and the web audit of actions.
 
-Revision ID: engine_0006_web
+Revision ID: engine_0006
 Revises: engine_0005
 Create Date: 2026-12-04
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "engine_0006_web"
+revision: str = "engine_0006"
 down_revision: str | None = "engine_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """Callbacks from outside: DATEV logins waiting for theirs, Looker webhook deliveries.
 
-Revision ID: engine_0006_web_callbacks
-Revises: engine_0005
+Revision ID: engine_0007
+Revises: engine_0006
 Create Date: 2026-12-04
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "engine_0006_web_callbacks"
-down_revision: str | None = "engine_0005"
+revision: str = "engine_0007"
+down_revision: str | None = "engine_0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
