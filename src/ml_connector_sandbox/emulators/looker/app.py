@@ -38,6 +38,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Match, Route
 
+from ml_connector_sandbox.emulators.looker.dashboards import (
+    Dashboard,
+    RenderTask,
+    load_dashboards,
+    new_task,
+    render_pdf,
+)
 from ml_connector_sandbox.emulators.looker.dataset import (
     Dataset,
     Explore,
@@ -180,6 +187,8 @@ class EmulatorState:
     calls: Counter[str] = field(default_factory=Counter)
     logins: int = 0
     rows_served: int = 0
+    dashboards: dict[str, Dashboard] = field(default_factory=dict)
+    render_tasks: dict[str, RenderTask] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def query_id(self, spec: QuerySpec) -> str:
@@ -809,6 +818,68 @@ async def versions(request: Request, state: EmulatorState, _: str) -> Response:
     )
 
 
+async def create_dashboard_render_task(
+    request: Request, state: EmulatorState, user: str
+) -> Response:
+    """A render task of a dashboard (spec ``create_dashboard_render_task``)."""
+    board_id = request.path_params["dashboard_id"]
+    fmt = request.path_params["result_format"]
+    if board_id not in state.dashboards:
+        return _error(404, "Not found")
+    if fmt != "pdf":
+        return _error(400, f"Unsupported result format: {fmt} (this emulator renders pdf)")
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        size = {k: int(request.query_params[k]) for k in ("width", "height")}
+    except (KeyError, ValueError):
+        return _error(400, "width and height are required integers")
+    task = new_task(
+        user,
+        board_id,
+        fmt,
+        {
+            **size,
+            "dashboard_filters": str(body.get("dashboard_filters") or ""),
+            "dashboard_style": str(body.get("dashboard_style") or "tiled"),
+            "created_at": _iso(state.clock(), state),
+        },
+    )
+    state.render_tasks[task.id] = task
+    return JSONResponse(task.body())
+
+
+def _render_task(request: Request, state: EmulatorState, user: str) -> RenderTask | None:
+    task = state.render_tasks.get(request.path_params["render_task_id"])
+    return task if task is not None and task.user == user else None
+
+
+async def render_task(request: Request, state: EmulatorState, user: str) -> Response:
+    """Each read moves the task one status on, up to ``success``."""
+    task = _render_task(request, state, user)
+    if task is None:
+        return _error(404, "Not found")
+    task.polls += 1
+    return JSONResponse(task.body())
+
+
+async def render_task_results(request: Request, state: EmulatorState, user: str) -> Response:
+    """202 with ``Retry-After`` until the task succeeded, then the document."""
+    task = _render_task(request, state, user)
+    if task is None:
+        return _error(404, "Not found")
+    if task.status != "success":
+        return Response(b"", status_code=202, headers={"Retry-After": "1"})
+    if task.result is None:
+        board = state.dashboards[task.dashboard_id]
+        try:
+            task.result = render_pdf(state.dataset, board, task, state.today)
+        except FilterError as exc:
+            return _error(400, f"Invalid filter: {exc}")
+    return Response(task.result, media_type="application/pdf")
+
+
 PUBLIC = {"login", "logout", "versions"}
 RUN_ENDPOINTS = {"run_look", "run_inline_query", "run_query", "run_url_encoded_query"}
 
@@ -911,7 +982,8 @@ def create_app(
     ``bench_rows`` > 0 adds the generated explore ``bench`` / ``rows``. ``clock`` (seconds,
     monotonic) drives token expiry; ``today`` fixes relative date filters.
     """
-    dataset = load_dataset(dataset_dir or demo_dataset_dir())
+    root = dataset_dir or demo_dataset_dir()
+    dataset = load_dataset(root)
     if bench_rows > 0:
         dataset.add(bench_explore(bench_rows), "Benchmark")
     secret = client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
@@ -927,6 +999,7 @@ def create_app(
         clock=clock,
         today=today,
     )
+    state.dashboards = load_dashboards(Path(root), dataset)
     for look_id, saved in dataset.looks.items():
         state.look_queries[look_id] = state.query_id(QuerySpec.from_body(saved.query))
     table: list[tuple[str, str, str, Handler]] = [
@@ -967,6 +1040,19 @@ def create_app(
             lookml_model_explore,
         ),
         ("GET", "/versions", "versions", versions),
+        (
+            "POST",
+            "/render_tasks/dashboards/{dashboard_id}/{result_format}",
+            "create_dashboard_render_task",
+            create_dashboard_render_task,
+        ),
+        ("GET", "/render_tasks/{render_task_id}", "render_task", render_task),
+        (
+            "GET",
+            "/render_tasks/{render_task_id}/results",
+            "render_task_results",
+            render_task_results,
+        ),
     ]
     routes = [
         Route(API + path, _endpoint(name, handler, state), methods=[method], name=name)
