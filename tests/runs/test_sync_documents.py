@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pypdf import PdfReader
 from sync_support import CLIENT, PIPELINE, drive
 
@@ -15,6 +16,7 @@ from ml_connector.config import load_config
 from ml_connector.engine.ports import Prepared, RunSpec
 from ml_connector.errors import DataError
 from ml_connector.formats.extf.reader import read_file
+from ml_connector.interfaces.cli import main
 from ml_connector.runs.documents import document_id
 from ml_connector.runs.steps import LiveRunSteps
 from ml_connector_sandbox.demo.emulators import DemoEmulators
@@ -82,17 +84,24 @@ def steps_prepare_upload(steps: LiveRunSteps, spec: RunSpec, workdir: Path) -> P
     return prepared
 
 
-def test_the_dry_run_lists_the_document_and_sends_nothing(
-    installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path
+def test_the_dry_run_shows_the_document_and_sends_nothing(
+    installed_on: DemoInstall, db_url: str | None, emulators: DemoEmulators, tmp_path: Path
 ) -> None:
-    _with_documents(installed)
-    steps = LiveRunSteps(installed.settings)
-    spec = steps.spec_for(PIPELINE, "2025-12")
-    asyncio.run(steps.dry_run(spec, tmp_path / "dry"))
-    [listed] = json.loads((tmp_path / "dry" / "documents.json").read_text("utf-8"))
+    _with_documents(installed_on)
+    out = tmp_path / "dry"
+    args = ["run", PIPELINE, "--period", "2025-12", "--dry-run", "--config"]
+    store = ["--store-url", db_url] if db_url else []
+    dry = CliRunner().invoke(
+        main, [*args, str(installed_on.config_path), "--out", str(out), *store]
+    )
+    assert dry.exit_code == 0, dry.output
+    [line] = [x for x in dry.output.splitlines() if x.startswith("would upload")]
+    assert "GuV_2025-12.pdf (Sonstige" in line
+    assert "link it from all 63 booking line(s)" in line
+    [listed] = json.loads((out / "documents.json").read_text("utf-8"))
     assert listed["filename"] == "GuV_2025-12.pdf"
     assert listed["row_keys"] is None
-    assert (tmp_path / "dry" / "documents" / "GuV_2025-12.pdf").read_bytes().startswith(b"%PDF-")
+    assert (out / "documents" / "GuV_2025-12.pdf").read_bytes().startswith(b"%PDF-")
     assert emulators.ledger.documents(CLIENT) == []
 
 

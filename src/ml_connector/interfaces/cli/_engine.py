@@ -21,6 +21,7 @@ __all__ = [
     "print_outcome",
     "run_through_engine",
     "would_send",
+    "would_upload",
 ]
 
 _STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "needs_user": "magenta"}
@@ -172,6 +173,24 @@ def dry_run(
         return asyncio.run(steps.dry_run(spec, out_dir, limit=limit))
     finally:
         steps.close()
+
+
+def would_upload(out_dir: Path, facts: RunFacts) -> list[str]:
+    """One line per supporting document a ready run would upload, and what links it."""
+    from ml_connector.runs.documents import read_manifest
+
+    lines = []
+    for doc in read_manifest(out_dir):
+        rows = (
+            f"all {facts.lines_to_post} booking line(s)"
+            if doc.row_keys is None
+            else f"{len(doc.row_keys)} row(s)"
+        )
+        lines.append(
+            f"would upload {doc.filename} ({doc.document_type}, {doc.size:,} bytes, "
+            f"id {doc.document_id}) and link it from {rows} (Beleglink)"
+        )
+    return lines
 
 
 def would_send(facts: RunFacts, files: int) -> str:
