@@ -29,16 +29,15 @@ def test_a_rendered_document_per_period(tmp_path: Path) -> None:
     assert docs.rows is None
 
 
-def test_per_row_documents_under_a_folder(tmp_path: Path) -> None:
+def test_per_row_documents_are_refused_rather_than_ignored(tmp_path: Path) -> None:
     (tmp_path / "receipts").mkdir()
     text = VALID + (
         '[pipelines.revenue.documents]\ndocument_type = "Rechnungseingang"\n'
         '[pipelines.revenue.documents.rows]\ncolumn = "gl.account"\nfolder = "receipts"\n'
     )
-    docs = parse_config(text, path=tmp_path / "c.toml").pipeline("revenue").documents
-    assert docs is not None
-    assert docs.rows is not None
-    assert docs.rows.folder == "receipts"
+    problem = one(text, tmp_path)
+    assert problem.key == "pipelines.revenue.documents.rows"
+    assert "not available" in problem.message
 
 
 @pytest.mark.parametrize(
@@ -63,18 +62,6 @@ def test_per_row_documents_under_a_folder(tmp_path: Path) -> None:
             RENDER.replace("PL_{customer}_{period}.pdf", "PL_{period}.xlsx"),
             "pipelines.revenue.documents.render.filename",
             ".pdf",
-        ),
-        (
-            '[pipelines.revenue.documents]\ndocument_type = "X"\n'
-            '[pipelines.revenue.documents.rows]\ncolumn = "gl.receipt"\n',
-            "pipelines.revenue.documents.rows.column",
-            "gl.receipt",
-        ),
-        (
-            '[pipelines.revenue.documents]\ndocument_type = "X"\n'
-            '[pipelines.revenue.documents.rows]\ncolumn = "gl.account"\nfolder = "nope"\n',
-            "pipelines.revenue.documents.rows.folder",
-            "nope",
         ),
         (
             RENDER.replace('"Rechnungsausgang"', '"' + "x" * 31 + '"'),

@@ -232,8 +232,15 @@ def _check_documents(
     rows = pipeline.documents.rows if pipeline.documents else None
     if rows is None:
         return []
-    problems = []
     key = f"{base}.documents.rows"
+    problems = [
+        ConfigProblem(
+            file,
+            key,
+            "per-row documents are not available in this version (they would not be uploaded)",
+            "use [documents.render] for the period's document, or remove [documents.rows]",
+        )
+    ]
     fields = pipeline.source.fields
     if fields is not None and rows.column not in fields:
         problems.append(
