@@ -22,22 +22,20 @@ from ml_connector.runs.steps import LiveRunSteps
 from ml_connector_sandbox.demo.emulators import DemoEmulators
 from ml_connector_sandbox.demo.setup import DemoInstall
 
-DOCUMENTS = """
-[pipelines.gl-monthly.documents]
-document_type = "{type}"
-[pipelines.gl-monthly.documents.render]
-dashboard_id = "1"
-filters = {{ Period = "{{period}}" }}
-filename = "GuV_{{period}}.pdf"
-"""
+DEMO_DOCUMENTS = 'document_type = "Sonstige"'
 
 
 def _with_documents(installed: DemoInstall, document_type: str = "Sonstige") -> None:
+    """The demo's own documents settings, with ``document_type``."""
     path = installed.config_path
+    text = path.read_text("utf-8")
+    assert DEMO_DOCUMENTS in text
     path.write_text(
-        path.read_text("utf-8") + DOCUMENTS.format(type=document_type), encoding="utf-8"
+        text.replace(DEMO_DOCUMENTS, f'document_type = "{document_type}"'), encoding="utf-8"
     )
-    assert load_config(path).pipeline(PIPELINE).documents is not None
+    docs = load_config(path).pipeline(PIPELINE).documents
+    assert docs is not None
+    assert docs.document_type == document_type
 
 
 def test_the_period_pdf_is_uploaded_once_and_linked_from_every_line(
