@@ -43,6 +43,7 @@ __all__ = [
     "check_pdf",
     "document_id",
     "linked_config",
+    "planned_document",
     "read_manifest",
     "rendered_document",
     "row_document_location",
@@ -159,6 +160,19 @@ def linked_config(config: LoadedConfig, pipeline: str, link: str) -> LoadedConfi
     rule = FieldRule(target="beleglink", kind="constant", constant=link)
     linked = dataclasses.replace(mapping, fields={**mapping.fields, "beleglink": rule})
     return dataclasses.replace(config, mappings={**config.mappings, pipeline: linked})
+
+
+def planned_document(plan: RenderPlan, document_type: str) -> PreparedDocument:
+    """A document known by id and name only, not rendered (``path`` empty, ``size`` 0)."""
+    return PreparedDocument(
+        document_id=plan.document_id,
+        filename=plan.filename,
+        path="",
+        sha256="",
+        document_type=document_type,
+        source=plan.source,
+        size=0,
+    )
 
 
 def store_document(

@@ -67,6 +67,7 @@ from ml_connector.runs.documents import (
     DOCUMENTS_DIR,
     beleglink,
     linked_config,
+    planned_document,
     read_manifest,
     rendered_document,
     store_document,
@@ -373,6 +374,11 @@ class LiveRunSteps:
         plan = rendered_document(
             docs.render, customer=spec.customer, pipeline=spec.pipeline, period=spec.period
         )
+        linked = linked_config(config, spec.pipeline, beleglink(plan.document_id))
+        if self.source is not self:
+            # rows from a file (a dry run offline): the link is the one a run sends,
+            # the document is not rendered (that needs the customer's Looker)
+            return linked, [planned_document(plan, docs.document_type)]
         path = workdir / DOCUMENTS_DIR / plan.filename
         if await asyncio.to_thread(path.exists):
             content = await asyncio.to_thread(path.read_bytes)
@@ -381,7 +387,7 @@ class LiveRunSteps:
         document = await asyncio.to_thread(
             store_document, workdir, plan, content, docs.document_type
         )
-        return linked_config(config, spec.pipeline, beleglink(plan.document_id)), [document]
+        return linked, [document]
 
     async def _render(
         self,

@@ -186,8 +186,9 @@ def would_upload(out_dir: Path, facts: RunFacts) -> list[str]:
             if doc.row_keys is None
             else f"{len(doc.row_keys)} row(s)"
         )
+        size = f"{doc.size:,} bytes" if doc.path else "not rendered: rows from a file"
         lines.append(
-            f"would upload {doc.filename} ({doc.document_type}, {doc.size:,} bytes, "
+            f"would upload {doc.filename} ({doc.document_type}, {size}, "
             f"id {doc.document_id}) and link it from {rows} (Beleglink)"
         )
     return lines
