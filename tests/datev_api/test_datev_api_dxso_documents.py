@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from datev_api_support import Setup
+from fpdf import FPDF
 
 from ml_connector.datev.api.models import DxsoStatus
 from ml_connector.datev.api.problems import DatevConfigurationError, DatevRejectedError
@@ -56,7 +57,16 @@ LEDGER_XML = """<?xml version="1.0" encoding="utf-8"?>
   </consolidate>
 </LedgerImport>"""
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+def _pdf(text: str = "Rechnung") -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 10, text)
+    return bytes(pdf.output())
+
+
+PDF = _pdf()
 
 
 async def _job_with(setup: Setup, files: dict[str, bytes]) -> str:
@@ -188,7 +198,39 @@ async def test_document_size_limit(setup: Setup) -> None:
 async def test_stapled_upload_keeps_order(setup: Setup) -> None:
     doc = await setup.client.upload_stapled_document(
         "455148-1",
-        [("p1.pdf", PDF, "application/pdf"), ("p2.pdf", PDF + b" ", "application/pdf")],
+        [("p1.pdf", PDF, "application/pdf"), ("p2.pdf", _pdf("page 2"), "application/pdf")],
         document_type="Rechnungseingang",
     )
     assert doc.file_names == ("p1.pdf", "p2.pdf")
+
+
+async def test_a_pdf_that_does_not_parse_is_dco01245(setup: Setup) -> None:
+    with pytest.raises(DataError, match="DCO01245"):
+        await setup.client.upload_document(
+            "455148-1",
+            b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
+            "broken.pdf",
+            document_type="Sonstige",
+            document_id=uuid.uuid4(),
+        )
+    assert setup.state.ledger.documents("455148-1") == []
+
+
+async def test_the_content_type_must_match_the_extension(setup: Setup) -> None:
+    with pytest.raises(DataError, match="DCO01215"):
+        await setup.client.upload_document(
+            "455148-1",
+            PDF,
+            "a.pdf",
+            document_type="Sonstige",
+            document_id=uuid.uuid4(),
+            media_type="image/png",
+        )
+
+
+async def test_documents_need_belege_online(setup: Setup) -> None:
+    with pytest.raises(DatevRejectedError, match="DCO01019"):
+        await setup.client.upload_document(
+            "455148-2", PDF, "a.pdf", document_type="Sonstige", document_id=uuid.uuid4()
+        )
+    assert setup.state.ledger.documents("455148-2") == []

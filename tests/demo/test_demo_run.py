@@ -33,6 +33,7 @@ def test_demo_posts_what_it_reports(
         )
         ledger = emulators.ledger.bookings("29098-55003")
         transfers = emulators.ledger.transfers("29098-55003")
+        stored_documents = emulators.ledger.documents("29098-55003")
 
     assert summary.ok
     assert [(r.period, r.state) for r in summary.runs] == [
@@ -84,7 +85,21 @@ def test_demo_posts_what_it_reports(
     for tie in summary.tie_outs:
         assert tie.ok
         assert tie.looker_amount == tie.booked_amount + tie.held_amount
+    # each month's P&L, rendered by Looker, is in Belege online and linked from its lines
+    assert [(d.period, d.filename, d.linked_lines) for d in summary.documents] == [
+        ("2025-12", "GuV_2025-12.pdf", 63),
+        ("2026-10", "GuV_2026-10.pdf", 63),
+    ]
+    assert sorted((d.id, d.filename) for d in stored_documents) == sorted(
+        (d.document_id, d.filename) for d in summary.documents
+    )
+    for doc in summary.documents:
+        [run_file] = [f for f in summary.files if f.period == doc.period]
+        links = {line.beleglink for line in read_file(Path(run_file.path)).lines}
+        assert links == {f'BEDI "{doc.document_id}"'}
     text = summary.render()
+    assert "GuV_2025-12.pdf (Sonstige, " in text
+    assert "linked from 63 booking line(s)" in text
     assert "money (EUR): debit " in text
     assert "unmapped_account: 1 rows, " in text
     # no secret in the configuration, the key stored encrypted in the data directory

@@ -16,6 +16,7 @@ from pathlib import Path
 from ml_connector.engine.ports import (
     JobStatus,
     Prepared,
+    PreparedDocument,
     PreparedFile,
     RowRecord,
     RunSpec,
@@ -39,6 +40,31 @@ class FakeDatev:
                 "CREATE TABLE IF NOT EXISTS ledger (job_id TEXT PRIMARY KEY, reference_id TEXT,"
                 " filename TEXT, sha256 TEXT, polls INTEGER DEFAULT 0, state TEXT)"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS documents (document_id TEXT PRIMARY KEY,"
+                " filename TEXT, sha256 TEXT, attempts INTEGER DEFAULT 1)"
+            )
+
+    def upload_document(self, document: PreparedDocument) -> bool:
+        """Store the document under its id; ``False`` (DATEV's 409) when the id exists."""
+        with self._lock, self._db() as db:
+            found = db.execute(
+                "UPDATE documents SET attempts = attempts + 1 WHERE document_id = ?",
+                (document.document_id,),
+            ).rowcount
+            if found:
+                return False
+            db.execute(
+                "INSERT INTO documents (document_id, filename, sha256) VALUES (?,?,?)",
+                (document.document_id, document.filename, document.sha256),
+            )
+            return True
+
+    def documents(self) -> list[tuple[str, str, int]]:
+        """(document_id, filename, upload attempts) of every stored document."""
+        with self._db() as db:
+            rows = db.execute("SELECT document_id, filename, attempts FROM documents ORDER BY 1")
+            return [tuple(r) for r in rows]  # type: ignore[misc]
 
     def _db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -92,6 +118,7 @@ class FakeSteps:
     rows_per_file: int = 3
     reconsent: bool = False
     rejected: int = 1
+    documents: int = 0
     prepared: list[str] = field(default_factory=list)
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
@@ -143,8 +170,35 @@ class FakeSteps:
         write_records(records_path, records)
         mapped = self.files * self.rows_per_file
         return Prepared(
-            tuple(files), str(records_path), mapped + self.rejected, mapped, self.rejected
+            tuple(files),
+            str(records_path),
+            mapped + self.rejected,
+            mapped,
+            self.rejected,
+            documents=self._documents(spec, workdir),
         )
+
+    def _documents(self, spec: RunSpec, workdir: Path) -> tuple[PreparedDocument, ...]:
+        made = []
+        for n in range(1, self.documents + 1):
+            content = f"%PDF-1.4 document {n} of {spec.period}".encode()
+            path = workdir / f"doc-{n}.pdf"
+            path.write_bytes(content)
+            made.append(
+                PreparedDocument(
+                    document_id=f"00000000-0000-5000-8000-{n:012d}",
+                    filename=path.name,
+                    path=str(path),
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    document_type="Sonstige",
+                    source=f"render:{n}",
+                    size=len(content),
+                )
+            )
+        return tuple(made)
+
+    async def upload_document(self, spec: RunSpec, document: PreparedDocument) -> bool:
+        return self.datev.upload_document(document)
 
     async def find_submission(self, spec: RunSpec, file: PreparedFile) -> str | None:
         return self.datev.find(file.reference_id)

@@ -2,6 +2,8 @@
 
 Usage: python engine_worker_main.py DATA_DIR PERIOD [KILL_AT] [SYSTEM_DB_URL STORE_URL EXECUTOR]
 
+``ENGINE_TEST_DOCUMENTS=N`` in the environment gives the run N supporting documents.
+
 ``KILL_AT`` names a step boundary (``prepare``, ``submitted:1``, ...); when the run
 reaches it, the process kills itself with SIGKILL: no cleanup, no checkpoint.
 """
@@ -47,9 +49,9 @@ def main() -> None:
         poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
         application_version="engine-test",
     )
-    engine = Engine(
-        settings, FakeSteps(FakeDatev(data_dir / "datev.sqlite3")), on_boundary=boundary
-    )
+    documents = int(os.environ.get("ENGINE_TEST_DOCUMENTS", "0"))
+    steps = FakeSteps(FakeDatev(data_dir / "datev.sqlite3"), documents=documents)
+    engine = Engine(settings, steps, on_boundary=boundary)
     with engine:
         run_id = engine.enqueue(RunSpec("gl", "acme", "100-1", period))
         outcome = engine.wait(run_id, timeout=60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -32,13 +33,14 @@ BOUNDARIES = [
 ]
 
 
-def _worker(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _worker(data_dir: Path, *extra: str, documents: int = 0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(SCRIPT), str(data_dir), "2026-10", *extra],
         capture_output=True,
         text=True,
         timeout=90,
         check=False,
+        env={**os.environ, "ENGINE_TEST_DOCUMENTS": str(documents)},
     )
 
 
@@ -84,6 +86,51 @@ def test_killed_worker_resumes_without_loss_or_duplicates(tmp_path: Path, kill_a
             "run_finished": 1,
         }
         assert posted == 6
+        assert all(r.ok for r in verify(store))
+    finally:
+        store.dispose()
+
+
+#: boundaries of a run with two supporting documents, uploaded before the files
+DOCUMENT_BOUNDARIES = [
+    "uploaded_document:1",  # DATEV has the document, the run has not recorded it
+    "document:1",
+    "uploaded_document:2",
+    "submitted:1",
+]
+
+
+@pytest.mark.parametrize("kill_at", DOCUMENT_BOUNDARIES)
+def test_killed_worker_never_uploads_a_document_twice(tmp_path: Path, kill_at: str) -> None:
+    killed = _worker(tmp_path, kill_at, documents=2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = _worker(tmp_path, documents=2)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["state"] == "succeeded"
+
+    datev = FakeDatev(tmp_path / "datev.sqlite3")
+    stored = datev.documents()
+    assert [(doc_id[-1], name) for doc_id, name, _ in stored] == [
+        ("1", "doc-1.pdf"),
+        ("2", "doc-2.pdf"),
+    ]
+    # a document whose step had not ended at the kill was sent once more and found there
+    attempts = {name: n for _, name, n in stored}
+    again = {"uploaded_document:1": "doc-1.pdf", "document:1": "doc-1.pdf"}.get(
+        kill_at, "doc-2.pdf" if kill_at == "uploaded_document:2" else None
+    )
+    assert attempts == {name: 2 if name == again else 1 for name in attempts}
+    assert len(datev.ledger()) == 2
+    store = make_engine(sqlite_url(tmp_path))
+    try:
+        events = AuditEventRow.__table__
+        with store.connect() as conn:
+            recorded = conn.execute(
+                select(events.c.filename, events.c.payload).where(
+                    events.c.kind == "document_uploaded"
+                )
+            ).all()
+        assert sorted(name for name, _ in recorded) == ["doc-1.pdf", "doc-2.pdf"]
         assert all(r.ok for r in verify(store))
     finally:
         store.dispose()

@@ -201,6 +201,7 @@ def parse_config(text: str, *, path: Path) -> LoadedConfig:
                 continue
         mappings[pipeline_name] = compiled
         problems.extend(_check_columns(name, base, pipeline, compiled))
+        problems.extend(_check_documents(name, base, pipeline, path.parent))
     if problems:
         raise ConfigFileError(problems)
     return LoadedConfig(path=path, model=model, lookups=lookups, mappings=mappings)
@@ -226,6 +227,44 @@ def _check_columns(
                 f"column {column!r} is used but not in the query's fields",
                 f"add {column!r} to {base}.source.query.fields"
                 + (f" or did you mean {close[0]!r}?" if close else ""),
+            )
+        )
+    return problems
+
+
+def _check_documents(
+    file: str, base: str, pipeline: Pipeline, base_dir: Path
+) -> list[ConfigProblem]:
+    """The per-row document column is a source column; its folder exists."""
+    rows = pipeline.documents.rows if pipeline.documents else None
+    if rows is None:
+        return []
+    key = f"{base}.documents.rows"
+    problems = [
+        ConfigProblem(
+            file,
+            key,
+            "per-row documents are not available in this version (they would not be uploaded)",
+            "use [documents.render] for the period's document, or remove [documents.rows]",
+        )
+    ]
+    fields = pipeline.source.fields
+    if fields is not None and rows.column not in fields:
+        problems.append(
+            ConfigProblem(
+                file,
+                f"{key}.column",
+                f"column {rows.column!r} is not in the query's fields",
+                f"add {rows.column!r} to {base}.source.query.fields",
+            )
+        )
+    if rows.folder is not None and not (base_dir / rows.folder).is_dir():
+        problems.append(
+            ConfigProblem(
+                file,
+                f"{key}.folder",
+                f"folder {rows.folder!r} does not exist (relative to {base_dir})",
+                "create it or name the folder the documents are in",
             )
         )
     return problems

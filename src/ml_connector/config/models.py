@@ -32,6 +32,7 @@ __all__ = [
     "Customer",
     "DatevClient",
     "DatevOAuth",
+    "Documents",
     "EmailNotification",
     "FieldSpec",
     "LookerConnection",
@@ -40,6 +41,8 @@ __all__ = [
     "NotifySettings",
     "Pipeline",
     "QuerySource",
+    "RenderedDocument",
+    "RowDocuments",
     "Source",
     "TextRules",
     "TieOut",
@@ -363,6 +366,73 @@ class Source(_Model):
         return list(self.query.fields) if self.query else None
 
 
+_FILENAME_PATTERN = re.compile(r"[^/\\:]{1,200}\.pdf", re.IGNORECASE)
+_PATTERN_KEYS = {"period", "pipeline", "customer"}
+
+
+class RenderedDocument(_Model):
+    """``[pipelines.<name>.documents.render]``: a Looker dashboard rendered to PDF per period.
+
+    Looker renders dashboards (not Looks) to PDF; ``filters`` are dashboard filter
+    names and values, ``{period}`` replaced with the run's period.
+    """
+
+    dashboard_id: Annotated[str, BeforeValidator(_look_id)] = Field(min_length=1)
+    filters: dict[str, str] = Field(default_factory=dict)
+    filename: str = Field(
+        default="{pipeline}_{period}.pdf",
+        description="file name pattern with {period}, {pipeline}, {customer}; ends .pdf",
+    )
+    width: int = Field(default=1200, ge=100, le=10_000)
+    height: int = Field(default=1600, ge=100, le=10_000)
+    paper_size: Literal["letter", "legal", "tabloid", "a0", "a1", "a2", "a3", "a4", "a5"] = "a4"
+    landscape: bool = False
+
+    @field_validator("filename")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        keys = set(re.findall(r"{([^{}]*)}", value))
+        if keys - _PATTERN_KEYS:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(keys - _PATTERN_KEYS)}; "
+                "use {period}, {pipeline} or {customer}"
+            )
+        if not _FILENAME_PATTERN.fullmatch(value):
+            raise ValueError(
+                "a file name (no folder, no / \\ :) ending in .pdf, e.g. PL_{period}.pdf"
+            )
+        return value
+
+
+class RowDocuments(_Model):
+    """``[pipelines.<name>.documents.rows]``: a column naming each row's own document.
+
+    A value is a file path (relative to ``folder``, never outside it) or an https URL
+    on the customer's own Looker host; anything else holds that row's document.
+    """
+
+    column: str = Field(min_length=1, description="source column with a path or URL")
+    folder: str | None = Field(
+        default=None, description="folder the paths are under (relative to this file)"
+    )
+
+
+class Documents(_Model):
+    """``[pipelines.<name>.documents]``: supporting documents uploaded and linked (Beleglink)."""
+
+    document_type: str = Field(
+        min_length=1, max_length=30, description="name of one of the DATEV client's document types"
+    )
+    render: RenderedDocument | None = None
+    rows: RowDocuments | None = None
+
+    @model_validator(mode="after")
+    def _some_source(self) -> Documents:
+        if self.render is None and self.rows is None:
+            raise ValueError("give [documents.render], [documents.rows] or both")
+        return self
+
+
 class TieOut(_Model):
     """``[pipelines.<name>.tie_out]``: control totals the mapped bookings must match."""
 
@@ -556,6 +626,7 @@ class Pipeline(_Model):
     mapping: MappingConfig
     tie_out: TieOut = TieOut()
     dxso: DxsoConfig | None = None
+    documents: Documents | None = None
 
     @model_validator(mode="after")
     def _dxso_table(self) -> Pipeline:

@@ -31,8 +31,10 @@ from ml_connector.store.canonical import canonical_json
 
 __all__ = [
     "DatevJobPendingError",
+    "DocumentSteps",
     "JobStatus",
     "Prepared",
+    "PreparedDocument",
     "PreparedFile",
     "RowRecord",
     "RunBlockedError",
@@ -79,6 +81,26 @@ class PreparedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """A supporting document written to disk, to upload before the files are submitted.
+
+    ``document_id`` is deterministic (customer, pipeline, period, source), so an upload
+    repeated after a crash or in a replay names the same document and DATEV answers
+    "already there". ``row_keys`` are the rows whose booking lines link it (EXTF
+    ``Beleglink``); ``None``: every booking line of the run's files.
+    """
+
+    document_id: str
+    filename: str
+    path: str
+    sha256: str
+    document_type: str
+    source: str
+    size: int
+    row_keys: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """Result of extract + map + validate + tie-out.
 
@@ -104,6 +126,8 @@ class Prepared:
     """Counts per data-change kind (texts shortened, ...) and document-number collisions."""
     money: Mapping[str, Any] = field(default_factory=dict)
     """Debit and credit per account and held amounts by reason (``report.json`` ``money``)."""
+    documents: tuple[PreparedDocument, ...] = ()
+    """Supporting documents uploaded (in their own steps) before ``files`` are submitted."""
 
 
 class RunBlockedError(DataError):
@@ -215,6 +239,15 @@ class RunSteps(Protocol):
 
     async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
         """One status request for ``job_id``."""
+        ...
+
+
+@runtime_checkable
+class DocumentSteps(Protocol):
+    """Steps that also upload supporting documents (needed when a run has any)."""
+
+    async def upload_document(self, spec: RunSpec, document: PreparedDocument) -> bool:
+        """Upload ``document`` under its id; ``False`` when DATEV had it already."""
         ...
 
 

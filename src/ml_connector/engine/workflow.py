@@ -34,8 +34,10 @@ from sqlalchemy import Engine as SqlEngine
 from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS, step_failure_cause
 from ml_connector.engine.ports import (
     DatevJobPendingError,
+    DocumentSteps,
     JobStatus,
     Prepared,
+    PreparedDocument,
     PreparedFile,
     RowRecord,
     RunBlockedError,
@@ -45,7 +47,12 @@ from ml_connector.engine.ports import (
     RunSteps,
     iter_records,
 )
-from ml_connector.errors import MlConnectorError, NeedsUserError, RetriableError
+from ml_connector.errors import (
+    ConfigurationError,
+    MlConnectorError,
+    NeedsUserError,
+    RetriableError,
+)
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.store import runs as run_store
 from ml_connector.store.audit import (
@@ -384,6 +391,46 @@ def _record_submission(req: RunRequest, file: PreparedFile, job_id: str, found: 
 
 
 @DBOS.step(
+    name="ml_connector.upload_document",
+    retries_allowed=True,
+    max_attempts=3,
+    interval_seconds=5.0,
+    should_retry=_retriable,
+)
+async def _document_step(req: RunRequest, number: int, document: PreparedDocument) -> bool:
+    """Upload one supporting document under its deterministic id, then record it.
+
+    A crash after the upload and before the record repeats the upload: DATEV answers
+    that it has the id, and it is recorded as already there, never stored twice."""
+    steps = _get().steps
+    if not isinstance(steps, DocumentSteps):
+        raise ConfigurationError("this run has documents but its steps cannot upload them")
+    created = await steps.upload_document(req.spec, document)
+    _boundary(f"uploaded_document:{number}")
+    await asyncio.to_thread(_record_document, req, document, created)
+    _boundary(f"document:{number}")
+    return created
+
+
+def _record_document(req: RunRequest, document: PreparedDocument, created: bool) -> None:
+    """The ``document_uploaded`` event: which document, linked to which rows; idempotent."""
+    with write_transaction(_get().store) as conn:
+        if has_event(conn, run_id=req.run_id, kind="document_uploaded", filename=document.filename):
+            return
+        payload = {
+            "document_id": document.document_id,
+            "document_type": document.document_type,
+            "source": document.source,
+            "sha256": document.sha256,
+            "size": document.size,
+            "linked_rows": "all" if document.row_keys is None else list(document.row_keys),
+            "already_there": not created,
+        }
+        event = AuditEvent("document_uploaded", req.run_id, payload, filename=document.filename)
+        append_in(conn, req.spec.datev_client, [event])
+
+
+@DBOS.step(
     name="ml_connector.poll",
     retries_allowed=True,
     max_attempts=3,
@@ -594,6 +641,8 @@ async def _send(
     """Submit every file, await its job and record what DATEV did; ``jobs`` (file name
     -> DATEV job id) fills as files are submitted, so a failing step leaves it known."""
     todo = [f for f in prepared.files if f.filename not in req.skip_files]
+    for number, document in enumerate(prepared.documents, start=1):
+        await _document_step(req, number, document)
     for file in todo:
         jobs[file.filename] = await _submit_step(req, file)
     succeeded = 0

@@ -35,6 +35,7 @@ from ml_connector.mapping.period import Period
 if TYPE_CHECKING:
     from ml_connector.looker.client import LookerClient
     from ml_connector.looker.query import InlineQuery
+    from ml_connector.looker.render import DashboardRender
 
 __all__ = [
     "LookerCredentials",
@@ -43,6 +44,7 @@ __all__ = [
     "fetch_unassigned",
     "iter_source_batches",
     "readable_period",
+    "render_dashboard",
     "resolve_looker_credentials",
 ]
 
@@ -241,3 +243,17 @@ async def fetch_unassigned(
         if source.count_measure:
             count = sum(int(str(row.get(source.count_measure) or 0)) for row in bad)
         return UnassignedRows(rows, count, tuple(values), periods)
+
+
+async def render_dashboard(
+    connection: LookerConnection,
+    render: DashboardRender,
+    *,
+    base_url: str | None = None,
+    credentials: LookerCredentials | None = None,
+) -> bytes:
+    """A dashboard of the customer's Looker rendered to PDF (its bytes)."""
+    from ml_connector.looker.render import render_dashboard_pdf
+
+    async with _looker(connection, base_url, credentials) as looker:
+        return await render_dashboard_pdf(looker, render)

@@ -42,10 +42,12 @@ from sqlalchemy import Engine
 
 from ml_connector.config import LoadedConfig, find_config, load_config
 from ml_connector.config.access import looker_base_url
+from ml_connector.config.models import RenderedDocument
 from ml_connector.datev.client import DatevClient
 from ml_connector.engine.ports import (
     JobStatus,
     Prepared,
+    PreparedDocument,
     PreparedFile,
     RunBlockedError,
     RunSpec,
@@ -61,11 +63,22 @@ from ml_connector.runs.connect import (
     open_connections,
     open_sync_store,
 )
+from ml_connector.runs.documents import (
+    DOCUMENTS_DIR,
+    beleglink,
+    linked_config,
+    planned_document,
+    read_manifest,
+    rendered_document,
+    store_document,
+    write_manifest,
+)
 from ml_connector.runs.extract import (
     UnassignedRows,
     fetch_source,
     fetch_unassigned,
     iter_source_batches,
+    render_dashboard,
 )
 from ml_connector.runs.names import file_sha256, reference_id_for
 from ml_connector.runs.records import FileSlice, row_records
@@ -102,7 +115,10 @@ def _stamp(workdir: Path, clock: Callable[[], datetime] = _now) -> datetime:
 
 
 def _restamp(out_dir: Path) -> None:
+    """A dry run starts afresh: a new header stamp, documents rendered again."""
     (out_dir / _STAMP_FILE).unlink(missing_ok=True)
+    for old in (out_dir / DOCUMENTS_DIR).glob("*"):
+        old.unlink()
 
 
 def _add(run: RunStream, batch: list[dict[str, object]], limit: int | None) -> bool:
@@ -142,6 +158,7 @@ def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
         rows_unassigned=facts.completeness.rows_unassigned,
         data_changes=facts.data_changes.counted(),
         money=facts.money.report(),
+        documents=read_manifest(workdir),
     )
 
 
@@ -356,11 +373,68 @@ class LiveRunSteps:
         await asyncio.to_thread(_restamp, out_dir)
         return await self._prepare(spec, out_dir, limit=limit)
 
+    async def _documents(
+        self, config: LoadedConfig, spec: RunSpec, workdir: Path
+    ) -> tuple[LoadedConfig, list[PreparedDocument]]:
+        """The run's documents, rendered and checked, and the configuration linking them.
+
+        A document already rendered into ``workdir`` (a prepare again after a crash) is
+        reused, so its bytes stay the same."""
+        docs = config.pipeline(spec.pipeline).documents
+        if docs is None or docs.render is None:
+            return config, []
+        plan = rendered_document(
+            docs.render, customer=spec.customer, pipeline=spec.pipeline, period=spec.period
+        )
+        linked = linked_config(config, spec.pipeline, beleglink(plan.document_id))
+        if self.source is not self:
+            # rows from a file (a dry run offline): the link is the one a run sends,
+            # the document is not rendered (that needs the customer's Looker)
+            return linked, [planned_document(plan, docs.document_type)]
+        path = workdir / DOCUMENTS_DIR / plan.filename
+        if await asyncio.to_thread(path.exists):
+            content = await asyncio.to_thread(path.read_bytes)
+        else:
+            content = await self._render(config, spec, docs.render, plan.filters)
+        document = await asyncio.to_thread(
+            store_document, workdir, plan, content, docs.document_type
+        )
+        return linked, [document]
+
+    async def _render(
+        self,
+        config: LoadedConfig,
+        spec: RunSpec,
+        render: RenderedDocument,
+        filters: dict[str, str],
+    ) -> bytes:
+        from ml_connector.looker.render import DashboardRender
+
+        connection = config.customer_of(spec.pipeline).looker
+        credentials = await asyncio.to_thread(
+            looker_credentials, connection, self.connections.connections.credentials
+        )
+        return await render_dashboard(
+            connection,
+            DashboardRender(
+                render.dashboard_id,
+                filters,
+                width=render.width,
+                height=render.height,
+                paper_size=render.paper_size,
+                landscape=render.landscape,
+            ),
+            base_url=self._looker_url(config, spec),
+            credentials=credentials,
+        )
+
     async def _prepare(
         self, spec: RunSpec, workdir: Path, *, limit: int | None = None
     ) -> StreamedRun:
         config = await asyncio.to_thread(self.config)
         self._check_spec(config, spec)
+        await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+        config, documents = await self._documents(config, spec, workdir)
         run = await asyncio.to_thread(self._start, config, spec, workdir)
         try:
             await asyncio.to_thread(self._load_posted, run, spec)
@@ -380,7 +454,10 @@ class LiveRunSteps:
                 await asyncio.to_thread(run.add_unassigned, found.rows, found.count)
                 await asyncio.to_thread(self._note_uncovered, run, spec, found.periods)
             totals = await self.source.totals(config, spec) if limit is None else None
-            return await asyncio.to_thread(self._write, run, workdir, totals)
+            done = await asyncio.to_thread(self._write, run, workdir, totals)
+            # a document is uploaded only with booking lines that link it
+            await asyncio.to_thread(write_manifest, workdir, documents if done.files else [])
+            return done
         finally:
             await asyncio.to_thread(run.close)
 
@@ -418,6 +495,21 @@ class LiveRunSteps:
                 spec.datev_client, content, file.filename, reference_id=file.reference_id
             )
         return upload.job_id
+
+    async def upload_document(self, spec: RunSpec, document: PreparedDocument) -> bool:
+        """Upload ``document`` under its id (type checked against the client's types
+        first); ``False`` when DATEV had that id already (409: a retry or a replay)."""
+        content = await asyncio.to_thread(Path(document.path).read_bytes)
+        async with self._datev(spec) as datev:
+            await datev.require_service(spec.datev_client, "documents")
+            uploaded = await datev.upload_document(
+                spec.datev_client,
+                content,
+                document.filename,
+                document_type=document.document_type,
+                document_id=document.document_id,
+            )
+        return uploaded.created
 
     async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
         """One read of the job."""

@@ -28,6 +28,7 @@ from ml_connector.errors import ConfigurationError
 from ml_connector.http.polling import PollPolicy
 from ml_connector.mapping.money import MoneyFacts
 from ml_connector.runs.connect import open_sync_store
+from ml_connector.runs.documents import read_manifest
 from ml_connector.runs.launch import EngineOptions, describe_boundary, engine_settings
 from ml_connector.runs.steps import LiveRunSteps
 from ml_connector.store.audit import verify
@@ -36,6 +37,7 @@ from ml_connector.store.tables import AuditEventRow
 from ml_connector_sandbox.demo.emulators import DemoEmulators, running_emulators
 from ml_connector_sandbox.demo.setup import DEMO_CUSTOMER, DEMO_PIPELINE, install_demo
 from ml_connector_sandbox.demo.summary import (
+    DemoDocument,
     DemoFile,
     DemoRejection,
     DemoRun,
@@ -123,6 +125,7 @@ def _summary(
         rejections += _rejections(store, outcome.run_id, period)
     reports = verify(store)
     money, tie_outs = _money(data_dir, outcomes, files)
+    documents = _documents(files, emulators, datev_client)
     return DemoSummary(
         workdir=str(workdir),
         data_dir=str(data_dir),
@@ -143,7 +146,32 @@ def _summary(
         ),
         money=money,
         tie_outs=tie_outs,
+        documents=documents,
     )
+
+
+def _documents(
+    files: Sequence[DemoFile], emulators: DemoEmulators, datev_client: str
+) -> tuple[DemoDocument, ...]:
+    """The documents each month's run uploaded (its ``documents.json``), checked in DATEV."""
+    stored = {(d.id, d.filename) for d in emulators.ledger.documents(datev_client)}
+    found: list[DemoDocument] = []
+    folders = dict.fromkeys((Path(f.path).parent, f.period) for f in files)
+    for folder, period in folders:
+        lines = sum(f.bookings for f in files if Path(f.path).parent == folder)
+        found += [
+            DemoDocument(
+                period,
+                doc.filename,
+                doc.document_id,
+                doc.document_type,
+                doc.size,
+                lines,
+                (doc.document_id, doc.filename) in stored,
+            )
+            for doc in read_manifest(folder)
+        ]
+    return tuple(found)
 
 
 def _run_report(data_dir: Path, period: str, files: Sequence[DemoFile]) -> dict[str, Any] | None:

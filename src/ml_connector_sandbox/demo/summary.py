@@ -38,6 +38,20 @@ class DemoFile:
 
 
 @dataclass(frozen=True, slots=True)
+class DemoDocument:
+    """One supporting document: in Belege online, and the booking lines linking it."""
+
+    period: str
+    filename: str
+    document_id: str
+    document_type: str
+    size: int
+    linked_lines: int
+    #: whether the DATEV emulator holds it (with this id and file name)
+    in_datev: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DemoRejection:
     """One Looker row that was not booked, and why."""
 
@@ -111,6 +125,7 @@ class DemoSummary:
     #: debit and credit per DATEV account over all months, held amounts by reason
     money: MoneyFacts = field(default_factory=MoneyFacts)
     tie_outs: tuple[DemoTieOut, ...] = ()
+    documents: tuple[DemoDocument, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -128,6 +143,7 @@ class DemoSummary:
             and self.bookings_posted == self.datev_ledger_bookings
             and self.datev_duplicate_transfers == 0
             and self.audit_verified
+            and all(d.in_datev for d in self.documents)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,6 +174,7 @@ class DemoSummary:
             "audit": {"verified": self.audit_verified, "chains": list(self.audit_chains)},
             "money": self.money.report(),
             "tie_out": [t.to_json() for t in self.tie_outs],
+            "documents": [asdict(d) for d in self.documents],
         }
 
     def render(self) -> str:
@@ -190,6 +207,14 @@ class DemoSummary:
             )
             out.append(line + (f" - {run.error}" if run.error else ""))
             out += [f"      warning: {warning}" for warning in run.warnings]
+        if self.documents:
+            out.append("  documents in Belege online (linked by Beleglink)")
+        for d in self.documents:
+            out.append(
+                f"    {d.period} {d.filename} ({d.document_type}, {d.size:,} bytes): "
+                f"linked from {d.linked_lines} booking line(s)"
+                + ("" if d.in_datev else " - NOT in DATEV")
+            )
         out.append("  files and DATEV jobs")
         for f in self.files:
             out.append(f"    {f.path}")

@@ -22,6 +22,7 @@ __all__ = [
     "print_outcome",
     "run_through_engine",
     "would_send",
+    "would_upload",
 ]
 
 _STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "needs_user": "magenta"}
@@ -158,6 +159,25 @@ def dry_run(
         return asyncio.run(steps.dry_run(spec, out_dir, limit=limit))
     finally:
         steps.close()
+
+
+def would_upload(out_dir: Path, facts: RunFacts) -> list[str]:
+    """One line per supporting document a ready run would upload, and what links it."""
+    from ml_connector.runs.documents import read_manifest
+
+    lines = []
+    for doc in read_manifest(out_dir):
+        rows = (
+            f"all {facts.lines_to_post} booking line(s)"
+            if doc.row_keys is None
+            else f"{len(doc.row_keys)} row(s)"
+        )
+        size = f"{doc.size:,} bytes" if doc.path else "not rendered: rows from a file"
+        lines.append(
+            f"would upload {doc.filename} ({doc.document_type}, {size}, "
+            f"id {doc.document_id}) and link it from {rows} (Beleglink)"
+        )
+    return lines
 
 
 def would_send(facts: RunFacts, files: int) -> str:

@@ -66,7 +66,12 @@ def run(
     sent to DATEV. Exits 0 when the batch is ready to send, 1 when rejections or the
     tie-out block it (see report.txt / report.json).
     """
-    from ml_connector.interfaces.cli._engine import cli_settings, dry_run, would_send
+    from ml_connector.interfaces.cli._engine import (
+        cli_settings,
+        dry_run,
+        would_send,
+        would_upload,
+    )
 
     if not dry_run_flag:
         if rows_file is not None or totals_file is not None or out_dir is not None:
@@ -103,3 +108,5 @@ def run(
             f"(see {target / 'report.txt'})"
         )
     click.echo(would_send(done.facts, len(done.files)))
+    for line in would_upload(target, done.facts):
+        click.echo(line)

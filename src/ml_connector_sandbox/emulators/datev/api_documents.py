@@ -7,16 +7,28 @@ extensions (``#DCO01215``), name length (``#DCO01222``), GUID format
 (``#DCO01234``), GUID conflicts on PUT (409 ``#DCO01012``) and duplicate files, same
 name and document type (``#DCO01253``). File names are stored as DATEV does: NFC,
 characters outside its whitelist replaced by ``_``.
+
+Also per the documents v2 spec (``accounting_documents-2.1.12.json``, error table):
+a PDF must parse (``#DCO01245 restapi.PdfNotParseableFault``; checked with pypdf,
+lenient mode, as a reader that DATEV's own viewer would accept); a file part's
+Content-Type must match its extension ("its own Content-Type must match the file",
+notes/datev-api.md section 6; answered ``#DCO01215``, no dedicated code is
+documented); a client without Belegbilderservice has no Belege inventory
+(``#DCO01019 restapi.NoValidBelegeBestandFault``). Stored documents are listed by
+``GET /admin/ledger``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import uuid
 from typing import Any
 
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
@@ -30,6 +42,18 @@ from ml_connector_sandbox.emulators.datev.ledger import StoredDocument, now_iso
 __all__ = ["documents_routes"]
 
 _EXTENSIONS = ("gif", "jpeg", "jpg", "png", "tif", "tiff", "xml", "pdf")
+#: media types a file part may declare, by extension (an empty or generic type is let through)
+_MEDIA_TYPES = {
+    "gif": {"image/gif"},
+    "jpeg": {"image/jpeg"},
+    "jpg": {"image/jpeg"},
+    "png": {"image/png"},
+    "tif": {"image/tiff"},
+    "tiff": {"image/tiff"},
+    "xml": {"application/xml", "text/xml"},
+    "pdf": {"application/pdf"},
+}
+_GENERIC = {"", "application/octet-stream"}
 _GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
@@ -65,9 +89,33 @@ def _metadata(form: FormData) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _pdf_parses(content: bytes) -> bool:
+    try:
+        return len(PdfReader(io.BytesIO(content), strict=False).pages) > 0
+    except (PyPdfError, ValueError, TypeError, KeyError, OSError):
+        return False
+
+
+def _file_fault(name: str, content: bytes, media_type: str) -> tuple[str, str] | None:
+    """The DATEV fault of one file part (code, description), ``None`` if it is fine."""
+    extension = name.rsplit(".", 1)[-1].lower()
+    if extension not in _EXTENSIONS:
+        return "#DCO01215", "restapi.UnsupportedFileFormat"
+    declared = media_type.split(";", 1)[0].strip().lower()
+    if declared not in _GENERIC and declared not in _MEDIA_TYPES[extension]:
+        return "#DCO01215", f"restapi.UnsupportedFileFormat: {declared} for .{extension}"
+    if extension == "pdf" and not _pdf_parses(content):
+        return "#DCO01245", "restapi.PdfNotParseableFault"
+    return None
+
+
 async def _store(ctx: Ctx, document_id: str, files: list[UploadFile]) -> Response:
     client = ctx.require_client()
     state = ctx.state
+    if "Belegbilderservice" not in client.services:
+        return dco_error(
+            400, "#DCO01019", "restapi.NoValidBelegeBestandFault", request_id=ctx.request_id
+        )
     form = await ctx.request.form()
     metadata = _metadata(form)
     if metadata is None:
@@ -91,10 +139,9 @@ async def _store(ctx: Ctx, document_id: str, files: list[UploadFile]) -> Respons
             return dco_error(400, "#DCO01016", "restapi.FileSize", request_id=ctx.request_id)
         if len(name) > 255:
             return dco_error(400, "#DCO01222", "restapi.FileNameTooLong", request_id=ctx.request_id)
-        if name.rsplit(".", 1)[-1].lower() not in _EXTENSIONS:
-            return dco_error(
-                400, "#DCO01215", "restapi.UnsupportedFileFormat", request_id=ctx.request_id
-            )
+        fault = _file_fault(name, content, part.content_type or "")
+        if fault is not None:
+            return dco_error(400, *fault, request_id=ctx.request_id)
         stored.append((name, content, part.content_type or "application/octet-stream"))
     with state.lock:
         if (client.id, document_id) in state.documents:

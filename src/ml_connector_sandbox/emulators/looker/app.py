@@ -39,6 +39,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Match, Route
 
+from ml_connector_sandbox.emulators.looker.dashboards import (
+    Dashboard,
+    RenderTask,
+    load_dashboards,
+    new_task,
+    render_pdf,
+)
 from ml_connector_sandbox.emulators.looker.dataset import (
     Dataset,
     Explore,
@@ -191,6 +198,8 @@ class EmulatorState:
     scheduled_plans: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    dashboards: dict[str, Dashboard] = field(default_factory=dict)
+    render_tasks: dict[str, RenderTask] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _plan_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -932,6 +941,68 @@ async def _deliver(state: EmulatorState, plan: dict[str, Any], base_url: str) ->
             delivery.error = f"{type(exc).__name__}: {exc}"
 
 
+async def create_dashboard_render_task(
+    request: Request, state: EmulatorState, user: str
+) -> Response:
+    """A render task of a dashboard (spec ``create_dashboard_render_task``)."""
+    board_id = request.path_params["dashboard_id"]
+    fmt = request.path_params["result_format"]
+    if board_id not in state.dashboards:
+        return _error(404, "Not found")
+    if fmt != "pdf":
+        return _error(400, f"Unsupported result format: {fmt} (this emulator renders pdf)")
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        size = {k: int(request.query_params[k]) for k in ("width", "height")}
+    except (KeyError, ValueError):
+        return _error(400, "width and height are required integers")
+    task = new_task(
+        user,
+        board_id,
+        fmt,
+        {
+            **size,
+            "dashboard_filters": str(body.get("dashboard_filters") or ""),
+            "dashboard_style": str(body.get("dashboard_style") or "tiled"),
+            "created_at": _iso(state.clock(), state),
+        },
+    )
+    state.render_tasks[task.id] = task
+    return JSONResponse(task.body())
+
+
+def _render_task(request: Request, state: EmulatorState, user: str) -> RenderTask | None:
+    task = state.render_tasks.get(request.path_params["render_task_id"])
+    return task if task is not None and task.user == user else None
+
+
+async def render_task(request: Request, state: EmulatorState, user: str) -> Response:
+    """Each read moves the task one status on, up to ``success``."""
+    task = _render_task(request, state, user)
+    if task is None:
+        return _error(404, "Not found")
+    task.polls += 1
+    return JSONResponse(task.body())
+
+
+async def render_task_results(request: Request, state: EmulatorState, user: str) -> Response:
+    """202 with ``Retry-After`` until the task succeeded, then the document."""
+    task = _render_task(request, state, user)
+    if task is None:
+        return _error(404, "Not found")
+    if task.status != "success":
+        return Response(b"", status_code=202, headers={"Retry-After": "1"})
+    if task.result is None:
+        board = state.dashboards[task.dashboard_id]
+        try:
+            task.result = render_pdf(state.dataset, board, task, state.today)
+        except FilterError as exc:
+            return _error(400, f"Invalid filter: {exc}")
+    return Response(task.result, media_type="application/pdf")
+
+
 PUBLIC = {"login", "logout", "versions"}
 RUN_ENDPOINTS = {"run_look", "run_inline_query", "run_query", "run_url_encoded_query"}
 
@@ -1037,7 +1108,8 @@ def create_app(
     ``allow_http_webhooks`` lets scheduled plans deliver to ``http://`` receivers (tests on
     loopback); Looker itself delivers to ``https://`` only.
     """
-    dataset = load_dataset(dataset_dir or demo_dataset_dir())
+    root = dataset_dir or demo_dataset_dir()
+    dataset = load_dataset(root)
     if bench_rows > 0:
         dataset.add(bench_explore(bench_rows), "Benchmark")
     secret = client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
@@ -1054,6 +1126,7 @@ def create_app(
         today=today,
         allow_http_webhooks=allow_http_webhooks,
     )
+    state.dashboards = load_dashboards(Path(root), dataset)
     for look_id, saved in dataset.looks.items():
         state.look_queries[look_id] = state.query_id(QuerySpec.from_body(saved.query))
     table: list[tuple[str, str, str, Handler]] = [
@@ -1107,6 +1180,19 @@ def create_app(
             "/scheduled_plans/{scheduled_plan_id}/run_once",
             "scheduled_plan_run_once_by_id",
             scheduled_plan_run_once_by_id,
+        ),
+        (
+            "POST",
+            "/render_tasks/dashboards/{dashboard_id}/{result_format}",
+            "create_dashboard_render_task",
+            create_dashboard_render_task,
+        ),
+        ("GET", "/render_tasks/{render_task_id}", "render_task", render_task),
+        (
+            "GET",
+            "/render_tasks/{render_task_id}/results",
+            "render_task_results",
+            render_task_results,
         ),
     ]
     routes = [
