@@ -11,6 +11,8 @@ from pydantic import SecretStr
 
 from ml_connector_sandbox.demo.setup import write_demo_config
 from ml_connector_sandbox.emulators._server import ServerHandle, serve_in_thread
+from ml_connector_sandbox.emulators.datev.app import create_app
+from ml_connector_sandbox.emulators.datev.config import EmulatorConfig
 from ml_connector_sandbox.emulators.datev.idp import (
     IdentityProvider,
     OAuthClientRegistration,
@@ -28,13 +30,15 @@ CLIENT_SECRET = "web-client-secret-for-tests"
 
 
 @contextmanager
-def idp_server(*, auto_consent: bool = True) -> Iterator[ServerHandle]:
-    """The emulator's IdP with a confidential client registered for the app's callback."""
+def idp_server(*, auto_consent: bool = True, apis: bool = False) -> Iterator[ServerHandle]:
+    """The emulator's IdP with a confidential client registered for the app's callback;
+    with ``apis``, the whole DATEV emulator (clients, documents, ...) behind it."""
     registration = OAuthClientRegistration(
         CLIENT_ID, SecretStr(CLIENT_SECRET), redirect_uris=(CALLBACK,), loopback_any_port=False
     )
     idp = IdentityProvider(oauth_clients=[registration], auto_consent=auto_consent)
-    with serve_in_thread(create_idp_app(idp)) as handle:
+    app = create_app(EmulatorConfig(), idp) if apis else create_idp_app(idp)
+    with serve_in_thread(app) as handle:
         idp.set_issuer(f"{handle.url}/openid")
         yield handle
 

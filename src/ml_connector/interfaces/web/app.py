@@ -44,6 +44,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "datev_login",
     "looker_hooks",
     "onboarding",
+    "onboarding_datev",
 )
 
 _log = logging.getLogger("ml_connector.web")
