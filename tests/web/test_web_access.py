@@ -55,6 +55,7 @@ LEAST_ROLE: dict[tuple[str, str], str | None] = {
     ("GET", "/onboarding/{customer_id}"): "viewer",
     ("POST", "/onboarding/{customer_id}/looker"): "operator",
     ("GET", "/onboarding/{customer_id}/datev"): "operator",
+    ("GET", "/onboarding/{customer_id}/looks"): "operator",
 }
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 PRINCIPALS = ("anonymous", "viewer", "operator", "admin", "read token", "operate token")

@@ -45,6 +45,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "looker_hooks",
     "onboarding",
     "onboarding_datev",
+    "onboarding_looker",
 )
 
 _log = logging.getLogger("ml_connector.web")
