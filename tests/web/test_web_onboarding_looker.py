@@ -51,8 +51,8 @@ def test_operator_previews_the_pipelines_look_as_booking_lines(
     assert "Look 1: pipeline gl-monthly, 2025-12, first 20 rows" in page
     assert page.count("<tr><td>2025-12|") == 20
     assert "nothing sent" in page
-    first = "<tr><td>2025-12|IT|OPS-300|BER-IT</td><td>21441.72</td><td>H</td><td>1590</td>"
-    assert first + "<td>4210</td><td>2025-12-31</td>" in page  # mapped by the demo's mapping
+    first = '<tr><td>2025-12|IT|OPS-300|BER-IT</td><td class="num">21,441.72</td><td>H</td>'
+    assert first + "<td>1590</td><td>4210</td><td>2025-12-31</td>" in page  # the demo's mapping
     assert users["viewer"].get("/onboarding/meridian/looks").status_code == 403
 
 
@@ -75,3 +75,22 @@ def test_failures_are_one_clear_line(users: dict[str, TestClient]) -> None:
     )
     assert "period &#39;2025-13&#39; is not YYYY-MM" in bad
     assert "Traceback" not in missing + bad
+
+
+def test_a_row_the_mapping_cannot_book_shows_why_it_is_held(
+    users: dict[str, TestClient], tmp_path: Path
+) -> None:
+    accounts = tmp_path / "cfg" / "accounts.csv"
+    kept = [line for line in accounts.read_text("utf-8").splitlines() if "OPS-300" not in line]
+    accounts.write_text("\n".join(kept) + "\n", "utf-8")
+    page = (
+        users["operator"]
+        .get("/onboarding/meridian/looks", params={"look": "1", "period": "2025-12"})
+        .text
+    )
+    held = '<tr><td>2025-12|IT|OPS-300|BER-IT</td><td colspan="6" class="error">held: '
+    assert held in page
+    assert "OPS-300" in page.split(held)[1].split("</td>")[0]  # the reason names the account
+    assert (
+        '<tr><td>2025-12|IT|OPS-310|BER-IT</td><td class="num">13,258.35</td>' in page
+    )  # the rest maps
