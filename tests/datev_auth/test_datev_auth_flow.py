@@ -275,3 +275,11 @@ async def test_secret_with_reserved_characters_authenticates(idp: IdentityProvid
         client = TokenEndpointClient(endpoints, OAuthClient("odd", SecretStr(secret)), http)
         tokens = await client.refresh(SecretStr(minted.refresh_token))
     assert idp.check_access_token(tokens.access_token.get_secret_value()) is not None
+
+
+def test_a_login_asks_for_the_apis_its_pipelines_send_through() -> None:
+    from ml_connector.datev.oauth.scopes import apis_for
+
+    assert apis_for([]) == ("extf-files",)
+    assert apis_for(["extf", "documents", "extf"]) == ("extf-files", "documents")
+    assert apis_for(["dxso"]) == ("dxso-jobs",)

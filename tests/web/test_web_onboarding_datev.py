@@ -72,9 +72,8 @@ def test_operator_lists_clients_and_picks_one_with_services_and_document_types(
     assert "[customers.meridian.datev]\nconsultant_number = 455148" in full
     assert "client_number = 1   # Mandantennummer: Muster GmbH 1" in full
     assert '<td>documents</td><td>Belegbilderservice</td><td class="ok">yes</td>' in full
-    # the web login asks for the EXTF scopes only: the document types say so, the rest stays
-    assert "Document types: could not be read: " in full
-    assert "Missing scope(s) are: accounting:documents" in full
+    # the demo pipeline uploads documents: the web login asked for their scope too
+    assert "Document types: Rechnungseingang (invoices_received), Rechnungsausgang" in full
 
     only_extf = users["operator"].get(_choose_link(listing, "Muster GmbH 2")).text
     assert '<td>extf</td><td>Buchungsdatenservice</td><td class="ok">yes</td>' in only_extf

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ml_connector.errors import ConfigurationError
 
-__all__ = ["API_SCOPES", "BASE_SCOPES", "scope_for"]
+__all__ = ["API_SCOPES", "BASE_SCOPES", "CHANNEL_APIS", "apis_for", "scope_for"]
 
 #: always requested: OpenID Connect, the user's name (shown as who gave consent), and
 #: a long-lived refresh token for scheduled runs
@@ -18,6 +18,15 @@ API_SCOPES: dict[str, tuple[str, ...]] = {
     "dxso-jobs": ("accounting:clients:read", "accounting:dxso-jobs"),
     "documents": ("accounting:clients:read", "accounting:documents"),
 }
+
+#: the DATEV API a channel sends through (``documents``: supporting documents, Belege online)
+CHANNEL_APIS: dict[str, str] = {"extf": "extf-files", "dxso": "dxso-jobs", "documents": "documents"}
+
+
+def apis_for(channels: Iterable[str]) -> tuple[str, ...]:
+    """The APIs a login needs for pipelines sending through ``channels`` (EXTF when none)."""
+    apis = tuple(dict.fromkeys(CHANNEL_APIS[c] for c in channels if c in CHANNEL_APIS))
+    return apis or ("extf-files",)
 
 
 def scope_for(apis: Iterable[str], *, extra: Iterable[str] = ()) -> str:

@@ -19,6 +19,7 @@ from ml_connector.config import LoadedConfig
 from ml_connector.datev.oauth.connection_store import needs_person
 from ml_connector.datev.oauth.login import LoginRequest, begin_login, complete_login
 from ml_connector.datev.oauth.pending import PendingLogins
+from ml_connector.datev.oauth.scopes import apis_for
 from ml_connector.datev.oauth.web import CALLBACK_PATH, customer_login_request, web_redirect_uri
 from ml_connector.errors import MlConnectorError, NeedsUserError
 from ml_connector.interfaces.web import context
@@ -33,7 +34,14 @@ router = APIRouter()
 
 async def _request_for(request: Request, customer_id: str, http: httpx.AsyncClient) -> LoginRequest:
     found = context.customer(request, customer_id)
-    return await customer_login_request(customer_id, found, context.credentials(request), http)
+    config, _ = context.load_web_config(request)
+    channels: list[str] = []
+    for pipeline in config.model.pipelines.values() if config is not None else ():
+        if pipeline.customer == customer_id:
+            channels += [pipeline.channel, *(["documents"] if pipeline.documents else [])]
+    return await customer_login_request(
+        customer_id, found, context.credentials(request), http, apis=apis_for(channels)
+    )
 
 
 @router.get("/oauth/datev/login/{customer_id}")
