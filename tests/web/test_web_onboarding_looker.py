@@ -65,7 +65,9 @@ def test_a_look_no_pipeline_reads_offers_the_suggested_mapping(
     assert "# REVIEW:" in page
 
 
-def test_failures_are_one_clear_line(users: dict[str, TestClient]) -> None:
+def test_failures_are_one_clear_line(
+    users: dict[str, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = users["operator"].get("/onboarding/meridian/looks", params={"look": "999"}).text
     assert "Look 999 does not exist" in missing
     bad = (
@@ -74,7 +76,10 @@ def test_failures_are_one_clear_line(users: dict[str, TestClient]) -> None:
         .text
     )
     assert "period &#39;2025-13&#39; is not YYYY-MM" in bad
-    assert "Traceback" not in missing + bad
+    monkeypatch.delenv("ML_CONNECTOR_LOOKER_CLIENT_SECRET")
+    no_key = users["operator"].get("/onboarding/meridian/looks").text
+    assert "ML_CONNECTOR_LOOKER_CLIENT_SECRET" in no_key
+    assert "Traceback" not in missing + bad + no_key
 
 
 def test_a_row_the_mapping_cannot_book_shows_why_it_is_held(
