@@ -36,12 +36,15 @@ router = APIRouter()
 
 #: rows previewed at most
 PREVIEW_ROWS = 20
+#: Looks listed at most (sorted by title)
+MAX_LOOKS = 500
 
 
 async def _looks(config: LoadedConfig, customer_id: str, settings: SyncSettings) -> list[Any]:
     with credentials_for(config, [customer_id], settings) as store:
         async with await check_client(config, customer_id, store, settings.looker_url) as looker:
-            return await looker.looks()
+            looks = await looker.looks()
+    return sorted(looks, key=lambda look: str(look.get("title") or ""))[:MAX_LOOKS]
 
 
 async def _preview(settings: SyncSettings, pipeline: str, period: str) -> list[RowRecord]:
@@ -125,6 +128,7 @@ async def onboarding_looks(
         customer_id=customer_id,
         customer=customer,
         looks=looks,
+        truncated=len(looks) >= MAX_LOOKS,
         look=look,
         period=the_period,
         chosen=chosen,
