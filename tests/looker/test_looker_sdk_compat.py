@@ -113,6 +113,32 @@ def test_sdk_runs_queries_tasks_and_discovery(server: tuple[ServerHandle, Any]) 
     )
     sdk.kill_query(query_task_id=to_kill.id)
     assert sdk.query_task(query_task_id=to_kill.id).status == "killed"
+    destination = models.ScheduledPlanDestination(
+        type="webhook", format="json", address="https://hooks.invalid/looker"
+    )
+    plan = sdk.create_scheduled_plan(
+        body=models.WriteScheduledPlan(
+            name="monthly", look_id="1", crontab="0 6 1 * *",
+            scheduled_plan_destination=[destination],
+        )
+    )  # fmt: skip
+    assert plan.id is not None
+    assert sdk.scheduled_plan(scheduled_plan_id=plan.id).look_id == "1"
+    assert sdk.scheduled_plan_run_once_by_id(scheduled_plan_id=plan.id).id != plan.id
+    once = models.WriteScheduledPlan(
+        name="now", look_id="1", scheduled_plan_destination=[destination]
+    )
+    assert sdk.scheduled_plan_run_once(body=once).id is not None
+    render = sdk.create_dashboard_render_task(
+        dashboard_id="1", result_format="pdf", width=800, height=600,
+        body=models.CreateDashboardRenderTask(
+            dashboard_filters="Period=2025-12", dashboard_style="tiled"
+        ),
+    )  # fmt: skip
+    assert render.id is not None
+    while sdk.render_task(render_task_id=render.id).status != "success":
+        pass
+    assert sdk.render_task_results(render_task_id=render.id)[:5] == b"%PDF-"
     sdk.auth.logout()
     assert set(ENDPOINTS) <= set(app.state.looker.calls)
 

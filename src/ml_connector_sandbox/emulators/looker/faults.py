@@ -41,6 +41,9 @@ ENDPOINTS = (
     "scheduled_plan",
     "scheduled_plan_run_once",
     "scheduled_plan_run_once_by_id",
+    "create_dashboard_render_task",
+    "render_task",
+    "render_task_results",
 )
 
 
