@@ -216,3 +216,19 @@ def test_onboarding_stores_the_looker_key_encrypted_and_tests_it(
     )
     assert stored is not None
     assert stored.get_secret_value() == "wrong-secret"  # the last key entered is kept
+
+
+def test_the_login_of_an_emulator_customer_goes_to_the_apps_datev_emulator(
+    web_engine: Engine, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``demo --serve`` points the app (and its runs) at an emulator the configuration
+    does not name: "Connect DATEV" must send the browser there too, not elsewhere."""
+    monkeypatch.setenv("MLC_WEB_CLIENT_SECRET", CLIENT_SECRET)
+    with idp_server() as idp:
+        path = config(tmp_path / "cfg", "http://127.0.0.1:9")  # nothing listens there
+        settings = WebSettings(data_dir=data_dir, config_path=path, datev_url=idp.url)
+        with TestClient(create_app(settings, engine=web_engine)) as client:
+            assert login(client, "operator", PASSWORD) == 303
+            started = client.get("/oauth/datev/login/meridian", follow_redirects=False)
+    assert started.status_code == 303, started.text
+    assert started.headers["location"].startswith(f"{idp.url}/")

@@ -27,6 +27,13 @@ class LiveApp:
 
     url: str
     admin_password: str
+    #: the emulators, and the Looker API3 key for the onboarding form
+    looker_url: str = ""
+    datev_url: str = ""
+    data_dir: Path | None = None
+    config_path: Path | None = None
+    looker_client_id: str = ""
+    looker_client_secret: str = ""
 
 
 def check_accessibility(page: Any) -> None:

@@ -7,8 +7,10 @@ installs Chromium and scripts/test installs axe-core.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     from ml_connector.interfaces.web.server import start_worker
     from ml_connector.store.open import open_store
     from ml_connector.store.web import add_user
-    from ml_connector_sandbox.demo.emulators import running_emulators
+    from ml_connector_sandbox.demo.emulators import DEMO_OAUTH_CLIENT, running_emulators
     from ml_connector_sandbox.demo.run import DEMO_ENGINE, run_demo
     from ml_connector_sandbox.demo.serve import add_demo_admin, demo_web_settings
     from ml_connector_sandbox.emulators._server import free_port, serve_in_thread
@@ -42,15 +44,45 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         engine.dispose()
         port = free_port("127.0.0.1")
         url = f"http://127.0.0.1:{port}"
+        _allow_web_login(emulators, Path(summary.config_path), url, DEMO_OAUTH_CLIENT)
         settings = demo_web_settings(data_dir, Path(summary.config_path), emulators.datev_url, url)
         app = create_app(settings)  # migrates the store first: Alembic is not thread-safe
         stop = start_worker(settings, DEMO_ENGINE)
         server = serve_in_thread(app, port=port)
         try:
-            yield LiveApp(url, password)
+            yield LiveApp(
+                url,
+                password,
+                looker_url=emulators.looker_url,
+                datev_url=emulators.datev_url,
+                data_dir=data_dir,
+                config_path=Path(summary.config_path),
+                looker_client_id=emulators.looker_client_id,
+                looker_client_secret=emulators.looker_client_secret.get_secret_value(),
+            )
         finally:
             server.stop()
             stop.set()
+            os.environ.pop("MLC_BROWSER_DATEV_CLIENT_SECRET", None)
+
+
+def _allow_web_login(emulators: Any, config_path: Path, url: str, client_id: str) -> None:
+    """Let "Connect DATEV" work as in production: the app's callback registered for the
+    demo's OAuth client at the emulator, the client in the customer's configuration, and
+    a person (not ``auto_consent``) signing in at the consent page."""
+    idp = emulators.idp
+    registered = idp.clients[client_id]
+    callback = f"{url}/oauth/datev/callback"
+    idp.clients[client_id] = replace(
+        registered, redirect_uris=(*registered.redirect_uris, callback)
+    )
+    idp.auto_consent = False
+    os.environ["MLC_BROWSER_DATEV_CLIENT_SECRET"] = emulators.datev_client_secret.get_secret_value()
+    with config_path.open("a", encoding="utf-8") as config:
+        config.write(
+            f'\n[customers.meridian.datev.oauth]\nclient_id = "{client_id}"\n'
+            'client_secret = "env:MLC_BROWSER_DATEV"\n'
+        )
 
 
 @pytest.fixture(scope="module")

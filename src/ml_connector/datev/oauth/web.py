@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from ml_connector.config.access import DATEV_ISSUERS
+from ml_connector.config.access import DATEV_ISSUERS, emulator_override
 from ml_connector.config.models import Customer
 from ml_connector.credentials import CredentialStore
 from ml_connector.credentials.kinds import DATEV_CLIENT_SECRET
@@ -66,8 +66,11 @@ async def customer_login_request(
     http: httpx.AsyncClient,
     *,
     apis: tuple[str, ...] = ("extf-files",),
+    api_url: str | None = None,
 ) -> LoginRequest:
-    """The login of ``customer`` as its ``[customers.<id>.datev]`` table configures it."""
+    """The login of ``customer`` as its ``[customers.<id>.datev]`` table configures it;
+    ``api_url`` is the app's DATEV emulator override (an emulator customer only), the
+    same one its runs use, so the login and the runs meet the same DATEV."""
     side = customer.datev
     if side.oauth is None:
         raise ConfigurationError(
@@ -79,7 +82,9 @@ async def customer_login_request(
         secret = resolve_secret(
             side.oauth.client_secret, kind=DATEV_CLIENT_SECRET, store=credentials
         )
-    endpoints = await resolve_endpoints(side.emulator_issuer or side.environment, http)
+    override = emulator_override(customer_id, customer, what="the DATEV API URL", url=api_url)
+    issuer = f"{override}/openid" if override else side.emulator_issuer
+    endpoints = await resolve_endpoints(issuer or side.environment, http)
     own_issuer = endpoints.issuer.startswith("https://login.datev.de/")
     return LoginRequest(
         connection=customer_id,

@@ -40,7 +40,12 @@ async def _request_for(request: Request, customer_id: str, http: httpx.AsyncClie
         if pipeline.customer == customer_id:
             channels += [pipeline.channel, *(["documents"] if pipeline.documents else [])]
     return await customer_login_request(
-        customer_id, found, context.credentials(request), http, apis=apis_for(channels)
+        customer_id,
+        found,
+        context.credentials(request),
+        http,
+        apis=apis_for(channels),
+        api_url=context.settings_of(request).datev_url,
     )
 
 

@@ -115,11 +115,11 @@ async def onboarding_looks(
     the_period = None
     try:
         looks = await _looks(config, customer_id, settings)
+        the_period = _period(period) if look is not None or period is not None else None
         if look is not None:
             if not look.isascii() or not look.isalnum():
                 raise ConfigurationError(f"Look {look[:40]!r}: give the Look's number")
-            the_period = _period(period)
-            chosen = await _chosen(config, customer_id, look, the_period, settings)
+            chosen = await _chosen(config, customer_id, look, _period(period), settings)
     except MlConnectorError as exc:
         failure = (exc.message, exc.hint or "")
     return render(
