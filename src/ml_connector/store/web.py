@@ -1,4 +1,5 @@
-"""The operator web app's records: users, sessions, API tokens and the web audit.
+"""The operator web app's records: users, sessions, API tokens, failed logins and the
+web audit.
 
 Secrets never reach this table as plain text: passwords arrive hashed (argon2, by the
 web interface), session and API tokens are stored as their SHA-256 (they are 256-bit
@@ -23,7 +24,9 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
+    or_,
     select,
     update,
 )
@@ -40,10 +43,12 @@ __all__ = [
     "User",
     "WebAuditEntry",
     "add_user",
+    "clear_failed_logins",
     "connection_statuses",
     "create_session",
     "create_token",
     "delete_session",
+    "failed_logins",
     "find_session",
     "find_token",
     "get_user",
@@ -51,6 +56,7 @@ __all__ = [
     "list_users",
     "list_web_audit",
     "record_action",
+    "record_failed_login",
     "revoke_token",
     "set_user",
     "token_digest",
@@ -88,6 +94,15 @@ WEB_API_TOKENS = Table(
     Column("scope", String(20), nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("revoked_at", String(40), nullable=True),
+)
+#: one row per failed login, so every process of the app sees the same count
+WEB_LOGIN_ATTEMPTS = Table(
+    "web_login_attempts",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(100), nullable=False, index=True),
+    Column("client", String(100), nullable=False, index=True),
+    Column("failed_at", Float, nullable=False, index=True),
 )
 WEB_AUDIT = Table(
     "web_audit",
@@ -305,6 +320,39 @@ def revoke_token(engine: Engine, token_id: int, *, user: str | None = None) -> b
         query = query.where(WEB_API_TOKENS.c.user_name == user)
     with engine.begin() as conn:
         return conn.execute(query.values(revoked_at=utc_now())).rowcount > 0
+
+
+def record_failed_login(engine: Engine, user: str, client: str, now: float, keep: float) -> None:
+    """Count a failed login of ``user`` from ``client``; forget failures older than ``keep`` s."""
+    with engine.begin() as conn:
+        conn.execute(delete(WEB_LOGIN_ATTEMPTS).where(WEB_LOGIN_ATTEMPTS.c.failed_at <= now - keep))
+        conn.execute(
+            insert(WEB_LOGIN_ATTEMPTS).values(
+                user_name=user[:100], client=client[:100], failed_at=now
+            )
+        )
+
+
+def failed_logins(engine: Engine, user: str, client: str, since: float) -> tuple[int, int]:
+    """Failed logins after ``since``: (of ``user`` from anywhere, from ``client`` as anyone)."""
+    table = WEB_LOGIN_ATTEMPTS
+    recent = table.c.failed_at > since
+
+    by_user = select(func.count()).where(recent, table.c.user_name == user[:100])
+    by_client = select(func.count()).where(recent, table.c.client == client[:100])
+    with engine.connect() as conn:
+        return int(conn.execute(by_user).scalar_one()), int(conn.execute(by_client).scalar_one())
+
+
+def clear_failed_logins(engine: Engine, user: str, client: str) -> None:
+    """Forget the failed logins of ``user`` and from ``client`` (after a good login)."""
+    table = WEB_LOGIN_ATTEMPTS
+    with engine.begin() as conn:
+        conn.execute(
+            delete(table).where(
+                or_(table.c.user_name == user[:100], table.c.client == client[:100])
+            )
+        )
 
 
 def record_action(

@@ -154,7 +154,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine or open_store(settings.store_url, data_dir=settings.data_dir)
-    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_seconds)
+    app.state.login_limiter = LoginLimiter(
+        app.state.engine, settings.login_attempts, settings.login_window_seconds
+    )
     _install_handlers(app)
     app.state.routers = [*default_routers(), *routers]
     for router in app.state.routers:

@@ -76,8 +76,7 @@ def login(
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf_token.encode()):
         return _login_page(request, _safe_next(next), "The form expired; please try again.", 403)
     client = request.client.host if request.client else "unknown"
-    keys = (f"ip:{client}", f"user:{username.lower()}")
-    if limiter.blocked(*keys):
+    if limiter.blocked(username, client):
         return _login_page(
             request, _safe_next(next), "Too many failed logins; wait 15 minutes.", 429
         )
@@ -85,9 +84,9 @@ def login(
     user = get_user(engine, username)
     good = verify_password(user.password_hash if user else None, password)
     if user is None or not good or user.disabled:
-        limiter.failed(*keys)
+        limiter.failed(username, client)
         return _login_page(request, _safe_next(next), "Wrong user name or password.", 401)
-    limiter.succeeded(*keys)
+    limiter.succeeded(username, client)
     token = new_token()
     create_session(engine, user.name, token, new_token(), settings.session_hours * 3600)
     record_action(engine, user.name, "login", detail=f"from {client}")

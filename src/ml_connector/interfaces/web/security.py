@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import deque
+from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine
+
+from ml_connector.store.web import clear_failed_logins, failed_logins, record_failed_login
 
 __all__ = [
     "LoginLimiter",
@@ -62,38 +64,32 @@ def security_headers(*, https: bool) -> dict[str, str]:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per key (client address, user name) per window.
+    """At most ``attempts`` failed logins per user name and per client address in
+    ``window`` seconds; then every login of that name or from that address waits.
 
-    Kept in the process: one ``serve`` process answers logins (see docs/web.md).
+    The failures are kept in the store (``web_login_attempts``), so every process of
+    the app on the same store counts them together.
     """
 
-    def __init__(self, attempts: int, window: float) -> None:
+    def __init__(
+        self, engine: Engine, attempts: int, window: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.engine = engine
         self.attempts = attempts
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.clock = clock
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
+    def blocked(self, user: str, client: str) -> bool:
+        """Whether ``user`` or ``client`` used up its attempts."""
+        by_user, by_client = failed_logins(
+            self.engine, user.lower(), client, self.clock() - self.window
+        )
+        return max(by_user, by_client) >= self.attempts
 
-    def blocked(self, *keys: str) -> bool:
-        """Whether any of ``keys`` used up its attempts."""
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(key, now)) >= self.attempts for key in keys)
+    def failed(self, user: str, client: str) -> None:
+        """Count one failed login of ``user`` from ``client``."""
+        record_failed_login(self.engine, user.lower(), client, self.clock(), self.window)
 
-    def failed(self, *keys: str) -> None:
-        """Count one failed login against each of ``keys``."""
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        """Forget the failures of ``keys``."""
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+    def succeeded(self, user: str, client: str) -> None:
+        """Forget the failures of ``user`` and of ``client``."""
+        clear_failed_logins(self.engine, user.lower(), client)

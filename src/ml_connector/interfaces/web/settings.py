@@ -21,7 +21,7 @@ class WebSettings:
     config_path: Path | None = None
     public_url: str | None = None
     session_hours: float = 12.0
-    #: failed logins per client address or user name before a pause
+    #: failed logins per client address or user name before a pause (counted in the store)
     login_attempts: int = 5
     login_window_seconds: float = 900.0
     system_db_url: str | None = None
