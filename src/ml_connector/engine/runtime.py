@@ -267,6 +267,7 @@ class Engine:
         queue = DBOS.retrieve_queue(QUEUE_NAME)
         if queue is None:
             raise ConfigurationError("the run queue is missing; launch the engine first")
+        _forget_cancelled(DBOS, req.run_id)
         with (
             SetWorkflowID(req.run_id),
             SetEnqueueOptions(queue_partition_key=req.spec.datev_client),
@@ -334,6 +335,10 @@ class Engine:
             if status is not None and status.status in ("SUCCESS", "ERROR"):
                 result: RunOutcome = DBOS.retrieve_workflow(run_id).get_result()
                 return result
+            if status is not None and status.status == "CANCELLED":
+                raise ConfigurationError(
+                    f"run {run_id} was cancelled before it started", hint="queue it again"
+                )
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
             reads += 1
@@ -442,6 +447,7 @@ def enqueue_request_remote(system_db_url: str, req: wf.RunRequest) -> str:
     """Queue ``req`` (a run or a :func:`replay_request`) for the workers; its run id."""
     client = DBOSClient(system_database_url=system_db_url)
     try:
+        _forget_cancelled(client, req.run_id)
         client.enqueue(
             {
                 "workflow_name": wf.WORKFLOW_NAME,
@@ -454,6 +460,17 @@ def enqueue_request_remote(system_db_url: str, req: wf.RunRequest) -> str:
     finally:
         client.destroy()
     return req.run_id
+
+
+def _forget_cancelled(dbos: Any, run_id: str) -> None:
+    """Let a run cancelled in the queue be queued again: DBOS keeps a cancelled workflow
+    under its id and would answer a new enqueue with it, so nothing would run. A
+    cancelled run never started (:func:`cancel_queued`), so nothing of it is lost."""
+    cancelled = dbos.list_workflows(
+        workflow_ids=[run_id], status="CANCELLED", load_input=False, load_output=False
+    )
+    if cancelled:
+        dbos.delete_workflow(run_id)
 
 
 @dataclass(frozen=True, slots=True)
