@@ -12,6 +12,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
 VIEWER_PASSWORD = "viewer password for the browser test"
+OPERATOR_PASSWORD = "operator password for the browser test"
 
 
 def need(ok: bool, what: str) -> None:

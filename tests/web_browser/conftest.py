@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import CHROMIUM, VIEWER_PASSWORD, LiveApp, need
+from browser_support import CHROMIUM, OPERATOR_PASSWORD, VIEWER_PASSWORD, LiveApp, need
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         password = add_demo_admin(data_dir)
         engine = open_store(None, data_dir=data_dir)
         add_user(engine, "viewer", "viewer", hash_password(VIEWER_PASSWORD))
+        add_user(engine, "operator", "operator", hash_password(OPERATOR_PASSWORD))
         engine.dispose()
         port = free_port("127.0.0.1")
         url = f"http://127.0.0.1:{port}"
