@@ -99,8 +99,20 @@ def test_an_operator_cancels_a_queued_run_and_it_never_runs(worker: Worker) -> N
     by_page, by_api = (enqueue_remote(worker.queue, spec) for spec in waiting)
     assert {q.run_id for q in queued_runs(worker.queue)} == {by_page, by_api}
 
+    viewer = TestClient(worker.app)
+    assert login(viewer, "viewer") == 303
+    assert "Cancel…" not in viewer.get("/").text
+    refused = viewer.post(
+        f"/api/v1/runs/{by_page}/cancel", headers={"X-CSRF-Token": page_csrf(viewer)}
+    )
+    assert refused.status_code == 403
+
     operator = TestClient(worker.app)
     assert login(operator, "operator") == 303
+    running = operator.post(
+        f"/api/v1/runs/{first}/cancel", headers={"X-CSRF-Token": page_csrf(operator)}
+    )
+    assert running.status_code == 400  # a run that started finishes
     page = operator.get("/").text
     assert "Waiting for a worker" in page
     assert page.count("Cancel…") == 2
