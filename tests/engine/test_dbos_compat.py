@@ -37,3 +37,14 @@ def test_only_the_compat_module_imports_dbos_internals() -> None:
         and ("dbos._" in path.read_text() or "DBOS._" in path.read_text())
     ]
     assert offenders == []
+
+
+def test_cancel_enqueued_finds_the_columns_and_helpers_it_writes() -> None:
+    from dbos._sys_db import SystemDatabase
+
+    assert callable(getattr(SystemDatabase, "_now_ms_sql", None))
+    assert callable(getattr(SystemDatabase, "_wf", None))
+    columns = set(SystemDatabase.tables.workflow_status.c.keys())
+    wanted = {"workflow_uuid", "status", "owner_xid", "queue_name", "deduplication_id",
+              "started_at_epoch_ms", "updated_at", "completed_at"}  # fmt: skip
+    assert wanted <= columns

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from ml_connector.engine import workflow as wf
-from ml_connector.engine.dbos_compat import recover_pending_workflows
+from ml_connector.engine.dbos_compat import cancel_enqueued, recover_pending_workflows
 from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
 from ml_connector.errors import ConfigurationError
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
@@ -512,19 +512,15 @@ def queued_runs(system_db_url: str, limit: int = 200) -> list[QueuedRun]:
 
 
 def cancel_queued(system_db_url: str, run_id: str) -> bool:
-    """Take ``run_id`` out of the queue; False if it is not waiting there (any more)."""
+    """Take ``run_id`` out of the queue; False if it is not waiting there (any more).
+
+    A run a worker took at the same moment is not touched: it runs to its end.
+    """
     client = DBOSClient(system_database_url=system_db_url)
     try:
-        try:
-            found = client.list_workflows(
-                workflow_ids=[run_id], status="ENQUEUED", load_input=False, load_output=False
-            )
-        except DBAPIError:  # no worker created the queue yet
-            return False
-        if not found:
-            return False
-        client.cancel_workflow(run_id)
-        return True
+        return cancel_enqueued(client, run_id)
+    except DBAPIError:  # no worker created the queue yet
+        return False
     finally:
         client.destroy()
 
