@@ -96,7 +96,9 @@ def test_an_operator_cancels_a_queued_run_and_it_never_runs(worker: Worker) -> N
     first = enqueue_remote(worker.queue, FIRST)
     assert worker.steps.started.wait(60), "the first run never started"
     waiting = [RunSpec("gl", "acme", "100-1", p) for p in ("2026-02", "2026-03")]
-    by_page, by_api = (enqueue_remote(worker.queue, spec) for spec in waiting)
+    by_page = enqueue_remote(worker.queue, waiting[0])  # as the app and 'run --queue' do
+    by_api = worker.engine.enqueue(waiting[1])  # as a worker fires a schedule: recorded
+    assert run_state(worker, by_api) == "queued"
     assert {q.run_id for q in queued_runs(worker.queue)} == {by_page, by_api}
 
     viewer = TestClient(worker.app)
@@ -128,6 +130,7 @@ def test_an_operator_cancels_a_queued_run_and_it_never_runs(worker: Worker) -> N
     assert again.status_code == 400
     assert "is not waiting in the queue" in again.json()["error"]
     assert queued_runs(worker.queue) == []
+    assert run_state(worker, by_api) is None  # no run left "queued" for ever
     with pytest.raises(ConfigurationError, match="cancelled before it started"):
         worker.engine.wait(by_api, timeout=30)
     assert "Waiting for a worker" not in operator.get("/").text
@@ -139,8 +142,8 @@ def test_an_operator_cancels_a_queued_run_and_it_never_runs(worker: Worker) -> N
     later = enqueue_remote(worker.queue, RunSpec("gl", "acme", "100-1", "2026-04"))
     assert worker.engine.wait(later, timeout=60).state == "succeeded"
     assert worker.steps.inner.prepared == ["2026-01", "2026-04"]
-    assert get_run(worker.engine.store, by_page) is None
-    assert get_run(worker.engine.store, by_api) is None
+    assert run_state(worker, by_page) is None
+    assert run_state(worker, by_api) is None
     cancels = [
         (e.user_name, e.target)
         for e in list_web_audit(worker.engine.store)
@@ -148,7 +151,15 @@ def test_an_operator_cancels_a_queued_run_and_it_never_runs(worker: Worker) -> N
     ]
     assert sorted(cancels) == sorted([("operator", by_page), ("operator", by_api)])
 
-    # the cancelled period can be queued again, and then it runs
+    # the cancelled periods can be queued again, and then they run
     assert enqueue_remote(worker.queue, waiting[0]) == by_page
     assert worker.engine.wait(by_page, timeout=60).state == "succeeded"
-    assert worker.steps.inner.prepared == ["2026-01", "2026-04", "2026-02"]
+    assert worker.engine.enqueue(waiting[1]) == by_api
+    assert worker.engine.wait(by_api, timeout=60).state == "succeeded"
+    assert worker.steps.inner.prepared == ["2026-01", "2026-04", "2026-02", "2026-03"]
+
+
+def run_state(worker: Worker, run_id: str) -> str | None:
+    """The state the store records for ``run_id`` (None: no record)."""
+    run = get_run(worker.engine.store, run_id)
+    return None if run is None else run.state

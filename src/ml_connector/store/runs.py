@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ml_connector.store.tables import RUN_FILES, RUNS
@@ -20,6 +20,7 @@ __all__ = [
     "RunFileRecord",
     "RunRecord",
     "add_file",
+    "drop_queued_run",
     "ensure_run",
     "get_run",
     "list_files",
@@ -121,6 +122,14 @@ def ensure_run(
             **dict.fromkeys(COUNTS, 0),
         },
     )
+
+
+def drop_queued_run(conn: Connection, run_id: str) -> bool:
+    """Forget the record of a run taken out of the queue before it started (a run queued
+    in a worker's process is recorded as ``queued`` at once); whether there was one."""
+    table = RUNS
+    done = conn.execute(delete(table).where(table.c.id == run_id, table.c.state == "queued"))
+    return done.rowcount > 0
 
 
 def update_run(conn: Connection, run_id: str, **values: Any) -> None:

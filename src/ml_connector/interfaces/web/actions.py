@@ -16,6 +16,8 @@ from ml_connector.errors import ConfigurationError
 from ml_connector.interfaces.web.context import engine_options, queue_url, sync_settings
 from ml_connector.interfaces.web.deps import Principal, require_role, store
 from ml_connector.interfaces.web.pages import render
+from ml_connector.store.runs import drop_queued_run
+from ml_connector.store.transactions import write_transaction
 from ml_connector.store.web import record_action
 
 __all__ = ["cancel", "replay", "router", "start"]
@@ -72,6 +74,8 @@ def cancel(request: Request, who: Principal, run_id: str) -> None:
             f"run {run_id!r} is not waiting in the queue",
             hint="a run that started cannot be cancelled here; it finishes or fails",
         )
+    with write_transaction(store(request)) as conn:
+        drop_queued_run(conn, run_id)
     record_action(store(request), who.name, "run_cancel", target=run_id)
 
 
