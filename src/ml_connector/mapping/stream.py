@@ -53,6 +53,7 @@ from ml_connector.mapping.mapper import (
     MappedRow,
     Rejection,
     RejectReason,
+    RowLinker,
     RowMapper,
     duplicate_key,
     same_content,
@@ -470,6 +471,7 @@ class RunStream:
         trace_rows: bool = False,
         max_bookings: int = MAX_BOOKINGS,
         allow_empty: bool = False,
+        row_link: RowLinker | None = None,
     ) -> None:
         self.period = Period.parse(period) if isinstance(period, str) else period
         self.pipeline = pipeline
@@ -486,6 +488,7 @@ class RunStream:
             customer.datev,
             period=self.period,
             line_checker=line_checker,
+            row_link=row_link,
         )
         self.header = batch_header(config, pipeline, self.period, now or datetime.now(UTC))
         self.max_bookings = max_bookings
