@@ -19,6 +19,7 @@ from ml_connector.engine.ports import JobStatus, Prepared, PreparedFile, RunSpec
 from ml_connector.engine.runtime import Engine
 from ml_connector.store.audit import iter_events, verify
 from ml_connector.store.db import make_engine, sqlite_url
+from ml_connector.store.lineage import find_rows
 
 SPEC = RunSpec("gl", "acme", "100-1", "2026-10")
 
@@ -170,6 +171,8 @@ def test_a_killed_worker_never_stores_a_row_document_twice(
                 == f'BEDI "{uploaded[name]["document_id"]}"'
             ]
             assert linked == rows
+            [hit] = find_rows(store, row_key=rows[0])
+            assert (hit.document_id, hit.document_name) == (uploaded[name]["document_id"], name)
         assert all(r.ok for r in verify(store))
     finally:
         store.dispose()
