@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from ml_connector.config.models import Documents, Source
 from ml_connector.datev.api.names import DOCUMENT_MAX_BYTES, upload_filename
 from ml_connector.engine.ports import PreparedDocument
 from ml_connector.errors import ConfigurationError, DataError
+from ml_connector.formats.dxso.models import Receipt
 from ml_connector.mapping.mapper import DocumentHold, RejectReason
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.stream import RowTrace, rows_in_period
@@ -104,6 +105,7 @@ def row_document_links(
         looker_base_url=looker_base_url,
         workdir=workdir,
         fetch=fetch,
+        in_job=spec.channel == "dxso",
     )
 
 
@@ -138,8 +140,11 @@ class RowDocumentLinks:
         looker_base_url: str,
         workdir: Path,
         fetch: FetchUrl | None,
+        in_job: bool = False,
     ) -> None:
         assert docs.rows is not None
+        #: a dxso pipeline: the documents travel in the job as receipts, not uploaded
+        self.in_job = in_job
         self.docs = docs
         self.column = docs.rows.column
         self.customer = customer
@@ -237,9 +242,30 @@ class RowDocumentLinks:
 
     # -- after the run is written ------------------------------------------------------
 
+    def receipts(self, invoices: Mapping[str, Sequence[str]]) -> list[Receipt]:
+        """The receipts of a dxso job: each invoice's documents (by Beleglink), stapled to
+        it; a document of several invoices is one file per invoice."""
+        by_link = {beleglink(d.document_id): d for d in self._documents.values()}
+        out: list[Receipt] = []
+        names: set[str] = set()
+        for invoice, links in invoices.items():
+            for link in links:
+                document = by_link.get(link)
+                if document is None:
+                    continue
+                name = document.filename
+                if name in names:
+                    name = upload_filename(f"{name[:-4]}_{invoice}.pdf")
+                names.add(name)
+                out.append(Receipt(name, Path(document.path).read_bytes(), invoice))
+        return out
+
     def linked(self, traces: Iterable[RowTrace]) -> list[PreparedDocument]:
         """The documents that booking lines to send link, each with its rows; the files
-        of documents no line links are removed."""
+        of documents no line links are removed (all of them for a dxso job, which
+        carries its receipts itself)."""
+        if self.in_job:
+            traces = ()
         rows: dict[str, list[str]] = {}
         for trace in traces:
             if trace.position is None or trace.booking is None:

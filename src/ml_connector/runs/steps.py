@@ -338,6 +338,7 @@ class LiveRunSteps:
             trace_rows=True,
             allow_empty=spec.allow_empty,
             row_link=None if links is None else links.link,
+            receipts=None if links is None else links.receipts,
         )
 
     def _note_uncovered(self, run: RunStream, spec: RunSpec, periods: Sequence[str]) -> None:
