@@ -157,7 +157,13 @@ def test_the_same_file_keeps_its_id_in_another_period_and_a_too_big_file_is_held
             [document] = json.loads((out / "documents.json").read_text("utf-8"))
             ids.add(document["document_id"])
             assert done["held"].get("document_too_large") == 5
-    assert len(ids) == 1
+        config = str(installed.config_path)
+        preview = ["mapping", "preview", PIPELINE, "-n", "100", "--period", PERIOD]
+        shown = CliRunner().invoke(main, [*preview, "--config", config, "--looker-url", url])
+        assert shown.exit_code == 0, shown.output
+        [line] = [x for x in shown.output.splitlines() if x.startswith("would upload")]
+        assert f"id {ids.pop()}) and link it from 58 booking line(s)" in line
+    assert not ids
     assert emulators.ledger.documents(CLIENT) == []
 
 

@@ -260,15 +260,15 @@ class RowDocumentLinks:
                 out.append(Receipt(name, Path(document.path).read_bytes(), invoice))
         return out
 
-    def linked(self, traces: Iterable[RowTrace]) -> list[PreparedDocument]:
-        """The documents that booking lines to send link, each with its rows; the files
-        of documents no line links are removed (all of them for a dxso job, which
-        carries its receipts itself)."""
+    def linked(self, traces: Iterable[RowTrace], preview: bool = False) -> list[PreparedDocument]:
+        """The documents that booking lines to send link (in a ``preview``: any row's
+        booking line), each with its rows; the files of documents no line links are
+        removed (all of them for a dxso job, which carries its receipts itself)."""
         if self.in_job:
             traces = ()
         rows: dict[str, list[str]] = {}
         for trace in traces:
-            if trace.position is None or trace.booking is None:
+            if trace.booking is None or (trace.position is None and not preview):
                 continue
             for line in trace.booking.get("lines") or ():
                 link = line.get("beleglink")

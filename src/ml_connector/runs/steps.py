@@ -487,9 +487,11 @@ class LiveRunSteps:
             totals = await self.source.totals(config, spec) if limit is None else None
             done = await asyncio.to_thread(self._write, run, workdir, totals)
             if links is not None:
-                documents = await asyncio.to_thread(links.linked, run.traces())
-            # a document is uploaded only with booking lines that link it
-            await asyncio.to_thread(write_manifest, workdir, documents if done.files else [])
+                documents = await asyncio.to_thread(links.linked, run.traces(), limit is not None)
+            # a document is uploaded only with booking lines that link it (a preview,
+            # never sent and without tie-out totals, shows what its rows would link)
+            sent = done.files or (limit is not None and documents)
+            await asyncio.to_thread(write_manifest, workdir, documents if sent else [])
             return done
         finally:
             await asyncio.to_thread(run.close)
