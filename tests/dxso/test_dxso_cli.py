@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -96,7 +97,8 @@ def test_per_row_documents_are_receipts_stapled_to_their_invoice(tmp_path: Path)
     (job,) = out.glob("DXSO_AR_2026-01_01_*")
     manifest = json.loads((job / MANIFEST).read_text("utf-8"))
     pdfs = [f["name"] for f in manifest["files"] if f["media_type"] == "application/pdf"]
-    assert pdfs == ["RE-1001.pdf", "RE-1001_RE-1003.pdf"]
+    stem = f"RE-1001_{hashlib.sha256(receipt).hexdigest()[:8]}"
+    assert pdfs == [f"{stem}.pdf", f"{stem}_RE-1003.pdf"]
     assert all((job / name).read_bytes() == receipt for name in pdfs)
     document = (job / "document.xml").read_bytes()
     validate_document(document)
@@ -107,8 +109,8 @@ def test_per_row_documents_are_receipts_stapled_to_their_invoice(tmp_path: Path)
         for node in ET.fromstring(document).iter(f"{{{NS}}}document")  # noqa: S314
     }
     assert stapled == {
-        "AR_202601_0001.xml": ["RE-1001.pdf"],
-        "AR_202601_0002.xml": ["RE-1001_RE-1003.pdf"],
+        "AR_202601_0001.xml": [f"{stem}.pdf"],
+        "AR_202601_0002.xml": [f"{stem}_RE-1003.pdf"],
     }
     [held] = [json.loads(x) for x in (out / "held.jsonl").read_text("utf-8").splitlines()]
     assert (held["_reason"], held["inv.id"]) == ("document_missing", "RE-1002")

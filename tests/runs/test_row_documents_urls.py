@@ -109,7 +109,6 @@ def _links(tmp_path: Path, host: _Host) -> tuple[RowDocumentLinks, LookerFiles]:
     links = RowDocumentLinks(
         docs,
         customer="acme",
-        pipeline="ap",
         source=Source(look_id=1),
         period=Period.parse("2026-10"),
         base_dir=tmp_path,
@@ -162,5 +161,5 @@ def test_rows_naming_urls_link_the_fetched_pdf_or_are_held_with_the_reason(
     assert not any("evil" in path for path, _ in host.seen)
     [document] = links._documents.values()
     assert link == beleglink(document.document_id)
-    assert document.filename == "invoice-4711.pdf"
+    assert document.filename == f"invoice-4711_{document.sha256[:8]}.pdf"
     assert Path(document.path).read_bytes().startswith(b"%PDF-")

@@ -98,17 +98,18 @@ def test_each_rows_document_is_uploaded_once_and_bad_ones_hold_only_their_rows(
         finally:
             steps.close()
 
-    by_name = {d.filename: d for d in prepared.documents}
-    assert set(by_name) == {"BER-IT.pdf", "Beleg München.pdf"}
-    ber = by_name["BER-IT.pdf"]
-    assert ber.document_id == row_document_id(spec.customer, PIPELINE, ber.sha256)
+    by_name = {d.filename.rsplit("_", 1)[0]: d for d in prepared.documents}
+    assert set(by_name) == {"BER-IT", "Beleg München"}
+    ber = by_name["BER-IT"]
+    assert ber.filename == f"BER-IT_{ber.sha256[:8]}.pdf"
+    assert ber.document_id == row_document_id(spec.customer, ber.sha256)
     records = list(iter_records(Path(prepared.records_path)))
     center = {r.row_key: r.source["gl_monthly.cost_center"] for r in records}
     assert Counter(center[k] for k in ber.row_keys or ()) == {
         "BER-IT.pdf": 9,
         "copy of BER-IT.pdf": 9,
     }
-    muc = by_name["Beleg München.pdf"]
+    muc = by_name["Beleg München"]
     assert {center[k] for k in muc.row_keys or ()} == {"sub/Beleg München.pdf"}
 
     # every sent line links its row's document; held rows say why
@@ -177,7 +178,36 @@ def steps_dry_run(steps: LiveRunSteps, period: str, out: Path) -> dict[str, dict
     )
     assert result.exit_code == 0, result.output
     [line] = [x for x in result.output.splitlines() if x.startswith("would upload")]
-    assert "BER-IT.pdf (Sonstige, " in line
+    assert "would upload BER-IT_" in line
+    assert ".pdf (Sonstige, " in line
     assert "link it from 58 booking line(s), one per row naming it" in line
     report = json.loads((out / "report.json").read_text("utf-8"))
     return {"held": {h["reason"]: h["count"] for h in report["money"]["held"]}}
+
+
+def test_a_file_changed_in_place_is_a_new_document_and_its_rows_are_corrected(
+    installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path
+) -> None:
+    folder = _per_row(installed)
+    with edited_looker(emulators, tmp_path, _rename) as url:
+        steps = LiveRunSteps(dataclasses.replace(installed.settings, looker_url=url))
+        try:
+            spec = steps.spec_for(PIPELINE, PERIOD)
+            first = steps_prepare_upload(steps, spec, tmp_path / "run1")
+            (folder / "BER-IT.pdf").write_bytes(_pdf("Receipt BER-IT, corrected"))
+            second = steps_prepare_upload(steps, spec, tmp_path / "run2")
+        finally:
+            steps.close()
+    # only the changed file's rows are sent again: reversal and new line, new link
+    [new] = second.documents
+    assert new.filename.startswith("BER-IT_")
+    assert new.document_id not in {d.document_id for d in first.documents}
+    lines = read_file(Path(second.files[0].path)).lines
+    old = next(d for d in first.documents if d.filename.startswith("BER-IT_"))
+    assert Counter(line.beleglink for line in lines) == {
+        f'BEDI "{old.document_id}"': 9,
+        f'BEDI "{new.document_id}"': 9,
+    }
+    # DATEV keeps both files: the new name is not refused as a duplicate (#DCO01253)
+    names = sorted(d.filename for d in emulators.ledger.documents(CLIENT))
+    assert names == sorted([*(d.filename for d in first.documents), new.filename])

@@ -454,7 +454,9 @@ class StreamedRun:
 class RunStream:
     """Map, validate, tie out and plan one pipeline run, a row at a time.
 
-    ``max_bookings`` is DATEV's per-file limit (lower only in tests). Use as a context
+    ``max_bookings`` is DATEV's per-file limit (lower only in tests). ``row_link`` gives a
+    row's own document link (per-row documents; a row without a usable one is held) and
+    ``receipts`` the files a dxso job staples to its invoices. Use as a context
     manager (the scratch files under ``workdir`` are removed on exit)::
 
         with RunStream(config, "gl-monthly", "2026-10", workdir) as run:

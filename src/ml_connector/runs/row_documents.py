@@ -7,11 +7,11 @@ streams), checked like every document (:func:`~ml_connector.runs.documents.check
 and written to the run's ``documents/`` folder. Files with the same bytes are one
 document.
 
-The id is a UUID 5 of customer, pipeline and the file's SHA-256 (no period): a row
-re-sent in a later period, a replay or a correction names the same document, and a
-changed file is a new document (DATEV keeps the old one under the old id). A row whose
-document cannot be used is held with reason ``document`` and the cause; the other rows
-are posted (:class:`~ml_connector.mapping.mapper.DocumentHold`).
+The id is a UUID 5 of customer and the file's SHA-256 (no period, no location): a row
+re-sent in a later period, a replay, a correction or another pipeline names the same
+document, and a changed file is a new document under a new name (DATEV keeps the old
+one). A row whose document cannot be used is held with a ``document_*`` reason and the
+cause (:class:`~ml_connector.mapping.mapper.DocumentHold`); docs/documents.md.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ _MISSING = RejectReason.DOCUMENT_MISSING
 FetchUrl = Callable[[str, int], Awaitable[bytes]]
 
 
-def row_document_id(customer: str, pipeline: str, sha256: str) -> str:
-    """The id of a per-row document: the same file keeps it across periods and replays."""
-    return str(uuid.uuid5(DOCUMENT_NAMESPACE, f"{customer}/{pipeline}/row/sha256:{sha256}"))
+def row_document_id(customer: str, sha256: str) -> str:
+    """The id of a per-row document: the customer's file by its bytes, the same in every
+    period, replay and pipeline."""
+    return str(uuid.uuid5(DOCUMENT_NAMESPACE, f"{customer}/row/sha256:{sha256}"))
 
 
 class LookerFiles:
@@ -98,7 +99,6 @@ def row_document_links(
     return RowDocumentLinks(
         docs,
         customer=spec.customer,
-        pipeline=pipeline,
         source=spec.source,
         period=Period.parse(period),
         base_dir=config.path.parent,
@@ -109,13 +109,14 @@ def row_document_links(
     )
 
 
-def _upload_name(location: str) -> str:
-    """The file name DATEV gets: the path's or URL's last part, ``.pdf`` added if missing."""
+def _upload_name(location: str, sha256: str) -> str:
+    """The file name DATEV gets: the path's or URL's last part with the first 8 hex of the
+    file's SHA-256 added (DATEV refuses a second file of the same name and type,
+    ``#DCO01253``: a file changed in place must arrive under a new name), ending ``.pdf``."""
     tail = unquote(urlsplit(location).path) if "://" in location else location
-    name = tail.replace("\\", "/").rsplit("/", 1)[-1].strip() or "document"
-    if not name.lower().endswith(".pdf"):
-        name += ".pdf"
-    return upload_filename(name[-200:])
+    name = tail.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    stem = name[:-4] if name.lower().endswith(".pdf") else name
+    return upload_filename(f"{stem[:180] or 'document'}_{sha256[:8]}.pdf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,6 @@ class RowDocumentLinks:
         docs: Documents,
         *,
         customer: str,
-        pipeline: str,
         source: Source,
         period: Period,
         base_dir: Path,
@@ -148,7 +148,6 @@ class RowDocumentLinks:
         self.docs = docs
         self.column = docs.rows.column
         self.customer = customer
-        self.pipeline = pipeline
         self.source = source
         self.period = period
         self.where = _Where(base_dir, looker_base_url, workdir)
@@ -156,7 +155,6 @@ class RowDocumentLinks:
         #: value in the row -> the document's id, or why the row is held
         self._found: dict[str, str | DocumentHold] = {}
         self._documents: dict[str, PreparedDocument] = {}
-        self._names: set[str] = set()
 
     # -- before the rows are mapped ----------------------------------------------------
 
@@ -196,7 +194,6 @@ class RowDocumentLinks:
             content = await self._content(text, found)
         except DataError as exc:
             return DocumentHold(_MISSING, _said(exc), text)
-        name = _upload_name(text)
         if len(content) > DOCUMENT_MAX_BYTES:
             return DocumentHold(
                 RejectReason.DOCUMENT_TOO_LARGE,
@@ -204,10 +201,10 @@ class RowDocumentLinks:
                 text,
             )
         try:
-            await asyncio.to_thread(check_pdf, content, name)
+            await asyncio.to_thread(check_pdf, content, text)
         except DataError as exc:
             return DocumentHold(RejectReason.DOCUMENT_INVALID, _said(exc), text)
-        return await asyncio.to_thread(self._store, text, name, content)
+        return await asyncio.to_thread(self._store, text, content)
 
     async def _content(self, text: str, found: Path | str) -> bytes:
         if isinstance(found, str):
@@ -216,14 +213,12 @@ class RowDocumentLinks:
             return await self.fetch(found, DOCUMENT_MAX_BYTES)
         return await asyncio.to_thread(_read_file, found, text)
 
-    def _store(self, text: str, name: str, content: bytes) -> str:
+    def _store(self, text: str, content: bytes) -> str:
         sha256 = hashlib.sha256(content).hexdigest()
-        document_id = row_document_id(self.customer, self.pipeline, sha256)
-        if document_id in self._documents:
+        document_id = row_document_id(self.customer, sha256)
+        if document_id in self._documents:  # the same bytes under another name
             return document_id
-        if name in self._names:  # another file of the same name: keep both apart
-            name = f"{name[:-4]}_{sha256[:8]}.pdf"
-        self._names.add(name)
+        name = _upload_name(text, sha256)
         folder = self.where.workdir / DOCUMENTS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
