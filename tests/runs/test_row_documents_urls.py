@@ -102,9 +102,12 @@ def test_a_big_answer_is_cut_while_it_streams_and_other_answers_are_refused() ->
     assert not any("evil" in path for path, _ in host.seen)
 
 
-def _links(tmp_path: Path, host: _Host) -> tuple[RowDocumentLinks, LookerFiles]:
+def _links(
+    tmp_path: Path, host: _Host, folder: str | None = None
+) -> tuple[RowDocumentLinks, LookerFiles]:
     (tmp_path / "receipts").mkdir()
-    docs = Documents(document_type="Rechnungseingang", rows=RowDocuments(column="doc"))
+    rows = RowDocuments(column="doc", folder=folder)
+    docs = Documents(document_type="Rechnungseingang", rows=rows)
     files = LookerFiles(lambda: _client(host))
     links = RowDocumentLinks(
         docs,
@@ -163,3 +166,30 @@ def test_rows_naming_urls_link_the_fetched_pdf_or_are_held_with_the_reason(
     assert link == beleglink(document.document_id)
     assert document.filename == f"invoice-4711_{document.sha256[:8]}.pdf"
     assert Path(document.path).read_bytes().startswith(b"%PDF-")
+
+
+def test_hostile_paths_hold_their_rows_with_a_reason_and_never_raise(tmp_path: Path) -> None:
+    links, files = _links(tmp_path, _Host(), folder="receipts")
+    (tmp_path / "receipts" / "a-folder").mkdir()
+    (tmp_path / "receipts" / "loop.pdf").symlink_to("loop.pdf")
+    expected = {
+        "x" * 5000: "document_missing",  # a name the file system refuses
+        "a-folder": "document_missing",
+        "a\x00b.pdf": "document_refused",
+        "loop.pdf": "document_refused",
+        "../../etc/passwd": "document_refused",
+        "https://[acme.cloud.looker.com/x.pdf": "document_refused",
+        f"{HOST}/files/\x00.pdf": "document_missing",
+    }
+
+    async def go() -> None:
+        try:
+            await links.resolve({"doc": value} for value in expected)
+        finally:
+            await files.aclose()
+
+    asyncio.run(go())
+    for value, reason in expected.items():
+        with pytest.raises(DocumentHold) as held:
+            links.link({"doc": value})
+        assert held.value.reason.value == reason, value[:20]

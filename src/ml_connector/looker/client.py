@@ -318,7 +318,11 @@ class LookerClient:
         streams: past ``max_bytes`` the download stops (``max_bytes + 1`` bytes are
         returned). Another host, a redirect or an answer other than 200 is a
         :class:`DataError` (429 and 5xx are retried)."""
-        own, target = httpx.URL(self.api), httpx.URL(url)
+        own = httpx.URL(self.api)
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            raise DataError(f"{url!r} is not a URL", value=url) from None
         if (target.scheme, target.host, target.port) != (own.scheme, own.host, own.port):
             raise DataError(f"{url} is not on the Looker host {own.host}", value=url)
 

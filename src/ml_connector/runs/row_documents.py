@@ -286,7 +286,10 @@ def _said(exc: DataError) -> str:
 
 def _read_file(path: Path, text: str) -> bytes:
     """A document file under the folder; past 20 MB only its first bytes are read."""
-    if not path.is_file():
-        raise DataError(f"document file {text} not found in the documents folder", value=text)
-    with path.open("rb") as handle:
-        return handle.read(DOCUMENT_MAX_BYTES + 1)
+    try:
+        with path.open("rb") as handle:
+            return handle.read(DOCUMENT_MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise DataError(f"document file {text} not found in the documents folder") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise DataError(f"document file {text} cannot be read ({exc.strerror})") from None
