@@ -117,3 +117,19 @@ def test_per_row_documents_are_receipts_stapled_to_their_invoice(tmp_path: Path)
     # the receipts travel in the job: nothing for the documents API
     assert json.loads((out / "documents.json").read_text("utf-8")) == []
     assert "would upload" not in result.output
+
+
+def test_a_mapping_that_sets_beleglink_itself_cannot_have_per_row_documents(
+    tmp_path: Path,
+) -> None:
+    config, rows = _files(tmp_path)
+    text = config.read_text("utf-8").replace(
+        'belegfeld_1 = "inv.id"\n', 'belegfeld_1 = "inv.id"\nbeleglink = "\'BEDI x\'"\n'
+    )
+    text += '[pipelines.p.documents]\ndocument_type = "X"\n[pipelines.p.documents.rows]\n'
+    config.write_text(text + 'column = "inv.id"\nfolder = "."\n', encoding="utf-8")
+    args = ["run", "p", "--period", "2026-01", "--dry-run", "--config", str(config)]
+    result = CliRunner().invoke(main, [*args, "--rows", str(rows), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "maps beleglink itself and also has [documents.rows]" in result.output
+    assert "Traceback" not in result.output
