@@ -29,15 +29,29 @@ def test_a_rendered_document_per_period(tmp_path: Path) -> None:
     assert docs.rows is None
 
 
-def test_per_row_documents_are_refused_rather_than_ignored(tmp_path: Path) -> None:
+ROWS = (
+    '[pipelines.revenue.documents]\ndocument_type = "Rechnungseingang"\n'
+    '[pipelines.revenue.documents.rows]\ncolumn = "gl.account"\nfolder = "receipts"\n'
+)
+
+
+def test_per_row_documents_name_a_column_and_a_folder(tmp_path: Path) -> None:
     (tmp_path / "receipts").mkdir()
-    text = VALID + (
-        '[pipelines.revenue.documents]\ndocument_type = "Rechnungseingang"\n'
-        '[pipelines.revenue.documents.rows]\ncolumn = "gl.account"\nfolder = "receipts"\n'
-    )
-    problem = one(text, tmp_path)
+    docs = parse_config(VALID + ROWS, path=tmp_path / "c.toml").pipeline("revenue").documents
+    assert docs is not None
+    assert docs.rows is not None
+    assert (docs.rows.column, docs.rows.folder) == ("gl.account", "receipts")
+
+
+def test_a_missing_folder_or_both_sources_are_refused(tmp_path: Path) -> None:
+    problem = one(VALID + ROWS, tmp_path)
+    assert problem.key == "pipelines.revenue.documents.rows.folder"
+    assert "does not exist" in problem.message
+    (tmp_path / "receipts").mkdir()
+    both = VALID + ROWS + RENDER.split("\n", 3)[3]
+    problem = one(both, tmp_path)
     assert problem.key == "pipelines.revenue.documents.rows"
-    assert "not available" in problem.message
+    assert "one document" in problem.message
 
 
 @pytest.mark.parametrize(

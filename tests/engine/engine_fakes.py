@@ -109,6 +109,10 @@ class FakeDatev:
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
+def _document_id(n: int) -> str:
+    return f"00000000-0000-5000-8000-{n:012d}"
+
+
 @dataclass
 class FakeSteps:
     """Deterministic prepare (``files`` parts of ``rows_per_file`` rows, ``rejected`` rows)."""
@@ -119,6 +123,8 @@ class FakeSteps:
     reconsent: bool = False
     rejected: int = 1
     documents: int = 0
+    #: per-row documents: document ``n`` belongs to the rows of file part ``n`` (linked)
+    row_documents: bool = False
     prepared: list[str] = field(default_factory=list)
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
@@ -136,11 +142,15 @@ class FakeSteps:
                 key = f"{spec.period}/{part}/{i}"
                 amount = Decimal(f"{part}{i}.50")
                 lines.append(f"{amount};1200;8400")
+                booking: dict[str, object] = {"Umsatz": amount, "Konto": "1200"}
+                booking["Gegenkonto"] = "8400"
+                if self.row_documents and part <= self.documents:
+                    booking["beleglink"] = f'BEDI "{_document_id(part)}"'
                 records.append(
                     RowRecord(
                         row_key=key,
                         source={"id": key, "amount": amount},
-                        booking={"Umsatz": amount, "Konto": "1200", "Gegenkonto": "8400"},
+                        booking=booking,
                         filename=filename,
                         line=i + 1,
                     )
@@ -184,15 +194,17 @@ class FakeSteps:
             content = f"%PDF-1.4 document {n} of {spec.period}".encode()
             path = workdir / f"doc-{n}.pdf"
             path.write_bytes(content)
+            rows = [f"{spec.period}/{n}/{i}" for i in range(self.rows_per_file)]
             made.append(
                 PreparedDocument(
-                    document_id=f"00000000-0000-5000-8000-{n:012d}",
+                    document_id=_document_id(n),
                     filename=path.name,
                     path=str(path),
                     sha256=hashlib.sha256(content).hexdigest(),
                     document_type="Sonstige",
-                    source=f"render:{n}",
+                    source=f"row:receipts/{n}.pdf" if self.row_documents else f"render:{n}",
                     size=len(content),
+                    row_keys=tuple(rows) if self.row_documents else None,
                 )
             )
         return tuple(made)

@@ -2,7 +2,8 @@
 
 Usage: python engine_worker_main.py DATA_DIR PERIOD [KILL_AT] [SYSTEM_DB_URL STORE_URL EXECUTOR]
 
-``ENGINE_TEST_DOCUMENTS=N`` in the environment gives the run N supporting documents.
+``ENGINE_TEST_DOCUMENTS=N`` in the environment gives the run N supporting documents,
+per-row documents (each linked from one file's rows) with ``ENGINE_TEST_ROW_DOCUMENTS=1``.
 
 ``KILL_AT`` names a step boundary (``prepare``, ``submitted:1``, ...); when the run
 reaches it, the process kills itself with SIGKILL: no cleanup, no checkpoint.
@@ -50,7 +51,10 @@ def main() -> None:
         application_version="engine-test",
     )
     documents = int(os.environ.get("ENGINE_TEST_DOCUMENTS", "0"))
-    steps = FakeSteps(FakeDatev(data_dir / "datev.sqlite3"), documents=documents)
+    per_row = os.environ.get("ENGINE_TEST_ROW_DOCUMENTS") == "1"
+    steps = FakeSteps(
+        FakeDatev(data_dir / "datev.sqlite3"), documents=documents, row_documents=per_row
+    )
     engine = Engine(settings, steps, on_boundary=boundary)
     with engine:
         run_id = engine.enqueue(RunSpec("gl", "acme", "100-1", period))

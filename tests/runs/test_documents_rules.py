@@ -68,6 +68,8 @@ def test_row_documents_stay_under_their_folder_and_on_the_customers_looker(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "receipts").mkdir()
+    (tmp_path / "receipts" / "loop.pdf").symlink_to("loop.pdf")
+    (tmp_path / "receipts" / "out.pdf").symlink_to(tmp_path / "secret.pdf")
     docs = _rows("receipts")
     where = {"base_dir": tmp_path, "looker_base_url": "https://acme.cloud.looker.com"}
     assert row_document_location("a/b.pdf", docs, **where) == (
@@ -81,6 +83,9 @@ def test_row_documents_stay_under_their_folder_and_on_the_customers_looker(
         "https://evil.example/x.pdf",
         "http://acme.cloud.looker.com/x",
         "",
+        "a\x00b.pdf",  # a NUL byte
+        "loop.pdf",  # a symbolic link loop
+        "out.pdf",  # a symbolic link out of the folder
     ):
         with pytest.raises(DataError):
             row_document_location(bad, docs, **where)

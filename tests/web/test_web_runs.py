@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import Engine
 from web_support import FILENAME, TestClient
+
+from ml_connector.store.audit import AuditEvent, append_in
+from ml_connector.store.transactions import write_transaction
 
 
 def test_runs_list_shows_the_run_with_its_progress(
@@ -78,3 +82,37 @@ def test_audit_export_download_and_verify(
     verified = client.get("/audit?check=1").text
     assert "intact" in verified, verified[verified.find("Verification") :][:600]
     assert "audit_export" in client.get("/audit").text  # the download is in the web audit
+
+
+def test_lineage_shows_the_rows_supporting_document(
+    as_role: dict[str, TestClient], recorded_run: str, web_engine: Engine
+) -> None:
+    document_id = "5b0e6a4c-0000-5000-8000-000000000001"
+    booked = {
+        "source": {"id": "row-3"},
+        "line": 2,
+        "rejection": None,
+        "booking": {"lines": [{"belegfeld_1": "RE-2026-3", "beleglink": f'BEDI "{document_id}"'}]},
+    }
+    uploaded = {"document_id": document_id, "linked_rows": ["row-3"], "already_there": False}
+    with write_transaction(web_engine) as conn:
+        append_in(
+            conn,
+            "1001-1",
+            [
+                AuditEvent("document_uploaded", recorded_run, uploaded, filename="RE-2026-3.pdf"),
+                AuditEvent("row", recorded_run, booked, row_key="row-3", filename=FILENAME),
+            ],
+        )
+    client = as_role["viewer"]
+    page = client.get("/lineage", params={"row_key": "row-3"}).text
+    assert "Supporting document" in page
+    assert "RE-2026-3.pdf (document_uploaded)" in page
+    assert document_id in page
+    [hit] = client.get("/api/v1/lineage", params={"row_key": "row-3"}).json()
+    assert hit["document"] == {"id": document_id, "filename": "RE-2026-3.pdf"}
+    assert "document_uploaded" in [e["kind"] for e in hit["events"]]
+    # a row without a document says nothing about one
+    [plain] = client.get("/api/v1/lineage", params={"row_key": "row-1"}).json()
+    assert plain["document"] is None
+    assert "Supporting document" not in client.get("/lineage", params={"row_key": "row-1"}).text

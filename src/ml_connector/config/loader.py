@@ -235,19 +235,24 @@ def _check_columns(
 def _check_documents(
     file: str, base: str, pipeline: Pipeline, base_dir: Path
 ) -> list[ConfigProblem]:
-    """The per-row document column is a source column; its folder exists."""
-    rows = pipeline.documents.rows if pipeline.documents else None
+    """The per-row document column is a source column; its folder exists; a booking
+    line has one Beleglink, so a pipeline links either the period's or the rows' own."""
+    docs = pipeline.documents
+    rows = docs.rows if docs else None
     if rows is None:
         return []
     key = f"{base}.documents.rows"
-    problems = [
-        ConfigProblem(
-            file,
-            key,
-            "per-row documents are not available in this version (they would not be uploaded)",
-            "use [documents.render] for the period's document, or remove [documents.rows]",
+    problems = []
+    if docs is not None and docs.render is not None:
+        problems.append(
+            ConfigProblem(
+                file,
+                key,
+                "[documents.render] and [documents.rows] together: a booking line links "
+                "one document (EXTF Beleglink)",
+                "keep one of them",
+            )
         )
-    ]
     fields = pipeline.source.fields
     if fields is not None and rows.column not in fields:
         problems.append(

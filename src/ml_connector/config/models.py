@@ -429,7 +429,7 @@ class Documents(_Model):
     @model_validator(mode="after")
     def _some_source(self) -> Documents:
         if self.render is None and self.rows is None:
-            raise ValueError("give [documents.render], [documents.rows] or both")
+            raise ValueError("give [documents.render] or [documents.rows]")
         return self
 
 

@@ -84,10 +84,11 @@ class PreparedFile:
 class PreparedDocument:
     """A supporting document written to disk, to upload before the files are submitted.
 
-    ``document_id`` is deterministic (customer, pipeline, period, source), so an upload
-    repeated after a crash or in a replay names the same document and DATEV answers
-    "already there". ``row_keys`` are the rows whose booking lines link it (EXTF
-    ``Beleglink``); ``None``: every booking line of the run's files.
+    ``document_id`` is deterministic (customer, pipeline, period, source; a per-row
+    document: customer and the file's SHA-256), so an upload repeated after a crash or
+    in a replay names the same document and DATEV answers "already there".
+    ``row_keys`` are the rows whose booking lines link it (EXTF ``Beleglink``);
+    ``None``: every booking line of the run's files.
     """
 
     document_id: str

@@ -47,6 +47,26 @@ DEFAULT_ROW_CAP = 5000
 _RUN_PARAMS = {"apply_formatting": "false", "apply_vis": "false", "cache": "true"}
 
 
+async def _read_file(
+    resp: httpx.Response, url: str, max_bytes: int, redact: tuple[str, ...]
+) -> bytes:
+    """The body of a file download, cut after ``max_bytes + 1`` bytes as it arrives."""
+    if resp.status_code != 200:
+        await resp.aread()
+        error = classify(resp, "file download", redact)
+        if isinstance(error, RetriableError):
+            raise error
+        raise DataError(f"{url} answered HTTP {resp.status_code}", value=url)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:  # cut here: the caller sees it is too big
+            break
+    return b"".join(chunks)[: max_bytes + 1]
+
+
 def _require_json(resp: httpx.Response, operation: str) -> None:
     """Refuse an HTML page (a login or proxy page) where the API should answer JSON."""
     if is_html(resp):
@@ -290,6 +310,39 @@ class LookerClient:
             await self.logout()
         finally:
             await self._http.aclose()
+
+    # -- files on the instance --------------------------------------------------------
+
+    async def fetch_file(self, url: str, *, max_bytes: int) -> bytes:
+        """A file on this Looker host, fetched with the API token and read while it
+        streams: past ``max_bytes`` the download stops (``max_bytes + 1`` bytes are
+        returned). Another host, a redirect or an answer other than 200 is a
+        :class:`DataError` (429 and 5xx are retried)."""
+        own = httpx.URL(self.api)
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            raise DataError(f"{url!r} is not a URL", value=url) from None
+        if (target.scheme, target.host, target.port) != (own.scheme, own.host, own.port):
+            raise DataError(f"{url} is not on the Looker host {own.host}", value=url)
+
+        async def attempt() -> bytes:
+            for relogin in (False, True):
+                token = await self._tokens.get()
+                self._count("fetch_file")
+                try:
+                    async with self._http.stream(
+                        "GET", url, headers={"Authorization": f"token {token}", "Accept": "*/*"}
+                    ) as resp:
+                        if resp.status_code == 401 and not relogin:
+                            self._tokens.invalidate(token)
+                            continue
+                        return await _read_file(resp, url, max_bytes, self._redact())
+                except httpx.TransportError as exc:
+                    raise transport_error(exc, "Looker file download", url) from None
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return await retry_async(attempt, self.policy)
 
     # -- discovery -------------------------------------------------------------------
 

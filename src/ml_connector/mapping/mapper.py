@@ -47,10 +47,12 @@ __all__ = [
     "FIELD_TYPES",
     "DataChange",
     "DataChangeKind",
+    "DocumentHold",
     "LineChecker",
     "MappedRow",
     "RejectReason",
     "Rejection",
+    "RowLinker",
     "RowMapper",
     "RowOutcome",
     "content_digest",
@@ -96,6 +98,10 @@ class RejectReason(StrEnum):
     TAX_KEY_ON_AUTOMATIC_ACCOUNT = "tax_key_on_automatic_account"
     MISSING_INVOICE_ID = "missing_invoice_id"
     DXSO_RULE = "dxso_rule"
+    DOCUMENT_MISSING = "document_missing"
+    DOCUMENT_REFUSED = "document_refused"
+    DOCUMENT_TOO_LARGE = "document_too_large"
+    DOCUMENT_INVALID = "document_invalid"
 
 
 _HOLD_REASON = {DataChangeKind.TEXT_SHORTENED: RejectReason.TEXT_TOO_LONG}
@@ -150,6 +156,21 @@ class MappedRow:
 RowOutcome = MappedRow | Rejection
 #: returns the problems of one line (empty = valid); the EXTF validator's line checks
 LineChecker = Callable[[BookingLine], Sequence[str]]
+
+
+class DocumentHold(Exception):  # noqa: N818 - a row's outcome, not an error class
+    """A row's own supporting document cannot be linked: ``reason`` is one of the
+    ``document_*`` reasons (missing, refused, too large, invalid)."""
+
+    def __init__(self, reason: RejectReason, message: str, value: object = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.value = value
+
+
+#: a row's EXTF ``Beleglink`` (its own document), or :class:`DocumentHold`
+RowLinker = Callable[[Mapping[str, object]], str]
 
 
 def duplicate_key(outcome: RowOutcome, first: int) -> RowOutcome:
@@ -288,8 +309,11 @@ class RowMapper:
         *,
         period: Period | None = None,
         line_checker: LineChecker | None = None,
+        row_link: RowLinker | None = None,
     ) -> None:
         self.mapping = mapping
+        #: the row's own document link (per-row documents), set as ``beleglink``
+        self.row_link = row_link
         self.lookups = lookups
         self.client = client
         self.period = period
@@ -428,6 +452,8 @@ class RowMapper:
         for name in ("konto", "gegenkonto"):
             if values.get(name) is None:
                 raise _Reject(RejectReason.UNMAPPED_ACCOUNT, name, "no account", None)
+        if self.row_link is not None:
+            values["beleglink"] = self._row_link(row)
         self._currency(row, values, abs(amount), changes)
         self._tax_key_on_automatic(values, changes)
         if values.get("festschreibung") is None:
@@ -453,6 +479,13 @@ class RowMapper:
         return MappedRow(
             index, row_key, row_period, (line,), amount, digest, row, tuple(changes), entry
         )
+
+    def _row_link(self, row: Mapping[str, object]) -> str:
+        assert self.row_link is not None
+        try:
+            return self.row_link(row)
+        except DocumentHold as hold:
+            raise _Reject(hold.reason, "beleglink", hold.message, hold.value) from None
 
     def _hold_text_changes(self, changes: Sequence[DataChange]) -> None:
         """Under ``text_changes = "hold"`` the first text change holds the row."""

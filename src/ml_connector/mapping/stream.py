@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import chain
@@ -37,6 +37,7 @@ from typing import Any
 
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
+from ml_connector.formats.dxso.models import Receipt
 from ml_connector.formats.extf.models import BatchHeader, BookingLine
 from ml_connector.formats.extf.split import WrittenFile, write_split
 from ml_connector.formats.extf.validate import MAX_BOOKINGS
@@ -53,6 +54,7 @@ from ml_connector.mapping.mapper import (
     MappedRow,
     Rejection,
     RejectReason,
+    RowLinker,
     RowMapper,
     duplicate_key,
     same_content,
@@ -70,10 +72,14 @@ from ml_connector.mapping.rows import to_jsonable, write_rows
 from ml_connector.mapping.scratch import JsonSpill, KeyIndex, LineSpill
 from ml_connector.mapping.tieout import TieOutReport, TieOutTally
 
+#: the receipts of a dxso job, given per invoice id the Beleglinks of its rows' documents
+ReceiptSource = Callable[[Mapping[str, Sequence[str]]], Sequence[Receipt]]
+
 __all__ = [
     "MAX_LISTED_REJECTIONS",
     "UNASSIGNED_FILE",
     "Completeness",
+    "ReceiptSource",
     "RowTrace",
     "RunFacts",
     "RunStream",
@@ -448,7 +454,9 @@ class StreamedRun:
 class RunStream:
     """Map, validate, tie out and plan one pipeline run, a row at a time.
 
-    ``max_bookings`` is DATEV's per-file limit (lower only in tests). Use as a context
+    ``max_bookings`` is DATEV's per-file limit (lower only in tests). ``row_link`` gives a
+    row's own document link (per-row documents; a row without a usable one is held) and
+    ``receipts`` the files a dxso job staples to its invoices. Use as a context
     manager (the scratch files under ``workdir`` are removed on exit)::
 
         with RunStream(config, "gl-monthly", "2026-10", workdir) as run:
@@ -470,6 +478,8 @@ class RunStream:
         trace_rows: bool = False,
         max_bookings: int = MAX_BOOKINGS,
         allow_empty: bool = False,
+        row_link: RowLinker | None = None,
+        receipts: ReceiptSource | None = None,
     ) -> None:
         self.period = Period.parse(period) if isinstance(period, str) else period
         self.pipeline = pipeline
@@ -486,6 +496,7 @@ class RunStream:
             customer.datev,
             period=self.period,
             line_checker=line_checker,
+            row_link=row_link,
         )
         self.header = batch_header(config, pipeline, self.period, now or datetime.now(UTC))
         self.max_bookings = max_bookings
@@ -507,6 +518,9 @@ class RunStream:
         self._unassigned = JsonSpill(scratch / UNASSIGNED_FILE)
         dxso = self.mapping.dxso
         self._dxso = None if dxso is None else DxsoBatch(dxso, self.mapping.currency, scratch)
+        #: the receipts of a dxso job: per invoice id the Beleglinks of its new entries
+        self._receipts = receipts
+        self._invoice_links: dict[str, list[str]] = {}
         self._unassigned_values: set[str] = set()
         self._unassigned_extra = 0
         self._uncovered: tuple[str, ...] = ()
@@ -680,11 +694,22 @@ class RunStream:
                     self._bookings.append(item)
                 if self._dxso is not None and row.dxso is not None:
                     self._dxso.add(row.dxso)
+                    self._note_receipt(row)
         if self._traces is not None:
             payload = _payload(row.content_digest, lines, reversed_lines)
             if row.changes:
                 payload["changes"] = [change.to_json() for change in row.changes]
             self._traces.append([row.row_key, _source(row.row), payload, None, position])
+
+    def _note_receipt(self, row: MappedRow) -> None:
+        """Remember the row's own document for its invoice (a receipt in the dxso job)."""
+        assert row.dxso is not None
+        invoice = row.dxso.invoice_id
+        link = row.lines[0].beleglink if row.lines else None
+        if self._receipts is not None and invoice and link:
+            links = self._invoice_links.setdefault(invoice, [])
+            if link not in links:
+                links.append(link)
 
     def _check_document_number(self, row: MappedRow) -> None:
         """Count a Belegfeld 1 that an earlier row reached from a different source value."""
@@ -779,8 +804,13 @@ class RunStream:
             out = self.workdir
             remove_stale_files(out)
             if facts.ready and facts.lines_to_post and self._dxso is not None:
+                receipts = self._receipts(self._invoice_links) if self._receipts else ()
                 files = self._dxso.write(
-                    iter(self._reversals), out, header=self.header, generator_info=self._sender()
+                    iter(self._reversals),
+                    out,
+                    header=self.header,
+                    generator_info=self._sender(),
+                    receipts=receipts,
                 )
                 written += [item.path for item in files]
             elif facts.ready and facts.lines_to_post:

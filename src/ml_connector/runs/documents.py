@@ -129,7 +129,10 @@ def row_document_location(
         raise DataError("no document named in the row's document column")
     if "://" in text:
         own = urlsplit(looker_base_url)
-        url = urlsplit(text)
+        try:
+            url = urlsplit(text)
+        except ValueError:
+            raise DataError(f"document URL {text!r} is not a URL") from None
         if url.scheme != "https" or (url.hostname or "").lower() != (own.hostname or "").lower():
             raise DataError(
                 f"document URL {text} is not on the customer's Looker host {own.hostname}",
@@ -143,7 +146,10 @@ def row_document_location(
             hint="set folder under [pipelines.<name>.documents.rows]",
         )
     folder = (base_dir / rows.folder).resolve()
-    path = (folder / text).resolve()
+    try:
+        path = (folder / text).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # NUL, too long, a symlink loop
+        raise DataError(f"document path {text!r} cannot be used ({exc})") from None
     if not path.is_relative_to(folder):
         raise DataError(f"document path {text} is outside the documents folder {folder}")
     return path

@@ -43,6 +43,7 @@ __all__ = [
     "fetch_source",
     "fetch_unassigned",
     "iter_source_batches",
+    "looker_client",
     "readable_period",
     "render_dashboard",
     "resolve_looker_credentials",
@@ -130,6 +131,13 @@ def _looker(
         timeout=connection.timeout_seconds,
         verify=connection.verify_tls,
     )
+
+
+def looker_client(
+    connection: LookerConnection, base_url: str | None, credentials: LookerCredentials | None
+) -> LookerClient:
+    """A client of the customer's Looker (use it as ``async with``)."""
+    return _looker(connection, base_url, credentials)
 
 
 async def _source_query(

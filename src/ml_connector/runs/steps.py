@@ -78,10 +78,12 @@ from ml_connector.runs.extract import (
     fetch_source,
     fetch_unassigned,
     iter_source_batches,
+    looker_client,
     render_dashboard,
 )
 from ml_connector.runs.names import file_sha256, reference_id_for
 from ml_connector.runs.records import FileSlice, row_records
+from ml_connector.runs.row_documents import LookerFiles, RowDocumentLinks, row_document_links
 from ml_connector.runs.sources import RowSource
 from ml_connector.store.posted import iter_latest
 from ml_connector.store.runs import run_periods
@@ -322,7 +324,9 @@ class LiveRunSteps:
             connection, pipeline.source, base_url=self.settings.looker_url, credentials=credentials
         )
 
-    def _start(self, config: LoadedConfig, spec: RunSpec, workdir: Path) -> RunStream:
+    def _start(
+        self, config: LoadedConfig, spec: RunSpec, workdir: Path, links: RowDocumentLinks | None
+    ) -> RunStream:
         workdir.mkdir(parents=True, exist_ok=True)
         now = _stamp(workdir, self.clock)
         return RunStream(
@@ -333,6 +337,8 @@ class LiveRunSteps:
             now=now,
             trace_rows=True,
             allow_empty=spec.allow_empty,
+            row_link=None if links is None else links.link,
+            receipts=None if links is None else links.receipts,
         )
 
     def _note_uncovered(self, run: RunStream, spec: RunSpec, periods: Sequence[str]) -> None:
@@ -401,6 +407,27 @@ class LiveRunSteps:
         )
         return linked, [document]
 
+    async def _row_links(
+        self, config: LoadedConfig, spec: RunSpec, workdir: Path, files: list[LookerFiles]
+    ) -> RowDocumentLinks | None:
+        """The rows' own documents (URLs fetched from the customer's Looker, not offline)."""
+        url = self._looker_url(config, spec)
+        if self.source is self and config.pipeline(spec.pipeline).documents is not None:
+            connection = config.customer_of(spec.pipeline).looker
+            credentials = await asyncio.to_thread(
+                looker_credentials, connection, self.connections.connections.credentials
+            )
+            files.append(LookerFiles(lambda: looker_client(connection, url, credentials)))
+        return await asyncio.to_thread(
+            row_document_links,
+            config,
+            spec.pipeline,
+            spec.period,
+            workdir,
+            looker_base_url=url,
+            fetch=files[0] if files else None,
+        )
+
     async def _render(
         self,
         config: LoadedConfig,
@@ -435,13 +462,17 @@ class LiveRunSteps:
         self._check_spec(config, spec)
         await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
         config, documents = await self._documents(config, spec, workdir)
-        run = await asyncio.to_thread(self._start, config, spec, workdir)
+        looker_files: list[LookerFiles] = []
+        links = await self._row_links(config, spec, workdir, looker_files)
+        run = await asyncio.to_thread(self._start, config, spec, workdir, links)
         try:
             await asyncio.to_thread(self._load_posted, run, spec)
             batches = self.source.stream_rows(config, spec, limit=limit)
             last_report = time.monotonic()
             async with aclosing(batches):
                 async for batch in batches:
+                    if links is not None:
+                        await links.resolve(batch)
                     full = await asyncio.to_thread(_add, run, batch, limit)
                     if full:
                         break
@@ -455,11 +486,17 @@ class LiveRunSteps:
                 await asyncio.to_thread(self._note_uncovered, run, spec, found.periods)
             totals = await self.source.totals(config, spec) if limit is None else None
             done = await asyncio.to_thread(self._write, run, workdir, totals)
-            # a document is uploaded only with booking lines that link it
-            await asyncio.to_thread(write_manifest, workdir, documents if done.files else [])
+            if links is not None:
+                documents = await asyncio.to_thread(links.linked, run.traces(), limit is not None)
+            # a document is uploaded only with booking lines that link it (a preview,
+            # never sent and without tie-out totals, shows what its rows would link)
+            sent = done.files or (limit is not None and documents)
+            await asyncio.to_thread(write_manifest, workdir, documents if sent else [])
             return done
         finally:
             await asyncio.to_thread(run.close)
+            for files in looker_files:
+                await files.aclose()
 
     def _report_rows(self, spec: RunSpec, rows: int, *, done: bool) -> None:
         text = f"{spec.pipeline} {spec.period}: {rows:,} rows extracted and mapped" + (

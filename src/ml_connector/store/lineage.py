@@ -8,7 +8,8 @@ run), so what is shown is what the hash chain vouches for.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, or_, select
@@ -17,8 +18,16 @@ from ml_connector.store.audit import StoredEvent
 from ml_connector.store.canonical import canonical_json
 from ml_connector.store.tables import AUDIT_EVENTS
 
-__all__ = ["FILE_EVENTS", "RowLineage", "file_events", "find_rows", "held_rows"]
+__all__ = [
+    "FILE_EVENTS",
+    "RowLineage",
+    "document_events",
+    "file_events",
+    "find_rows",
+    "held_rows",
+]
 
+_BEDI = re.compile(r'BEDI "([^"]+)"')
 #: the events that follow a file from writing to DATEV's answer
 FILE_EVENTS = ("file_written", "file_submitted", "job_outcome")
 
@@ -33,6 +42,23 @@ class RowLineage:
     rejection: str | None
     line: int | None
     events: list[StoredEvent] = field(default_factory=list)
+    document: StoredEvent | None = None
+    """The ``document_uploaded`` event of the supporting document the row's line links."""
+
+    @property
+    def document_id(self) -> str | None:
+        """The id in the row's EXTF ``Beleglink`` (``BEDI "<id>"``), if it links one."""
+        booking = self.booking or {}
+        for line in booking.get("lines") or [booking]:
+            found = _BEDI.fullmatch(str(line.get("beleglink") or ""))
+            if found:
+                return found.group(1)
+        return None
+
+    @property
+    def document_name(self) -> str | None:
+        """The file name of the row's uploaded document."""
+        return self.document.filename if self.document else None
 
     @property
     def datev_job_id(self) -> str | None:
@@ -72,9 +98,20 @@ def file_events(engine: Engine, run_id: str, filename: str | None = None) -> lis
         return [StoredEvent(**row._asdict()) for row in conn.execute(query)]
 
 
-def _lineage(event: StoredEvent, events: list[StoredEvent]) -> RowLineage:
+def document_events(engine: Engine, run_id: str) -> dict[str, StoredEvent]:
+    """The ``document_uploaded`` events of ``run_id`` by document id."""
+    table = AUDIT_EVENTS
+    query = select(table).where(table.c.run_id == run_id, table.c.kind == "document_uploaded")
+    with engine.connect() as conn:
+        found = [StoredEvent(**row._asdict()) for row in conn.execute(query)]
+    return {str(json.loads(e.payload).get("document_id")): e for e in found}
+
+
+def _lineage(
+    event: StoredEvent, events: list[StoredEvent], documents: dict[str, StoredEvent]
+) -> RowLineage:
     payload = json.loads(event.payload)
-    return RowLineage(
+    hit = RowLineage(
         row=event,
         source=payload.get("source") or {},
         booking=payload.get("booking"),
@@ -82,6 +119,8 @@ def _lineage(event: StoredEvent, events: list[StoredEvent]) -> RowLineage:
         line=payload.get("line"),
         events=[e for e in events if e.filename == event.filename] if event.filename else [],
     )
+    document = documents.get(hit.document_id or "")
+    return replace(hit, document=document) if document else hit
 
 
 def find_rows(
@@ -106,11 +145,12 @@ def find_rows(
     with engine.connect() as conn:
         rows = [StoredEvent(**row._asdict()) for row in conn.execute(query)]
     found: list[RowLineage] = []
-    by_run: dict[str, list[StoredEvent]] = {}
+    by_run: dict[str, tuple[list[StoredEvent], dict[str, StoredEvent]]] = {}
     for event in rows:
         if event.run_id not in by_run:
-            by_run[event.run_id] = file_events(engine, event.run_id)
-        hit = _lineage(event, by_run[event.run_id])
+            run_id = event.run_id
+            by_run[run_id] = (file_events(engine, run_id), document_events(engine, run_id))
+        hit = _lineage(event, *by_run[event.run_id])
         booked = (hit.booking or {}).get("belegfeld_1")
         if (row_key and event.row_key == row_key) or (belegfeld_1 and booked == belegfeld_1):
             found.append(hit)
@@ -129,5 +169,5 @@ def held_rows(engine: Engine, run_id: str, limit: int = 1000) -> list[RowLineage
     )
     with engine.connect() as conn:
         rows = [StoredEvent(**row._asdict()) for row in conn.execute(query)]
-    held = (_lineage(event, []) for event in rows)
+    held = (_lineage(event, [], {}) for event in rows)
     return [row for row in held if row.rejection is not None]

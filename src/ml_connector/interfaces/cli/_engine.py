@@ -170,7 +170,7 @@ def would_upload(out_dir: Path, facts: RunFacts) -> list[str]:
         rows = (
             f"all {facts.lines_to_post} booking line(s)"
             if doc.row_keys is None
-            else f"{len(doc.row_keys)} row(s)"
+            else f"{len(doc.row_keys)} booking line(s), one per row naming it"
         )
         size = f"{doc.size:,} bytes" if doc.path else "not rendered: rows from a file"
         lines.append(

@@ -190,14 +190,14 @@ def _dxso_files(folders: list[Path]) -> list[tuple[str, str]]:
 
 def _preview_records(
     pipeline: str, period: str, count: int, rows_file: Path | None, settings: SyncSettings
-) -> tuple[list[RowRecord], int, list[tuple[str, str]]]:
+) -> tuple[list[RowRecord], int, list[tuple[str, str]], list[str]]:
     """The row records of the first ``count`` rows of the period, through the run's
-    own steps (stopped before sending, written to a scratch directory), and the DXSO
-    files of a dxso pipeline."""
+    own steps (stopped before sending, written to a scratch directory), the DXSO
+    files of a dxso pipeline, and a line per document that would be uploaded."""
     import tempfile
 
     from ml_connector.engine.ports import iter_records
-    from ml_connector.interfaces.cli._engine import dry_run
+    from ml_connector.interfaces.cli._engine import dry_run, would_upload
     from ml_connector.runs.steps import RECORDS_FILE
 
     with tempfile.TemporaryDirectory(prefix="ml-connector-preview-") as scratch:
@@ -206,7 +206,8 @@ def _preview_records(
         rows = done.facts.rows_mapped + done.facts.rows_rejected
         records = list(iter_records(out / RECORDS_FILE))[:rows]
         xml = _dxso_files([f.path for f in done.files if f.path.is_dir()])
-    return records, done.facts.rows_rejected, xml
+        documents = would_upload(out, done.facts)
+    return records, done.facts.rows_rejected, xml, documents
 
 
 @mapping.command(name="preview")
@@ -246,7 +247,9 @@ def preview(
         raise click.ClickException(
             f"no pipeline {pipeline!r}; known: {', '.join(sorted(config.model.pipelines))}"
         )
-    records, rejected, xml = _preview_records(pipeline, the_period, count, rows_file, settings)
+    records, rejected, xml, documents = _preview_records(
+        pipeline, the_period, count, rows_file, settings
+    )
     columns = sorted(config.mapping(pipeline).columns)
     table = Table(title=f"{pipeline} {the_period}: first {len(records)} rows", show_lines=True)
     table.add_column("#", justify="right")
@@ -276,6 +279,8 @@ def preview(
                 soft_wrap=True,
             )
     console.print(f"{len(records) - rejected} mapped, {rejected} rejected")
+    for line in documents:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for name, text in xml:
         console.print(f"[bold]{name}[/bold]", highlight=False)
         console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -82,10 +82,12 @@ def _lineage(hit: RowLineage) -> dict[str, Any]:
         "datev_job_id": hit.datev_job_id,
         "job_outcome": hit.job_outcome,
         "job_detail": hit.job_detail,
+        "document": {"id": hit.document_id, "filename": hit.document_name}
+        if hit.document_id else None,
         "events": [
             {"chain": e.chain, "seq": e.seq, "kind": e.kind, "recorded_at": e.recorded_at,
              "row_hash": e.row_hash}
-            for e in [hit.row, *hit.events]
+            for e in [hit.row, *([hit.document] if hit.document else []), *hit.events]
         ],
     }  # fmt: skip
 
