@@ -74,7 +74,11 @@ def recorded_run(web_engine: Engine, tmp_path: Path) -> str:
         "source": {"id": "row-1", "amount": "1234.50"},
         "line": 1,
         "rejection": None,
-        "booking": {"umsatz": "1234.50", "konto": 1200, "belegfeld_1": "RE-2026-1"},
+        "booking": {
+            "content_digest": "2:ab",
+            "reversal": [],
+            "lines": [{"umsatz": "1234.50", "konto": 1200, "belegfeld_1": "RE-2026-1"}],
+        },
     }
     held = {"source": {"id": "row-2", "amount": "99.90"}, "line": None, "booking": None,
             "rejection": "unmapped_account: no DATEV account for GL 4711"}  # fmt: skip

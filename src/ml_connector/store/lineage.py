@@ -46,10 +46,17 @@ class RowLineage:
     """The ``document_uploaded`` event of the supporting document the row's line links."""
 
     @property
+    def lines(self) -> list[dict[str, Any]]:
+        """The row's booking lines (a run records them under ``lines``; older test
+        records hold one flat line)."""
+        booking = self.booking or {}
+        lines = booking.get("lines")
+        return list(lines) if isinstance(lines, list) else ([booking] if booking else [])
+
+    @property
     def document_id(self) -> str | None:
         """The id in the row's EXTF ``Beleglink`` (``BEDI "<id>"``), if it links one."""
-        booking = self.booking or {}
-        for line in booking.get("lines") or [booking]:
+        for line in self.lines:
             found = _BEDI.fullmatch(str(line.get("beleglink") or ""))
             if found:
                 return found.group(1)
@@ -151,8 +158,8 @@ def find_rows(
             run_id = event.run_id
             by_run[run_id] = (file_events(engine, run_id), document_events(engine, run_id))
         hit = _lineage(event, *by_run[event.run_id])
-        booked = (hit.booking or {}).get("belegfeld_1")
-        if (row_key and event.row_key == row_key) or (belegfeld_1 and booked == belegfeld_1):
+        booked = {line.get("belegfeld_1") for line in hit.lines}
+        if (row_key and event.row_key == row_key) or (belegfeld_1 and belegfeld_1 in booked):
             found.append(hit)
     return found
 
