@@ -2,7 +2,8 @@
 
 Usage: python engine_worker_main.py DATA_DIR PERIOD [KILL_AT] [SYSTEM_DB_URL STORE_URL EXECUTOR]
 
-``ENGINE_TEST_DOCUMENTS=N`` in the environment gives the run N supporting documents.
+``ENGINE_TEST_DOCUMENTS=N`` in the environment gives the run N supporting documents;
+``ENGINE_TEST_CHANNEL=dxso`` makes it a dxso run (two job folders, a fake dxso-jobs).
 
 ``KILL_AT`` names a step boundary (``prepare``, ``submitted:1``, ...); when the run
 reaches it, the process kills itself with SIGKILL: no cleanup, no checkpoint.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from engine_fakes import FakeDatev, FakeSteps
+from engine_fakes import FakeDatev, FakeDxso, FakeDxsoSteps, FakeSteps
 
 from ml_connector.engine import workflow
 from ml_connector.engine.ports import RunSpec
@@ -50,7 +51,12 @@ def main() -> None:
         application_version="engine-test",
     )
     documents = int(os.environ.get("ENGINE_TEST_DOCUMENTS", "0"))
-    steps = FakeSteps(FakeDatev(data_dir / "datev.sqlite3"), documents=documents)
+    datev = FakeDatev(data_dir / "datev.sqlite3")
+    steps = (
+        FakeDxsoSteps(datev, dxso=FakeDxso(data_dir / "dxso.sqlite3"))
+        if os.environ.get("ENGINE_TEST_CHANNEL") == "dxso"
+        else FakeSteps(datev, documents=documents)
+    )
     engine = Engine(settings, steps, on_boundary=boundary)
     with engine:
         run_id = engine.enqueue(RunSpec("gl", "acme", "100-1", period))

@@ -1,0 +1,155 @@
+"""A dxso pipeline run from the CLI against both emulators: booking suggestions in one
+job per ledger and month, posted records, the protocol kept; a replay restates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sync_support import CLIENT
+
+from ml_connector.interfaces.cli import main
+from ml_connector.store.db import make_engine, sqlite_url
+from ml_connector.store.posted import iter_latest
+from ml_connector.store.runs import list_files, list_protocol
+from ml_connector_sandbox.demo.emulators import DemoEmulators
+from ml_connector_sandbox.demo.setup import DemoInstall
+from ml_connector_sandbox.emulators._server import serve_in_thread
+from ml_connector_sandbox.emulators.datev.app import emulator_state
+from ml_connector_sandbox.emulators.looker import create_app as create_looker_app
+from ml_connector_sandbox.emulators.looker import demo_dataset_dir
+
+INVOICES = [
+    ("RE-2026-0101", "2026-01-05", "Nordlicht AG", "10001", "1190.00"),
+    ("RE-2026-0102", "2026-01-12", "Becker & Söhne KG", "10002", "595.00"),
+    ("RE-2026-0103", "2026-01-20", "Nordlicht AG", "10001", "-119.00"),
+]
+FIELDS = ["invoice_id", "invoice_date", "period_month", "customer_name", "debtor_account",
+          "amount_eur"]  # fmt: skip
+PIPELINE = """
+[pipelines.ar-invoices]
+customer = "meridian"
+channel = "dxso"
+reject_policy = "hold_rejected"
+
+[pipelines.ar-invoices.source]
+period_field = "invoices.period_month"
+
+[pipelines.ar-invoices.source.query]
+model = "finance"
+view = "invoices"
+fields = ["invoices.invoice_id", "invoices.invoice_date", "invoices.period_month",
+          "invoices.customer_name", "invoices.debtor_account", "invoices.amount_eur"]
+
+[pipelines.ar-invoices.mapping]
+row_key = ["invoices.invoice_id"]
+amount = "invoices.amount_eur"
+
+[pipelines.ar-invoices.mapping.fields]
+konto = "invoices.debtor_account"
+gegenkonto = 8400
+belegdatum = "invoices.invoice_date"
+belegfeld_1 = "invoices.invoice_id"
+buchungstext = { template = "Rechnung {invoices.invoice_id}" }
+
+[pipelines.ar-invoices.dxso]
+ledger = "accounts_receivable"
+
+[pipelines.ar-invoices.dxso.fields]
+party_name = "invoices.customer_name"
+"""
+
+
+def _dataset(directory: Path, amount_of_first: str) -> Path:
+    data = directory / "dataset"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(demo_dataset_dir(), data)
+    rows = [
+        dict(zip(FIELDS, (iid, day, day[:7], name, debtor, amount), strict=True))
+        for iid, day, name, debtor, amount in INVOICES
+    ]
+    rows[0]["amount_eur"] = amount_of_first
+    (data / "invoices.json").write_text(json.dumps(rows), encoding="utf-8")
+    models = json.loads((data / "models.json").read_text("utf-8"))
+    types = {"invoice_date": "date", "amount_eur": "number"}
+    explore = {
+        "name": "invoices",
+        "data": "invoices.json",
+        "fields": [
+            {"name": f"invoices.{f}", "category": "dimension", "type": types.get(f, "string")}
+            for f in FIELDS
+        ],
+    }
+    models["models"][0]["explores"].append(explore)
+    (data / "models.json").write_text(json.dumps(models), encoding="utf-8")
+    return data
+
+
+@pytest.fixture
+def invoices_looker(
+    installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path
+) -> Iterator[Path]:
+    """The demo installation with an invoices explore on its Looker and a dxso pipeline."""
+    app = create_looker_app(
+        _dataset(tmp_path, INVOICES[0][4]),
+        client_id=emulators.looker_client_id,
+        client_secret=emulators.looker_client_secret,
+    )
+    with serve_in_thread(app) as server:
+        text = installed.config_path.read_text("utf-8").replace(emulators.looker_url, server.url)
+        installed.config_path.write_text(text + PIPELINE, encoding="utf-8")
+        yield tmp_path
+
+
+def _run(installed: DemoInstall, emulators: DemoEmulators, *args: str) -> dict[str, object]:
+    config = ["--config", str(installed.config_path), "--datev-url", emulators.datev_url]
+    result = CliRunner().invoke(main, [*args, *config, "--json"])
+    assert result.exit_code == 0, result.output
+    outcome: dict[str, object] = json.loads(result.stdout[result.stdout.index("{") :])
+    return outcome
+
+
+def test_a_dxso_run_sends_suggestions_through_the_engine(
+    installed: DemoInstall, emulators: DemoEmulators, invoices_looker: Path
+) -> None:
+    outcome = _run(installed, emulators, "run", "ar-invoices", "--period", "2026-01")
+    assert (outcome["state"], outcome["jobs_succeeded"], outcome["rows_mapped"]) == (
+        "succeeded",
+        1,
+        3,
+    )
+    bookings = emulators.ledger.bookings(CLIENT)
+    assert sorted(b.amount for b in bookings) == [
+        Decimal("119.00"),
+        Decimal("595.00"),
+        Decimal("1190.00"),
+    ]
+    assert not emulators.ledger.transfers(CLIENT)  # nothing went the EXTF way
+    jobs = emulator_state(emulators.datev_app).dxso_jobs
+    [(job_id, job)] = jobs.items()
+    names = [name for name, _ in job.files]
+    assert names[-1] == "document.xml"
+    assert len(names) == len(set(names))
+
+    store = make_engine(sqlite_url(installed.settings.data_dir))
+    try:
+        run_id = str(outcome["run_id"])
+        [file] = list_files(store, run_id)
+        assert (file.datev_job_id, file.outcome) == (job_id, "succeeded")
+        assert file.filename.startswith("DXSO_AR_2026-01_01_")
+        protocol = list_protocol(store, run_id)
+        assert {p.entry_filename for p in protocol if p.entry_filename} == set(names)
+        posted = iter_latest(store, pipeline="ar-invoices", datev_client=CLIENT, period="2026-01")
+        assert sorted(p.row_key for p in posted) == [i[0] for i in INVOICES]
+    finally:
+        store.dispose()
+
+    shown = CliRunner(env={"COLUMNS": "200"}).invoke(main, ["status", run_id])
+    assert shown.exit_code == 0, shown.output
+    assert job_id in shown.output
+    assert "wurde empfangen" in shown.output
