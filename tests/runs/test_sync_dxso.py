@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -90,32 +91,46 @@ def _dataset(directory: Path, amount_of_first: str) -> Path:
     return data
 
 
-@pytest.fixture
-def invoices_looker(
-    installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path
-) -> Iterator[Path]:
-    """The demo installation with an invoices explore on its Looker and a dxso pipeline."""
+@contextmanager
+def _looker(
+    installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path, amount: str, url: str
+) -> Iterator[str]:
+    """A Looker emulator with the invoices (the first at ``amount``), in the configuration
+    instead of ``url``; its URL."""
     app = create_looker_app(
-        _dataset(tmp_path, INVOICES[0][4]),
+        _dataset(tmp_path, amount),
         client_id=emulators.looker_client_id,
         client_secret=emulators.looker_client_secret,
     )
     with serve_in_thread(app) as server:
-        text = installed.config_path.read_text("utf-8").replace(emulators.looker_url, server.url)
-        installed.config_path.write_text(text + PIPELINE, encoding="utf-8")
-        yield tmp_path
+        text = installed.config_path.read_text("utf-8").replace(url, server.url)
+        installed.config_path.write_text(text, encoding="utf-8")
+        yield server.url
 
 
-def _run(installed: DemoInstall, emulators: DemoEmulators, *args: str) -> dict[str, object]:
+@pytest.fixture
+def invoices_looker(
+    installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path
+) -> Iterator[str]:
+    """The demo installation with an invoices explore on its Looker and a dxso pipeline."""
+    text = installed.config_path.read_text("utf-8")
+    installed.config_path.write_text(text + PIPELINE, encoding="utf-8")
+    with _looker(installed, emulators, tmp_path, INVOICES[0][4], emulators.looker_url) as url:
+        yield url
+
+
+def _run(
+    installed: DemoInstall, emulators: DemoEmulators, *args: str, code: int = 0
+) -> dict[str, object]:
     config = ["--config", str(installed.config_path), "--datev-url", emulators.datev_url]
     result = CliRunner().invoke(main, [*args, *config, "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     outcome: dict[str, object] = json.loads(result.stdout[result.stdout.index("{") :])
     return outcome
 
 
 def test_a_dxso_run_sends_suggestions_through_the_engine(
-    installed: DemoInstall, emulators: DemoEmulators, invoices_looker: Path
+    installed: DemoInstall, emulators: DemoEmulators, invoices_looker: str
 ) -> None:
     outcome = _run(installed, emulators, "run", "ar-invoices", "--period", "2026-01")
     assert (outcome["state"], outcome["jobs_succeeded"], outcome["rows_mapped"]) == (
@@ -125,11 +140,11 @@ def test_a_dxso_run_sends_suggestions_through_the_engine(
     )
     bookings = emulators.ledger.bookings(CLIENT)
     assert sorted(b.amount for b in bookings) == [
-        Decimal("119.00"),
+        Decimal("-119.00"),  # a credit note
         Decimal("595.00"),
         Decimal("1190.00"),
     ]
-    assert not emulators.ledger.transfers(CLIENT)  # nothing went the EXTF way
+    assert [t.kind for t in emulators.ledger.transfers(CLIENT)] == ["dxso"]  # not EXTF
     jobs = emulator_state(emulators.datev_app).dxso_jobs
     [(job_id, job)] = jobs.items()
     names = [name for name, _ in job.files]
@@ -153,3 +168,50 @@ def test_a_dxso_run_sends_suggestions_through_the_engine(
     assert shown.exit_code == 0, shown.output
     assert job_id in shown.output
     assert "wurde empfangen" in shown.output
+
+
+def _posted(installed: DemoInstall) -> dict[str, list[str]]:
+    store = make_engine(sqlite_url(installed.settings.data_dir))
+    try:
+        states = iter_latest(store, pipeline="ar-invoices", datev_client=CLIENT, period="2026-01")
+        return {
+            s.row_key: [str(line["umsatz"]) for line in json.loads(s.booking)["lines"]]
+            for s in states
+        }
+    finally:
+        store.dispose()
+
+
+def test_a_replay_restates_a_changed_invoice_as_credit_note_and_new_entry(
+    installed: DemoInstall, emulators: DemoEmulators, invoices_looker: str, tmp_path: Path
+) -> None:
+    first = _run(installed, emulators, "run", "ar-invoices", "--period", "2026-01")
+    assert first["state"] == "succeeded"
+    with _looker(installed, emulators, tmp_path / "v2", "1309.00", invoices_looker):
+        again = _run(installed, emulators, "replay", str(first["run_id"]))
+    assert (again["state"], again["jobs_succeeded"]) == ("succeeded", 1)
+    jobs = list(emulator_state(emulators.datev_app).dxso_jobs.values())
+    assert len(jobs) == 2
+    later = [b.amount for b in emulators.ledger.bookings(CLIENT)][3:]
+    assert sorted(later) == [Decimal("-1190.00"), Decimal("1309.00")]
+    assert _posted(installed)["RE-2026-0101"] == ["1309.00"]
+
+
+def test_entries_datev_did_not_import_are_held_and_a_replay_sends_them(
+    installed: DemoInstall, emulators: DemoEmulators, invoices_looker: str
+) -> None:
+    state = emulator_state(emulators.datev_app)
+    state.faults.update(dxso_partial_rate=1.0)  # DATEV refuses the job's last data file
+    first = _run(installed, emulators, "run", "ar-invoices", "--period", "2026-01", code=1)
+    assert first["state"] == "partial"
+    assert "1 of 3 entries not imported" in str(first["error"])
+    posted = _posted(installed)
+    assert len(posted) == 2  # the refused file's invoice is held, not posted
+
+    state.faults.update(dxso_partial_rate=0.0)
+    again = _run(installed, emulators, "replay", str(first["run_id"]), "--only-failed")
+    assert again["state"] == "succeeded"
+    assert again["rows_mapped"] == 3
+    [_, job] = state.dxso_jobs.values()
+    assert [name for name, _ in job.files][1:] == ["document.xml"]  # the held invoice only
+    assert sorted(_posted(installed)) == [i[0] for i in INVOICES]

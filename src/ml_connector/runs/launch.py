@@ -107,6 +107,9 @@ def describe_boundary(name: str) -> str | None:
         "submit": f"file {part} submitted to DATEV",
         "poll": f"DATEV job of file {part} polled",
         "outcome": f"outcome of file {part} recorded",
+        "dxso_created": f"DATEV dxso job {part} created",
+        "dxso_finalized": f"all files of dxso job {part} uploaded, job marked ready",
+        "dxso_protocol": f"protocol of dxso job {part} read and stored",
     }.get(kind)
 
 
