@@ -285,6 +285,7 @@ class FakeDxso:
             status = 2 if not bad else (3 if len(bad) == len(data) else 4)
             with self._db() as db:
                 db.execute("UPDATE dxso_jobs SET status = ? WHERE job_id = ?", (status, job_id))
+            self.calls.append(f"ended {job_id}")
         return int(status)
 
     def cancel(self, job_id: str) -> bool:

@@ -58,7 +58,7 @@ def test_jobs_go_one_after_the_other_and_their_rows_are_posted(
     ]
     # the second job is created only after the first one ended
     calls = [c for c in dxso.calls if not c.startswith("protocol")]
-    assert calls.index("create dxso-2") > calls.index("finalize dxso-1")
+    assert calls.index("create dxso-2") > calls.index("ended dxso-1")
     assert [f.datev_job_id for f in list_files(engine.store, run_id)] == ["dxso-1", "dxso-2"]
     assert _posted(engine) == 6
     protocol = list_protocol(engine.store, run_id)
@@ -167,3 +167,21 @@ def test_only_failed_replay_leaves_the_accepted_job_out(
     assert dxso.jobs()[2][2][0] == "E21.xml"
     assert _posted(engine) == 6
     assert all(r.ok for r in verify(engine.store))
+
+
+def test_a_job_still_pending_stops_the_run_before_the_next_job_and_a_replay_awaits_it(
+    make_engine: Callable[..., Engine], datev: FakeDatev, tmp_path: Path
+) -> None:
+    dxso = FakeDxso(tmp_path / "dxso.sqlite3", polls_needed=10_000)
+    engine = make_engine(_steps(datev, dxso))
+    run_id = engine.enqueue(SPEC)
+    outcome = engine.wait(run_id, timeout=60)
+    assert outcome.state == "failed"
+    assert "still pending after 200 polls" in (outcome.error or "")
+    assert [(j, s) for j, s, _ in dxso.jobs()] == [("dxso-1", 1)]  # no second job meanwhile
+
+    dxso.polls_needed = 1
+    replay_id = engine.replay(run_id)
+    engine.wait(replay_id, timeout=60)
+    [settled] = _outcomes(engine, run_id)
+    assert (settled["settled_by"], settled["outcome"]) == (replay_id, "succeeded")
