@@ -19,7 +19,7 @@ from ml_connector.store.db import make_engine, sqlite_url
 from ml_connector.store.posted import iter_latest
 from ml_connector.store.runs import list_files, list_protocol
 from ml_connector_sandbox.demo.emulators import DemoEmulators
-from ml_connector_sandbox.demo.setup import DemoInstall
+from ml_connector_sandbox.demo.setup import DemoInstall, add_dxso_pipeline
 from ml_connector_sandbox.emulators._server import serve_in_thread
 from ml_connector_sandbox.emulators.datev.app import emulator_state
 from ml_connector_sandbox.emulators.looker import create_app as create_looker_app
@@ -31,63 +31,20 @@ INVOICES = [
     ("RE-2026-0103", "2026-01-20", "Nordlicht AG", "10001", "-119.00"),
 ]
 FIELDS = ["invoice_id", "invoice_date", "period_month", "customer_name", "debtor_account",
-          "amount_eur"]  # fmt: skip
-PIPELINE = """
-[pipelines.ar-invoices]
-customer = "meridian"
-channel = "dxso"
-reject_policy = "hold_rejected"
-
-[pipelines.ar-invoices.source]
-period_field = "invoices.period_month"
-
-[pipelines.ar-invoices.source.query]
-model = "finance"
-view = "invoices"
-fields = ["invoices.invoice_id", "invoices.invoice_date", "invoices.period_month",
-          "invoices.customer_name", "invoices.debtor_account", "invoices.amount_eur"]
-
-[pipelines.ar-invoices.mapping]
-row_key = ["invoices.invoice_id"]
-amount = "invoices.amount_eur"
-
-[pipelines.ar-invoices.mapping.fields]
-konto = "invoices.debtor_account"
-gegenkonto = 8400
-belegdatum = "invoices.invoice_date"
-belegfeld_1 = "invoices.invoice_id"
-buchungstext = { template = "Rechnung {invoices.invoice_id}" }
-
-[pipelines.ar-invoices.dxso]
-ledger = "accounts_receivable"
-
-[pipelines.ar-invoices.dxso.fields]
-party_name = "invoices.customer_name"
-"""
+          "amount_eur", "due_date"]  # fmt: skip
 
 
 def _dataset(directory: Path, amount_of_first: str) -> Path:
+    """The demo dataset with ``INVOICES`` as its invoices (the first at that amount)."""
     data = directory / "dataset"
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(demo_dataset_dir(), data)
     rows = [
-        dict(zip(FIELDS, (iid, day, day[:7], name, debtor, amount), strict=True))
+        dict(zip(FIELDS, (iid, day, day[:7], name, debtor, amount, None), strict=True))
         for iid, day, name, debtor, amount in INVOICES
     ]
     rows[0]["amount_eur"] = amount_of_first
     (data / "invoices.json").write_text(json.dumps(rows), encoding="utf-8")
-    models = json.loads((data / "models.json").read_text("utf-8"))
-    types = {"invoice_date": "date", "amount_eur": "number"}
-    explore = {
-        "name": "invoices",
-        "data": "invoices.json",
-        "fields": [
-            {"name": f"invoices.{f}", "category": "dimension", "type": types.get(f, "string")}
-            for f in FIELDS
-        ],
-    }
-    models["models"][0]["explores"].append(explore)
-    (data / "models.json").write_text(json.dumps(models), encoding="utf-8")
     return data
 
 
@@ -113,8 +70,7 @@ def invoices_looker(
     installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path
 ) -> Iterator[str]:
     """The demo installation with an invoices explore on its Looker and a dxso pipeline."""
-    text = installed.config_path.read_text("utf-8")
-    installed.config_path.write_text(text + PIPELINE, encoding="utf-8")
+    add_dxso_pipeline(installed.config_path)
     with _looker(installed, emulators, tmp_path, INVOICES[0][4], emulators.looker_url) as url:
         yield url
 
