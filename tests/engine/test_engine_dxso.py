@@ -107,6 +107,7 @@ def test_new_belege_online_stops_the_run_with_what_to_use(
     outcome = engine.wait(engine.enqueue(spec), timeout=60)
     assert outcome.state == "failed"
     assert "new Belege online" in (outcome.error or "")
+    assert 'channel = "extf"' in (outcome.error or "")
     assert dxso.jobs() == []
 
 

@@ -124,6 +124,10 @@ def test_a_dxso_run_sends_suggestions_through_the_engine(
     assert shown.exit_code == 0, shown.output
     assert job_id in shown.output
     assert "wurde empfangen" in shown.output
+    unknown = CliRunner().invoke(main, ["status", "run:nope:2026-01"])
+    assert unknown.exit_code != 0
+    assert "no run 'run:nope:2026-01'" in unknown.output
+    assert "Traceback" not in unknown.output
 
 
 def _posted(installed: DemoInstall) -> dict[str, list[str]]:
