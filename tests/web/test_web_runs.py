@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import Engine
 from web_support import FILENAME, TestClient
+
+from ml_connector.store.runs import ProtocolRecord, record_protocol
+from ml_connector.store.transactions import write_transaction
 
 
 def test_runs_list_shows_the_run_with_its_progress(
@@ -78,3 +82,18 @@ def test_audit_export_download_and_verify(
     verified = client.get("/audit?check=1").text
     assert "intact" in verified, verified[verified.find("Verification") :][:600]
     assert "audit_export" in client.get("/audit").text  # the download is in the web audit
+
+
+def test_run_page_shows_the_stored_dxso_protocol(
+    as_role: dict[str, TestClient], recorded_run: str, web_engine: Engine
+) -> None:
+    entry = ProtocolRecord(
+        FILENAME, "job-77", 1, "2026-11-02T08:00:00", "error", "Rechnungsnummer fehlt",
+        entry_filename="AR_202610_0001.xml",
+    )  # fmt: skip
+    with write_transaction(web_engine) as conn:
+        record_protocol(conn, recorded_run, [entry])
+    page = as_role["viewer"].get(f"/runs/{recorded_run}").text
+    assert "DXSO protocol" in page
+    assert "AR_202610_0001.xml" in page
+    assert "Rechnungsnummer fehlt" in page
