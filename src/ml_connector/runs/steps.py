@@ -1,4 +1,4 @@
-"""The real work of a run, for the engine: Looker -> mapping -> EXTF files -> DATEV.
+"""The real work of a run, for the engine: Looker -> mapping -> EXTF files or DXSO jobs -> DATEV.
 
 :class:`LiveRunSteps` implements :class:`~ml_connector.engine.ports.RunSteps`:
 
@@ -19,6 +19,9 @@
   digest of the booking lines); a failed earlier job counts as not submitted.
 * ``submit`` uploads with the file's deterministic ``Reference-Id``.
 * ``poll`` reads the job once.
+* ``dxso_create``, ``dxso_received``, ``dxso_upload``, ``dxso_finalize``, ``dxso_poll``,
+  ``dxso_result`` and ``dxso_cancel`` (the engine's ``DxsoSteps``) send a dxso pipeline's
+  job folders, one DATEV call each, through :mod:`ml_connector.runs.dxso_send`.
 
 Determinism: file names come from the EXTF writer (client, period, part, pipeline,
 digest of the lines); the ``Reference-Id`` is derived from the file name; the
