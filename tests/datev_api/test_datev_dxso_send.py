@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from datev_api_support import Setup, emulator_config
 
-from ml_connector.datev.api.models import DxsoStatus
+from ml_connector.datev.api.models import DxsoStatus, ProtocolEntry
 from ml_connector.errors import ConfigurationError
 from ml_connector.formats.dxso.jobs import write_jobs
 from ml_connector.formats.dxso.models import Ledger, LedgerEntry, Receipt
 from ml_connector.formats.dxso.schemas import validate_document
 from ml_connector.formats.dxso.writer import with_folder_name
 from ml_connector.runs import dxso_send
+from ml_connector.runs.steps import dxso_result
 from ml_connector_sandbox.emulators.datev.config import EmulatedClient, EmulatorConfig
 
 CLIENT = "455148-1"
@@ -133,3 +134,26 @@ async def test_partial_job_maps_each_entry_to_its_file_outcome(
     assert outcomes[0] is None  # RE-1 imported
     assert outcomes[1] is not None  # RE-2's file refused, with DATEV's text
     assert "nicht verarbeitet" in outcomes[1]
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "refused"),
+    [
+        (DxsoStatus.SUCCEEDED, "succeeded", ()),
+        (DxsoStatus.PARTIALLY_PROCESSED, "succeeded", ((2, "Belegsatz fehlerhaft"),)),
+        (DxsoStatus.FAILED, "failed", ()),
+        (DxsoStatus.CANCELLED, "failed", ()),
+        (DxsoStatus.CANCELLATION_REFUSED, "failed", ()),
+    ],
+)
+def test_the_engine_sees_each_status_as_posted_held_or_failed(
+    tmp_path: Path, status: DxsoStatus, state: str, refused: tuple[tuple[int, str], ...]
+) -> None:
+    folder = _folder(tmp_path)
+    error = ProtocolEntry("t", "error", "Belegsatz fehlerhaft", filename="AR_202601_0002.xml")
+    protocol = (error,) if status in (DxsoStatus.PARTIALLY_PROCESSED, DxsoStatus.FAILED) else ()
+    result = dxso_result(dxso_send.DxsoOutcome(status, protocol), folder)
+    assert (result.status.state, result.code, result.refused) == (state, int(status), refused)
+    assert f"status {int(status)}" in (result.status.detail or "")
+    if status is DxsoStatus.FAILED:
+        assert "Belegsatz fehlerhaft" in (result.status.detail or "")

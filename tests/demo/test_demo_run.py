@@ -12,6 +12,7 @@ import pytest
 
 from ml_connector.errors import ConfigurationError
 from ml_connector.formats.extf.reader import read_file
+from ml_connector.mapping.money import format_money
 from ml_connector_sandbox.demo import run_demo
 from ml_connector_sandbox.demo.emulators import running_emulators
 
@@ -31,8 +32,11 @@ def test_demo_posts_what_it_reports(
             progress=progress.append,
             emulators=emulators,
         )
-        ledger = emulators.ledger.bookings("29098-55003")
         transfers = emulators.ledger.transfers("29098-55003")
+        dxso_jobs = {t.job_id for t in transfers if t.kind == "dxso"}
+        everything = emulators.ledger.bookings("29098-55003")
+        ledger = [b for b in everything if b.job_id not in dxso_jobs]
+        transfers = [t for t in transfers if t.kind == "extf"]
         stored_documents = emulators.ledger.documents("29098-55003")
 
     assert summary.ok
@@ -107,12 +111,28 @@ def test_demo_posts_what_it_reports(
     assert emulators.looker_client_secret.get_secret_value() not in config
     assert 'credential = "store:' in config
     assert not (tmp_path / "elsewhere").exists()
+    # the last month's invoices went to Belege online as DXSO booking suggestions
+    [job] = summary.dxso
+    assert (job.pipeline, job.period, job.state, job.outcome) == (
+        "ar-invoices",
+        "2026-10",
+        "succeeded",
+        "succeeded",
+    )
+    suggested = [b for b in everything if b.job_id == job.datev_job_id]
+    assert job.entries == summary.datev_dxso_entries == len(suggested) == 7
+    assert job.amount == sum((b.amount for b in suggested), Decimal("0.00"))
+    assert f"7 entries, {format_money(job.amount)} EUR" in text
 
     printed = json.loads(capsys.readouterr().out)
     assert printed["bookings_posted"] == 126
     assert printed["money"]["held"][0]["amount"] == str(held.amount)
     assert printed["files"][0]["path"] == summary.files[0].path
     assert any("submitted to DATEV" in line for line in progress)
+    assert printed["dxso"]["datev_entries"] == 7
+    assert any(
+        line.startswith("ar-invoices 2026-10: DATEV dxso job 1 created") for line in progress
+    )
 
     with pytest.raises(ConfigurationError):
         run_demo(tmp_path / "demo", progress=None, print_summary=False)

@@ -1,4 +1,4 @@
-"""``run --dry-run`` of a dxso pipeline shows the DXSO files; sending is refused clearly."""
+"""``run --dry-run`` of a dxso pipeline shows the DXSO files (sent: test_sync_dxso.py)."""
 
 from __future__ import annotations
 
@@ -50,14 +50,6 @@ def test_dry_run_writes_the_dxso_job_and_sends_nothing(tmp_path: Path) -> None:
     assert report["files"] == [
         {"file": job.name, "bookings": 2, "bytes": report["files"][0]["bytes"]}
     ]
-
-
-def test_sending_a_dxso_pipeline_is_refused_with_one_line(tmp_path: Path) -> None:
-    config, _ = _files(tmp_path)
-    result = CliRunner().invoke(main, ["run", "p", "--period", "2026-01", "--config", str(config)])
-    assert result.exit_code != 0
-    assert "dxso pipeline" in result.output
-    assert "Traceback" not in result.output
 
 
 def test_preview_shows_the_dxso_xml(tmp_path: Path) -> None:

@@ -9,20 +9,24 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from ml_connector.datev.api.models import ProtocolEntry
 from ml_connector.engine.ports import (
+    DxsoJob,
+    DxsoResult,
     JobStatus,
     Prepared,
     PreparedDocument,
     PreparedFile,
     RowRecord,
     RunSpec,
+    iter_records,
     write_records,
 )
-from ml_connector.errors import ReconsentRequiredError
+from ml_connector.errors import ConfigurationError, DataError, ReconsentRequiredError
 
 
 class FakeDatev:
@@ -220,3 +224,203 @@ class FakeSteps:
 
     async def poll(self, spec: RunSpec, file: PreparedFile, job_id: str) -> JobStatus:
         return self.datev.poll(job_id)
+
+
+class FakeDxso:
+    """dxso-jobs in SQLite (survives a killed worker): jobs with DATEV's integer status
+    and the files each received, in order. A finalized job ends on its ``polls_needed``-th
+    poll: 2, or 4 when it holds a file of ``refused``, or 3 when all of its data files are."""
+
+    def __init__(
+        self, path: Path, *, polls_needed: int = 2, refused: frozenset[str] = frozenset()
+    ) -> None:
+        self.path = path
+        self.polls_needed = polls_needed
+        self.refused = refused
+        self.failing_uploads: set[str] = set()
+        self.failing_cancels = 0
+        self.calls: list[str] = []
+        with self._db() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS dxso_jobs (job_id TEXT PRIMARY KEY,"
+                " status INTEGER DEFAULT 0, polls INTEGER DEFAULT 0, deleted INTEGER DEFAULT 0)"
+            )
+            db.execute("CREATE TABLE IF NOT EXISTS dxso_files (job_id TEXT, name TEXT)")
+
+    def _db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30, isolation_level=None)
+
+    def create(self) -> str:
+        with self._db() as db:
+            count = db.execute("SELECT count(*) FROM dxso_jobs").fetchone()[0]
+            job_id = f"dxso-{count + 1}"
+            db.execute("INSERT INTO dxso_jobs (job_id) VALUES (?)", (job_id,))
+        self.calls.append(f"create {job_id}")
+        return job_id
+
+    def status(self, job_id: str) -> int:
+        with self._db() as db:
+            return int(
+                db.execute("SELECT status FROM dxso_jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
+            )
+
+    def files(self, job_id: str) -> list[str]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT name FROM dxso_files WHERE job_id = ? ORDER BY rowid", (job_id,)
+            )
+            return [str(r[0]) for r in rows]
+
+    def upload(self, job_id: str, name: str) -> None:
+        assert self.status(job_id) == 0, f"upload into job {job_id} that is not open"
+        if name in self.failing_uploads:
+            raise DataError("file refused by DATEV", location=name)
+        with self._db() as db:
+            db.execute("INSERT INTO dxso_files VALUES (?, ?)", (job_id, name))
+        self.calls.append(f"upload {job_id} {name}")
+
+    def finalize(self, job_id: str) -> None:
+        if self.status(job_id) == 0:
+            with self._db() as db:
+                db.execute("UPDATE dxso_jobs SET status = 1 WHERE job_id = ?", (job_id,))
+            self.calls.append(f"finalize {job_id}")
+
+    def poll(self, job_id: str) -> int:
+        with self._db() as db:
+            db.execute("UPDATE dxso_jobs SET polls = polls + 1 WHERE job_id = ?", (job_id,))
+            status, polls = db.execute(
+                "SELECT status, polls FROM dxso_jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        if status == 1 and polls >= self.polls_needed:
+            data = [n for n in self.files(job_id) if n != "document.xml"]
+            bad = [n for n in data if n in self.refused]
+            status = 2 if not bad else (3 if len(bad) == len(data) else 4)
+            with self._db() as db:
+                db.execute("UPDATE dxso_jobs SET status = ? WHERE job_id = ?", (status, job_id))
+            self.calls.append(f"ended {job_id}")
+        return int(status)
+
+    def cancel(self, job_id: str) -> bool:
+        if self.failing_cancels:
+            self.failing_cancels -= 1
+            raise OSError("DATEV unreachable")
+        if self.status(job_id) != 0:
+            return False
+        with self._db() as db:
+            db.execute("UPDATE dxso_jobs SET status = 5, deleted = 1 WHERE job_id = ?", (job_id,))
+        self.calls.append(f"delete {job_id}")
+        return True
+
+    def jobs(self) -> list[tuple[str, int, list[str]]]:
+        """(job id, status, received files) of every job, in order (5: deleted)."""
+        with self._db() as db:
+            rows = db.execute("SELECT job_id, status FROM dxso_jobs ORDER BY rowid").fetchall()
+        return [(str(j), int(s), self.files(str(j))) for j, s in rows]
+
+    def protocol(self, job_id: str) -> tuple[ProtocolEntry, ...]:
+        entries = [
+            ProtocolEntry("2026-11-01T10:00:00", "info", f"{n} wurde empfangen", filename=n)
+            for n in self.files(job_id)
+        ]
+        entries += [
+            ProtocolEntry("2026-11-01T10:01:00", "error", "Belegnummer doppelt", filename=n)
+            for n in self.files(job_id)
+            if n in self.refused
+        ]
+        return tuple(entries)
+
+
+@dataclass
+class FakeDxsoSteps(FakeSteps):
+    """Steps of a dxso pipeline: ``files`` job folders of ``rows_per_file`` entries, one
+    data file per entry (``E<n>.xml``) and ``document.xml`` last."""
+
+    dxso: FakeDxso | None = None
+
+    def _dx(self) -> FakeDxso:
+        assert self.dxso is not None
+        return self.dxso
+
+    async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
+        prepared = await super().prepare(spec, workdir)
+        names = {
+            f.filename: f"DXSO_AR_{spec.period}_{f.part:02d}_{f.part:016x}" for f in prepared.files
+        }
+        files = []
+        for f in prepared.files:
+            folder = workdir / names[f.filename]
+            folder.mkdir(exist_ok=True)
+            (folder / "manifest.json").write_text(f.sha256, encoding="utf-8")
+            files.append(
+                PreparedFile(f.part, str(folder), folder.name, f.sha256, f"dxso:{f.part}", f.lines)
+            )
+        records = [
+            replace(r, filename=names[r.filename]) if r.filename is not None else r
+            for r in iter_records(Path(prepared.records_path))
+        ]
+        write_records(Path(prepared.records_path), records)
+        return Prepared(
+            tuple(files),
+            prepared.records_path,
+            prepared.rows_read,
+            prepared.rows_mapped,
+            prepared.rows_rejected,
+        )
+
+    def _names(self, file: PreparedFile) -> list[str]:
+        return [f"E{file.part}{n}.xml" for n in range(1, file.lines + 1)] + ["document.xml"]
+
+    async def dxso_create(self, spec: RunSpec, file: PreparedFile) -> DxsoJob:
+        if spec.datev_client == NEW_BELEGE_ONLINE_CLIENT:
+            raise ConfigurationError(
+                "DATEV client uses the new Belege online (#DCO01301)",
+                hint='set channel = "extf" for this pipeline',
+            )
+        return DxsoJob(self._dx().create(), "Ausgangsrechnungen")
+
+    async def dxso_received(self, spec: RunSpec, job_id: str) -> frozenset[str]:
+        self._dx().calls.append(f"protocol {job_id}")
+        return frozenset(self._dx().files(job_id))
+
+    async def dxso_upload(
+        self, spec: RunSpec, file: PreparedFile, job: DxsoJob, received: frozenset[str]
+    ) -> str | None:
+        for name in self._names(file):
+            if name not in received:
+                self._dx().upload(job.job_id, name)
+                return name
+        return None
+
+    async def dxso_finalize(self, spec: RunSpec, job_id: str) -> None:
+        self._dx().finalize(job_id)
+
+    async def dxso_poll(self, spec: RunSpec, job_id: str) -> JobStatus:
+        status = self._dx().poll(job_id)
+        if status < 2:
+            return JobStatus("pending")
+        return JobStatus("succeeded" if status in (2, 4) else "failed")
+
+    async def dxso_result(self, spec: RunSpec, file: PreparedFile, job_id: str) -> DxsoResult:
+        status = self._dx().poll(job_id)
+        protocol = self._dx().protocol(job_id)
+        names = self._names(file)[:-1]
+        refused = tuple(
+            (line, "Belegnummer doppelt")
+            for line, name in enumerate(names, start=1)
+            if name in self._dx().refused
+        )
+        ok = status == 2 or (status == 4 and len(refused) < len(names))
+        detail = f"DATEV dxso status {status}"
+        return DxsoResult(
+            JobStatus("succeeded" if ok else "failed", detail=detail),
+            status,
+            protocol,
+            refused if status == 4 else (),
+        )
+
+    async def dxso_cancel(self, spec: RunSpec, job_id: str) -> bool:
+        return self._dx().cancel(job_id)
+
+
+#: a DATEV client on the new Belege online: creating a dxso job fails (#DCO01301)
+NEW_BELEGE_ONLINE_CLIENT = "100-4"

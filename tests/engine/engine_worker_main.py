@@ -3,7 +3,8 @@
 Usage: python engine_worker_main.py DATA_DIR PERIOD [KILL_AT] [SYSTEM_DB_URL STORE_URL EXECUTOR]
 
 ``ENGINE_TEST_DOCUMENTS=N`` in the environment gives the run N supporting documents,
-per-row documents (each linked from one file's rows) with ``ENGINE_TEST_ROW_DOCUMENTS=1``.
+per-row documents (each linked from one file's rows) with ``ENGINE_TEST_ROW_DOCUMENTS=1``;
+``ENGINE_TEST_CHANNEL=dxso`` makes it a dxso run (two job folders, a fake dxso-jobs).
 
 ``KILL_AT`` names a step boundary (``prepare``, ``submitted:1``, ...); when the run
 reaches it, the process kills itself with SIGKILL: no cleanup, no checkpoint.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from engine_fakes import FakeDatev, FakeSteps
+from engine_fakes import FakeDatev, FakeDxso, FakeDxsoSteps, FakeSteps
 
 from ml_connector.engine import workflow
 from ml_connector.engine.ports import RunSpec
@@ -52,8 +53,11 @@ def main() -> None:
     )
     documents = int(os.environ.get("ENGINE_TEST_DOCUMENTS", "0"))
     per_row = os.environ.get("ENGINE_TEST_ROW_DOCUMENTS") == "1"
-    steps = FakeSteps(
-        FakeDatev(data_dir / "datev.sqlite3"), documents=documents, row_documents=per_row
+    datev = FakeDatev(data_dir / "datev.sqlite3")
+    steps = (
+        FakeDxsoSteps(datev, dxso=FakeDxso(data_dir / "dxso.sqlite3"))
+        if os.environ.get("ENGINE_TEST_CHANNEL") == "dxso"
+        else FakeSteps(datev, documents=documents, row_documents=per_row)
     )
     engine = Engine(settings, steps, on_boundary=boundary)
     with engine:

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_fakes import FakeDatev
+from engine_fakes import FakeDatev, FakeDxso
 from sqlalchemy import func, select
 
 from ml_connector.store.audit import verify
 from ml_connector.store.db import make_engine, sqlite_url
-from ml_connector.store.runs import get_run, list_files
+from ml_connector.store.runs import get_run, list_files, list_protocol
 from ml_connector.store.tables import AuditEventRow, PostedRecordRow
 
 SCRIPT = Path(__file__).with_name("engine_worker_main.py")
@@ -33,14 +33,17 @@ BOUNDARIES = [
 ]
 
 
-def _worker(data_dir: Path, *extra: str, documents: int = 0) -> subprocess.CompletedProcess[str]:
+def _worker(
+    data_dir: Path, *extra: str, documents: int = 0, channel: str = "extf"
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ENGINE_TEST_DOCUMENTS": str(documents), "ENGINE_TEST_CHANNEL": channel}
     return subprocess.run(
         [sys.executable, str(SCRIPT), str(data_dir), "2026-10", *extra],
         capture_output=True,
         text=True,
         timeout=90,
         check=False,
-        env={**os.environ, "ENGINE_TEST_DOCUMENTS": str(documents)},
+        env=env,
     )
 
 
@@ -134,3 +137,74 @@ def test_killed_worker_never_uploads_a_document_twice(tmp_path: Path, kill_at: s
         assert all(r.ok for r in verify(store))
     finally:
         store.dispose()
+
+
+#: boundaries of a dxso run (two job folders of three entries: four files each)
+DXSO_BOUNDARIES = [
+    "dxso_created:1",  # the job id is stored, the step not checkpointed
+    "dxso_uploaded:1:1",  # DATEV has the file, the step not checkpointed
+    "dxso_uploaded:1:3",
+    "dxso_uploaded:1:4",  # document.xml in, not finalized
+    "dxso_finalized:1",
+    "dxso_poll:1",
+    "dxso_protocol:1",
+    "outcome:1",
+    "dxso_created:2",
+    "dxso_uploaded:2:2",
+    "finish",
+]
+
+
+def _dxso_store_facts(
+    data_dir: Path, store_url: str | None = None
+) -> tuple[dict[str, int], int, list[str | None], int]:
+    """(event kinds, posted records, job ids of the run's files, protocol entries)."""
+    store = make_engine(store_url or sqlite_url(data_dir))
+    try:
+        events = AuditEventRow.__table__
+        with store.connect() as conn:
+            kinds = dict(
+                conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)).all()
+            )
+            posted = conn.execute(select(func.count()).select_from(PostedRecordRow)).scalar_one()
+        jobs = [f.datev_job_id for f in list_files(store, "run:gl:2026-10")]
+        protocol = len(list_protocol(store, "run:gl:2026-10"))
+        assert all(r.ok for r in verify(store))
+        return kinds, posted, jobs, protocol
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("kill_at", DXSO_BOUNDARIES)
+def test_killed_dxso_worker_creates_no_second_job_and_sends_no_file_twice(
+    tmp_path: Path, kill_at: str
+) -> None:
+    _check_dxso_resume(tmp_path, kill_at)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kill_at", ["dxso_created:1", "dxso_uploaded:1:3", "dxso_finalized:1"])
+def test_killed_dxso_worker_resumes_on_postgresql(
+    tmp_path: Path, kill_at: str, postgres_url: str
+) -> None:
+    _check_dxso_resume(tmp_path, kill_at, postgres_url)
+
+
+def _check_dxso_resume(tmp_path: Path, kill_at: str, db_url: str | None = None) -> None:
+    urls = () if db_url is None else (db_url, db_url, "dxso-test")
+    killed = _worker(tmp_path, kill_at, *urls, channel="dxso")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = _worker(tmp_path, "", *urls, channel="dxso")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["state"] == "succeeded"
+
+    jobs = FakeDxso(tmp_path / "dxso.sqlite3").jobs()
+    assert jobs == [
+        ("dxso-1", 2, ["E11.xml", "E12.xml", "E13.xml", "document.xml"]),
+        ("dxso-2", 2, ["E21.xml", "E22.xml", "E23.xml", "document.xml"]),
+    ]
+    kinds, posted, job_ids, protocol = _dxso_store_facts(tmp_path, db_url)
+    assert job_ids == ["dxso-1", "dxso-2"]
+    assert (kinds["file_submitted"], kinds["job_outcome"], kinds["row"]) == (2, 2, 7)
+    assert posted == 6
+    assert protocol == 8

@@ -130,7 +130,7 @@ async def test_discovery_lists_looks_models_and_explore_fields(c: httpx.AsyncCli
     ]
     models = (await c.get(f"{API}/lookml_models", headers=auth)).json()
     assert [m["name"] for m in models] == ["finance"]
-    assert [e["name"] for e in models[0]["explores"]] == [GL]
+    assert [e["name"] for e in models[0]["explores"]] == [GL, "invoices"]
     explore = (await c.get(f"{API}/lookml_models/finance/explores/{GL}", headers=auth)).json()
     dims = {f["name"]: f["type"] for f in explore["fields"]["dimensions"]}
     measures = {f["name"]: f["type"] for f in explore["fields"]["measures"]}

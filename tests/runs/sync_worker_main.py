@@ -4,6 +4,7 @@ Usage: python sync_worker_main.py DATA_DIR CONFIG DATEV_URL PERIOD [KILL_AT]
 
 ``KILL_AT`` names an engine step boundary (``submitted:1``, ``poll:1``, ...); when the
 run reaches it the process kills itself with SIGKILL: no cleanup, no checkpoint.
+``SYNC_TEST_PIPELINE`` in the environment names the pipeline (default ``gl-monthly``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def main() -> None:
     )
     steps = LiveRunSteps(settings)
     with Engine(engine_settings(settings, options), steps, on_boundary=boundary) as engine:
-        run_id = engine.enqueue(steps.spec_for("gl-monthly", period))
+        pipeline = os.environ.get("SYNC_TEST_PIPELINE", "gl-monthly")
+        run_id = engine.enqueue(steps.spec_for(pipeline, period))
         outcome = engine.wait(run_id, timeout=60)
     print(json.dumps({"state": outcome.state, "jobs": dict(outcome.jobs), "error": outcome.error}))
 

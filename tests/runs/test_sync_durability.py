@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,13 +18,14 @@ from ml_connector.store.audit import verify
 from ml_connector.store.runs import get_run, list_files
 from ml_connector.store.tables import AuditEventRow
 from ml_connector_sandbox.demo.emulators import DemoEmulators
-from ml_connector_sandbox.demo.setup import DemoInstall
+from ml_connector_sandbox.demo.setup import DEMO_DXSO_PIPELINE, DemoInstall, add_dxso_pipeline
+from ml_connector_sandbox.emulators.datev.app import emulator_state
 
 SCRIPT = Path(__file__).with_name("sync_worker_main.py")
 
 
 def _worker(
-    installed: DemoInstall, emulators: DemoEmulators, *extra: str
+    installed: DemoInstall, emulators: DemoEmulators, *extra: str, pipeline: str = "gl-monthly"
 ) -> subprocess.CompletedProcess[str]:
     settings = installed.settings
     return subprocess.run(
@@ -40,6 +42,7 @@ def _worker(
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "SYNC_TEST_PIPELINE": pipeline},
     )
 
 
@@ -95,5 +98,42 @@ def test_killed_worker_resumes_without_loss_or_double_posting(
         assert rows == 63
         # killed before the job id was stored: the resumed run found DATEV's job
         assert payload["found_earlier_submission"] is (kill_at == "submitted:1")
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize(
+    "kill_at",
+    [
+        "dxso_created:1",  # the job is open at DATEV, its id stored, the step not checkpointed
+        "dxso_uploaded:1:3",  # DATEV has the third file, the step not checkpointed
+        "dxso_uploaded:1:8",  # document.xml is in, the job not finalized
+        "dxso_finalized:1",
+        "dxso_protocol:1",  # the protocol stored, the outcome not yet
+    ],
+)
+def test_killed_dxso_worker_resumes_with_one_job_and_each_file_once(
+    installed: DemoInstall, emulators: DemoEmulators, kill_at: str
+) -> None:
+    add_dxso_pipeline(installed.config_path)
+    killed = _worker(installed, emulators, kill_at, pipeline=DEMO_DXSO_PIPELINE)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = _worker(installed, emulators, pipeline=DEMO_DXSO_PIPELINE)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert result["state"] == "succeeded", result
+
+    [(job_id, job)] = emulator_state(emulators.datev_app).dxso_jobs.items()
+    names = [name for name, _ in job.files]
+    assert len(names) == len(set(names)) == 8  # seven invoices, then document.xml
+    assert names[-1] == "document.xml"
+    assert list(result["jobs"].values()) == [job_id]
+    assert len(emulators.ledger.bookings(CLIENT)) == 7
+    store = open_sync_store(installed.settings)
+    try:
+        run = get_run(store, "run:ar-invoices:2026-10")
+        assert run is not None
+        assert (run.state, run.jobs_succeeded) == ("succeeded", 1)
+        assert all(r.ok for r in verify(store))
     finally:
         store.dispose()

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from web_support import FILENAME, TestClient
 
 from ml_connector.store.audit import AuditEvent, append_in
+from ml_connector.store.runs import ProtocolRecord, record_protocol
 from ml_connector.store.transactions import write_transaction
 
 
@@ -116,3 +117,18 @@ def test_lineage_shows_the_rows_supporting_document(
     [plain] = client.get("/api/v1/lineage", params={"row_key": "row-1"}).json()
     assert plain["document"] is None
     assert "Supporting document" not in client.get("/lineage", params={"row_key": "row-1"}).text
+
+
+def test_run_page_shows_the_stored_dxso_protocol(
+    as_role: dict[str, TestClient], recorded_run: str, web_engine: Engine
+) -> None:
+    entry = ProtocolRecord(
+        FILENAME, "job-77", 1, "2026-11-02T08:00:00", "error", "Rechnungsnummer fehlt",
+        entry_filename="AR_202610_0001.xml",
+    )  # fmt: skip
+    with write_transaction(web_engine) as conn:
+        record_protocol(conn, recorded_run, [entry])
+    page = as_role["viewer"].get(f"/runs/{recorded_run}").text
+    assert "DXSO protocol" in page
+    assert "AR_202610_0001.xml" in page
+    assert "Rechnungsnummer fehlt" in page

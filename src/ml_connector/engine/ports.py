@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ml_connector.datev.api.models import ProtocolEntry
 from ml_connector.errors import DataError, RetriableError
 from ml_connector.schedule.rules import ScheduleRule
 from ml_connector.store.canonical import canonical_json
@@ -32,6 +33,9 @@ from ml_connector.store.canonical import canonical_json
 __all__ = [
     "DatevJobPendingError",
     "DocumentSteps",
+    "DxsoJob",
+    "DxsoResult",
+    "DxsoSteps",
     "JobStatus",
     "Prepared",
     "PreparedDocument",
@@ -249,6 +253,67 @@ class DocumentSteps(Protocol):
 
     async def upload_document(self, spec: RunSpec, document: PreparedDocument) -> bool:
         """Upload ``document`` under its id; ``False`` when DATEV had it already."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DxsoJob:
+    """An open dxso job: its id and the ledger folder name DATEV answered on creation."""
+
+    job_id: str
+    folder_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DxsoResult:
+    """A finished dxso job: its outcome, DATEV's status (2 to 6) and protocol.
+
+    ``status`` is ``succeeded`` when entries were imported (2, or 4 for some), else
+    ``failed`` (3, 5, 6, or 4 with none). ``refused`` lists the entries a partly
+    processed job (4) did not import: (1-based line within the job, DATEV's reason).
+    """
+
+    status: JobStatus
+    code: int
+    protocol: tuple[ProtocolEntry, ...]
+    refused: tuple[tuple[int, str], ...] = ()
+
+
+@runtime_checkable
+class DxsoSteps(Protocol):
+    """Steps that send dxso job folders (a ``channel = "dxso"`` pipeline), one DATEV call
+    each: the engine checkpoints between them. A :class:`PreparedFile` is then a job
+    folder (its ``filename`` the folder's name, ``lines`` its entries)."""
+
+    async def dxso_create(self, spec: RunSpec, file: PreparedFile) -> DxsoJob:
+        """Open the job for the folder's ledger and month."""
+        ...
+
+    async def dxso_received(self, spec: RunSpec, job_id: str) -> frozenset[str]:
+        """The files the open job has received (read from its protocol)."""
+        ...
+
+    async def dxso_upload(
+        self, spec: RunSpec, file: PreparedFile, job: DxsoJob, received: frozenset[str]
+    ) -> str | None:
+        """Upload the folder's next file not in ``received``; its name, ``None`` when
+        all are in (``document.xml`` goes last)."""
+        ...
+
+    async def dxso_finalize(self, spec: RunSpec, job_id: str) -> None:
+        """Mark the job ready (harmless when it is no longer open)."""
+        ...
+
+    async def dxso_poll(self, spec: RunSpec, job_id: str) -> JobStatus:
+        """One status read: ``pending`` while open or processing."""
+        ...
+
+    async def dxso_result(self, spec: RunSpec, file: PreparedFile, job_id: str) -> DxsoResult:
+        """The finished job's outcome and protocol."""
+        ...
+
+    async def dxso_cancel(self, spec: RunSpec, job_id: str) -> bool:
+        """Delete the job if it is still open; whether it was."""
         ...
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import chain as chain_items
 from itertools import islice
@@ -53,6 +53,7 @@ from ml_connector.errors import (
     NeedsUserError,
     RetriableError,
 )
+from ml_connector.formats.dxso.jobs import JOB_PREFIX as DXSO_JOB_PREFIX
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.store import runs as run_store
 from ml_connector.store.audit import (
@@ -120,6 +121,11 @@ def _boundary(name: str) -> None:
     hook = _get().on_boundary
     if hook is not None:
         hook(name)
+
+
+def is_dxso_job(file: PreparedFile) -> bool:
+    """Whether ``file`` is a dxso job folder (sent by :mod:`ml_connector.engine.dxso`)."""
+    return file.filename.startswith(DXSO_JOB_PREFIX)
 
 
 def _safe(text: str) -> str:
@@ -375,9 +381,16 @@ async def _submit_step(req: RunRequest, file: PreparedFile) -> str:
     return job_id
 
 
-def _record_submission(req: RunRequest, file: PreparedFile, job_id: str, found: bool) -> None:
+def _record_submission(
+    req: RunRequest,
+    file: PreparedFile,
+    job_id: str,
+    found: bool,
+    extra: Mapping[str, object] | None = None,
+) -> None:
     """Store the DATEV job of ``file`` of run ``req`` and its ``file_submitted`` event
-    (``found``: DATEV had the file already); idempotent."""
+    (``found``: DATEV had the file already; ``extra``: more to record, e.g. a dxso
+    job's ledger folder); idempotent."""
     with write_transaction(_get().store) as conn:
         run_store.set_file_job(conn, req.run_id, file.filename, job_id)
         if not has_event(conn, run_id=req.run_id, kind="file_submitted", filename=file.filename):
@@ -385,6 +398,7 @@ def _record_submission(req: RunRequest, file: PreparedFile, job_id: str, found: 
                 "datev_job_id": job_id,
                 "reference_id": file.reference_id,
                 "found_earlier_submission": found,
+                **(extra or {}),
             }
             event = AuditEvent("file_submitted", req.run_id, payload, filename=file.filename)
             append_in(conn, req.spec.datev_client, [event])
@@ -450,14 +464,19 @@ async def _outcome_step(
     job_id: str,
     status: JobStatus,
     settled_by: str | None = None,
+    refused: tuple[tuple[int, str], ...] = (),
 ) -> None:
     """Record what DATEV did with ``file`` of run ``req``; on success its rows become
-    posted records. ``settled_by``: the replay that awaited the job of an earlier run."""
+    posted records. ``settled_by``: the replay that awaited the job of an earlier run;
+    ``refused``: (line, DATEV's reason) of entries a partly processed dxso job did not
+    import (held: not posted, so a replay sends them again)."""
     spec = req.spec
+    skip = frozenset(line for line, _ in refused)
 
     def posted(conn: Connection) -> Iterator[PostedRecord]:
         """The file's booking lines, read back from its ``row`` events (indexed by run)."""
-        for row_key, booking in file_bookings(conn, run_id=req.run_id, filename=file.filename):
+        lines = file_bookings(conn, run_id=req.run_id, filename=file.filename, skip_lines=skip)
+        for row_key, booking in lines:
             yield PostedRecord(
                 pipeline=spec.pipeline,
                 datev_client=spec.datev_client,
@@ -480,6 +499,8 @@ async def _outcome_step(
             }
             if settled_by is not None:
                 payload["settled_by"] = settled_by
+            if refused:
+                payload["refused"] = [{"line": line, "reason": why} for line, why in refused]
             if status.state == "succeeded":
                 record_posted_in(conn, posted(conn))
                 # the posted rows come under the chain: audit verify recomputes this
@@ -553,12 +574,19 @@ async def _notify_step(outcome: RunOutcome) -> None:
 _NONDETERMINISM = NONDETERMINISM_ERRORS
 
 
-async def _await_job(req: RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
-    """Poll the job until it ends, within the polling budget; still ``pending`` after it."""
+PollStep = Callable[[RunRequest, PreparedFile, str], Awaitable[JobStatus]]
+
+
+async def _await_job(
+    req: RunRequest, file: PreparedFile, job_id: str, poll: PollStep | None = None
+) -> JobStatus:
+    """Poll the job (with ``poll``, default the EXTF poll step) until it ends, within the
+    polling budget and with durable sleeps; still ``pending`` after it."""
     policy = _get().poll
+    poll_step = poll or _poll_step
     status = JobStatus("pending")
     for attempt in range(1, policy.max_polls + 1):
-        status = await _poll_step(req, file, job_id)
+        status = await poll_step(req, file, job_id)
         if status.state != "pending":
             return status
         if attempt < policy.max_polls:
@@ -610,6 +638,8 @@ async def _unsettled_step(req: RunRequest) -> tuple[Unsettled, ...]:
         file = _prepared_file(record)
         job_id = record.datev_job_id
         if job_id is None:
+            if is_dxso_job(file):
+                continue  # dxso-jobs has no job list: a job with no stored id is unknown
             job_id = await _get().steps.find_submission(spec, file)
             if job_id is None:
                 continue  # DATEV does not have it: nothing to settle
@@ -625,6 +655,11 @@ async def _settle_earlier(req: RunRequest) -> None:
     sees those rows as posted. A job still pending blocks the replay."""
     for item in await _unsettled_step(req):
         earlier = RunRequest(item.run_id, req.spec)
+        if is_dxso_job(item.file):
+            from ml_connector.engine import dxso  # dxso steps build on this module's
+
+            await dxso.settle_earlier(req, earlier, item.file, item.job_id)
+            continue
         status = await _await_job(earlier, item.file, item.job_id)
         if status.state == "pending":
             raise DatevJobPendingError(
@@ -643,37 +678,64 @@ async def _send(
     todo = [f for f in prepared.files if f.filename not in req.skip_files]
     for number, document in enumerate(prepared.documents, start=1):
         await _document_step(req, number, document)
+    if any(is_dxso_job(f) for f in todo):
+        from ml_connector.engine import dxso  # dxso steps build on this module's
+
+        return await dxso.send_jobs(req, todo, outcome, jobs)
     for file in todo:
         jobs[file.filename] = await _submit_step(req, file)
-    succeeded = 0
-    failures: list[str] = []
-    pending: list[str] = []
+    tally = JobTally()
     for file in todo:
         job_id = jobs[file.filename]
         status = await _await_job(req, file, job_id)
         if status.state == "pending":
             # no outcome is recorded: a replay awaits this job before it prepares
-            pending.append(_pending_text(job_id, file.filename))
+            tally.pending.append(_pending_text(job_id, file.filename))
             continue
         await _outcome_step(req, file, job_id, status)
+        tally.add(file, status)
+    return tally.outcome(outcome, jobs)
+
+
+@dataclass(slots=True)
+class JobTally:
+    """What DATEV did with a run's files so far, and how the run ends from it."""
+
+    succeeded: int = 0
+    failures: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    #: what a file DATEV accepted still tells (dxso entries not imported)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, file: PreparedFile, status: JobStatus, note: str | None = None) -> None:
+        """Count one recorded outcome."""
         if status.state == "succeeded":
-            succeeded += 1
+            self.succeeded += 1
         else:
-            failures.append(f"{file.filename}: {status.detail or 'no reason given'}")
-    failed = len(failures)  # a pending job is neither: its outcome is not known yet
-    unsure = failed + len(pending)
-    state: RunState = "succeeded" if unsure == 0 else ("partial" if succeeded else "failed")
-    errors = [_job_failures(failures)] if failures else []
-    if pending:
-        errors.append("; ".join(pending) + " (fix: replay the run later; it awaits the job)")
-    return replace(
-        outcome,
-        state=state,
-        jobs=dict(jobs),
-        jobs_succeeded=succeeded,
-        jobs_failed=failed,
-        error="; ".join(errors) or None,
-    )
+            self.failures.append(f"{file.filename}: {status.detail or 'no reason given'}")
+        if note is not None:
+            self.notes.append(note)
+
+    def outcome(self, outcome: RunOutcome, jobs: Mapping[str, str]) -> RunOutcome:
+        """``outcome`` with the run's state, job counts and error."""
+        failed = len(self.failures)  # a pending job is neither: its outcome is not known yet
+        unsure = failed + len(self.pending) + len(self.notes)
+        state: RunState = (
+            "succeeded" if unsure == 0 else ("partial" if self.succeeded else "failed")
+        )
+        errors = [_job_failures(self.failures + self.notes)] if failed or self.notes else []
+        if self.pending:
+            errors.append(
+                "; ".join(self.pending) + " (fix: replay the run later; it awaits the job)"
+            )
+        return replace(
+            outcome,
+            state=state,
+            jobs=dict(jobs),
+            jobs_succeeded=self.succeeded,
+            jobs_failed=failed,
+            error="; ".join(errors) or None,
+        )
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)

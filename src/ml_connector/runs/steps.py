@@ -1,4 +1,4 @@
-"""The real work of a run, for the engine: Looker -> mapping -> EXTF files -> DATEV.
+"""The real work of a run, for the engine: Looker -> mapping -> EXTF files or DXSO jobs -> DATEV.
 
 :class:`LiveRunSteps` implements :class:`~ml_connector.engine.ports.RunSteps`:
 
@@ -19,6 +19,9 @@
   digest of the booking lines); a failed earlier job counts as not submitted.
 * ``submit`` uploads with the file's deterministic ``Reference-Id``.
 * ``poll`` reads the job once.
+* ``dxso_create``, ``dxso_received``, ``dxso_upload``, ``dxso_finalize``, ``dxso_poll``,
+  ``dxso_result`` and ``dxso_cancel`` (the engine's ``DxsoSteps``) send a dxso pipeline's
+  job folders, one DATEV call each, through :mod:`ml_connector.runs.dxso_send`.
 
 Determinism: file names come from the EXTF writer (client, period, part, pipeline,
 digest of the lines); the ``Reference-Id`` is derived from the file name; the
@@ -43,8 +46,11 @@ from sqlalchemy import Engine
 from ml_connector.config import LoadedConfig, find_config, load_config
 from ml_connector.config.access import looker_base_url
 from ml_connector.config.models import RenderedDocument
+from ml_connector.datev.api.models import DxsoStatus
 from ml_connector.datev.client import DatevClient
 from ml_connector.engine.ports import (
+    DxsoJob,
+    DxsoResult,
     JobStatus,
     Prepared,
     PreparedDocument,
@@ -54,8 +60,10 @@ from ml_connector.engine.ports import (
     write_records,
 )
 from ml_connector.errors import ConfigurationError
+from ml_connector.formats.dxso.jobs import MANIFEST
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.stream import UNASSIGNED_FILE, RunStream, StreamedRun
+from ml_connector.runs import dxso_send
 from ml_connector.runs.connect import (
     DatevConnections,
     SyncSettings,
@@ -142,7 +150,7 @@ def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
             part=number,
             path=str(item.path),
             filename=item.path.name,
-            sha256=file_sha256(item.path),
+            sha256=file_sha256(item.path / MANIFEST if item.path.is_dir() else item.path),
             reference_id=reference_id_for(item.path.name),
             lines=item.bookings,
         )
@@ -162,6 +170,24 @@ def _prepared(done: StreamedRun, workdir: Path) -> Prepared:
         money=facts.money.report(),
         documents=read_manifest(workdir),
     )
+
+
+#: dxso statuses with imported entries (2 all; 4 all but the files with an error)
+_IMPORTED = (DxsoStatus.SUCCEEDED, DxsoStatus.PARTIALLY_PROCESSED)
+
+
+def dxso_result(done: dxso_send.DxsoOutcome, folder: Path) -> DxsoResult:
+    """The engine's view of a finished dxso job: imported or not, and for a partly
+    processed one (4) the entries DATEV did not import, by line, with its reason."""
+    verdicts = done.entry_outcomes(folder)
+    refused = tuple(
+        (position + 1, why) for position, why in sorted(verdicts.items()) if why is not None
+    )
+    imported = len(verdicts) - len(refused)
+    ok = done.accepted and imported > 0
+    status = JobStatus("succeeded" if ok else "failed", detail=done.summary())
+    partial = done.status is DxsoStatus.PARTIALLY_PROCESSED and imported
+    return DxsoResult(status, int(done.status), done.protocol, refused if partial else ())
 
 
 class LiveRunSteps:
@@ -208,17 +234,6 @@ class LiveRunSteps:
         Period.parse(period)
         customer = config.pipeline(pipeline).customer
         return RunSpec(pipeline, customer, datev_client_id(config, pipeline), period)
-
-    def check_sendable(self, pipeline: str) -> None:
-        """Refuse a pipeline this version cannot send (a dxso pipeline: dry run only)."""
-        config = self.config()
-        if pipeline in config.model.pipelines and config.pipeline(pipeline).channel == "dxso":
-            raise ConfigurationError(
-                f"{pipeline} is a dxso pipeline; sending booking suggestions to DATEV is "
-                "not available in this version",
-                hint="run --dry-run or mapping preview shows the DXSO files; use "
-                'channel = "extf" to post finalized booking batches',
-            )
 
     def _looker_url(self, config: LoadedConfig, spec: RunSpec) -> str:
         """Where this customer's Looker key may go (an override for emulators only)."""
@@ -356,7 +371,6 @@ class LiveRunSteps:
 
     async def prepare(self, spec: RunSpec, workdir: Path) -> Prepared:
         """Extract, map, validate, tie out; write files, report and row records."""
-        await asyncio.to_thread(self.check_sendable, spec.pipeline)
         done = await self._prepare(spec, workdir)
         prepared = _prepared(done, workdir)
         if not done.ready:
@@ -560,6 +574,57 @@ class LiveRunSteps:
             return JobStatus("succeeded", detail=detail)
         protocol = job.protocol()
         return JobStatus("failed", detail="; ".join(protocol) or f"DATEV job {job_id} failed")
+
+    # ------------------------------------------------------------ DATEV dxso-jobs
+
+    async def dxso_create(self, spec: RunSpec, file: PreparedFile) -> DxsoJob:
+        """Open the job of a job folder (``#DCO01301``: a clear error to use EXTF)."""
+        async with self._datev(spec) as datev:
+            opened = await dxso_send.open_job(datev, spec.datev_client, Path(file.path))
+        return DxsoJob(opened.job_id, opened.folder_name)
+
+    async def dxso_received(self, spec: RunSpec, job_id: str) -> frozenset[str]:
+        """The files the open job has received, from its protocol."""
+        async with self._datev(spec) as datev:
+            return await dxso_send.received_files(datev, spec.datev_client, job_id)
+
+    async def dxso_upload(
+        self, spec: RunSpec, file: PreparedFile, job: DxsoJob, received: frozenset[str]
+    ) -> str | None:
+        """Upload the folder's next file not in ``received``."""
+        opened = dxso_send.OpenedJob(job.job_id, job.folder_name)
+        async with self._datev(spec) as datev:
+            return await dxso_send.upload_next(
+                datev, spec.datev_client, Path(file.path), opened, received
+            )
+
+    async def dxso_finalize(self, spec: RunSpec, job_id: str) -> None:
+        """Mark the job ready (nothing when it is no longer open)."""
+        async with self._datev(spec) as datev:
+            await dxso_send.finalize(datev, spec.datev_client, job_id)
+
+    async def dxso_poll(self, spec: RunSpec, job_id: str) -> JobStatus:
+        """One read of the job: pending while open or processing."""
+        async with self._datev(spec) as datev:
+            status = await dxso_send.poll_once(datev, spec.datev_client, job_id)
+        if not status.finished:
+            return JobStatus("pending")
+        return JobStatus("succeeded" if status in _IMPORTED else "failed")
+
+    async def dxso_result(self, spec: RunSpec, file: PreparedFile, job_id: str) -> DxsoResult:
+        """The finished job's status, protocol and per-entry verdict."""
+        async with self._datev(spec) as datev:
+            status = await dxso_send.poll_once(datev, spec.datev_client, job_id)
+            done = await dxso_send.read_outcome(datev, spec.datev_client, job_id, status)
+        return dxso_result(done, Path(file.path))
+
+    async def dxso_cancel(self, spec: RunSpec, job_id: str) -> bool:
+        """Delete the job if it is still open (status 0); whether it was."""
+        async with self._datev(spec) as datev:
+            if await dxso_send.poll_once(datev, spec.datev_client, job_id) is not DxsoStatus.OPEN:
+                return False
+            await datev.cancel_dxso_job(spec.datev_client, job_id)
+        return True
 
     async def aclose(self) -> None:
         """Nothing to close: clients live for one step (kept for callers that close)."""

@@ -51,6 +51,7 @@ __all__ = [
     "chain_heads",
     "chains",
     "event_hash",
+    "event_payload",
     "file_bookings",
     "has_event",
     "head_in",
@@ -242,10 +243,26 @@ def has_event(
     return conn.execute(select(table.c.id).where(cond).limit(1)).first() is not None
 
 
+def event_payload(
+    conn: Connection, *, run_id: str, kind: str, filename: str
+) -> dict[str, Any] | None:
+    """The payload of the first ``kind`` event of ``run_id`` for ``filename``, or None."""
+    table = AUDIT_EVENTS
+    query = (
+        select(table.c.payload)
+        .where((table.c.run_id == run_id) & (table.c.kind == kind) & (table.c.filename == filename))
+        .order_by(table.c.id)
+        .limit(1)
+    )
+    payload = conn.execute(query).scalar()
+    return None if payload is None else dict(json.loads(payload))
+
+
 def file_bookings(
-    conn: Connection, *, run_id: str, filename: str
+    conn: Connection, *, run_id: str, filename: str, skip_lines: frozenset[int] = frozenset()
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(row key, booking line) of every accepted ``row`` event of one file of a run."""
+    """(row key, booking line) of every accepted ``row`` event of one file of a run, but
+    those at ``skip_lines`` (lines DATEV did not import)."""
     table = AUDIT_EVENTS
     query = (
         select(table.c.row_key, table.c.payload)
@@ -256,7 +273,10 @@ def file_bookings(
     )
     # streamed (a server-side cursor on PostgreSQL): a file may hold 99,999 lines
     for row in conn.execute(query, execution_options={"yield_per": _BATCH}):
-        booking = json.loads(row.payload).get("booking")
+        payload = json.loads(row.payload)
+        booking = payload.get("booking")
+        if skip_lines and payload.get("line") in skip_lines:
+            continue
         if booking is not None and row.row_key is not None:
             yield str(row.row_key), booking
 

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ml_connector.store.tables import RUN_FILES, RUNS
+from ml_connector.store.tables import DXSO_PROTOCOL, RUN_FILES, RUNS
 from ml_connector.store.transactions import utc_now, write_transaction
 
 __all__ = [
     "FINAL_STATES",
+    "ProtocolRecord",
     "RunFileRecord",
     "RunRecord",
     "add_file",
@@ -24,7 +25,9 @@ __all__ = [
     "ensure_run",
     "get_run",
     "list_files",
+    "list_protocol",
     "list_runs",
+    "record_protocol",
     "set_file_job",
     "set_file_outcome",
     "unsettled_files",
@@ -236,6 +239,52 @@ def unsettled_files(
     with engine.connect() as conn:
         return [
             RunFileRecord(**{k: v for k, v in row._asdict().items() if k != "id"})
+            for row in conn.execute(query)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolRecord:
+    """One stored protocol entry of a run's dxso job (``filename``: the job folder)."""
+
+    filename: str
+    datev_job_id: str
+    seq: int
+    time: str | None
+    type: str | None
+    text: str | None
+    context: str | None = None
+    entry_filename: str | None = None
+
+
+def record_protocol(conn: Connection, run_id: str, entries: list[ProtocolRecord]) -> None:
+    """Store the protocol of one dxso job of ``run_id``, unless it is stored already."""
+    if not entries:
+        return
+    table = DXSO_PROTOCOL
+    first = entries[0]
+    stored = conn.execute(
+        select(table.c.id)
+        .where((table.c.run_id == run_id) & (table.c.filename == first.filename))
+        .limit(1)
+    ).first()
+    if stored is None:
+        conn.execute(
+            table.insert(),
+            [
+                {"run_id": run_id, **{f.name: getattr(e, f.name) for f in fields(e)}}
+                for e in entries
+            ],
+        )
+
+
+def list_protocol(engine: Engine, run_id: str) -> list[ProtocolRecord]:
+    """The stored dxso protocol entries of ``run_id``, per job in DATEV's order."""
+    table = DXSO_PROTOCOL
+    query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+    with engine.connect() as conn:
+        return [
+            ProtocolRecord(**{k: v for k, v in row._asdict().items() if k not in ("id", "run_id")})
             for row in conn.execute(query)
         ]
 

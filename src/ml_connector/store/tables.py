@@ -32,6 +32,7 @@ from ml_connector.store.db import Base
 __all__ = [
     "AUDIT_EVENTS",
     "CHAIN_HEADS",
+    "DXSO_PROTOCOL",
     "EXECUTORS",
     "OAUTH_CONNECTIONS",
     "OAUTH_PENDING_LOGINS",
@@ -41,6 +42,7 @@ __all__ = [
     "WEBHOOK_DELIVERIES",
     "AuditChainHeadRow",
     "AuditEventRow",
+    "DxsoProtocolRow",
     "ExecutorRow",
     "PostedRecordRow",
     "RunFileRow",
@@ -95,6 +97,25 @@ class RunFileRow(Base):
     datev_job_id: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DxsoProtocolRow(Base):
+    """One protocol entry of a run's dxso job, kept because DATEV deletes them after
+    about two months (dxso-jobs spec, ``protocol-entries``)."""
+
+    __tablename__ = "dxso_protocol"
+    __table_args__ = (Index("ix_dxso_protocol_run_file", "run_id", "filename", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    datev_job_id: Mapped[str] = mapped_column(String(100))
+    seq: Mapped[int] = mapped_column(Integer)
+    time: Mapped[str | None] = mapped_column(String(40))
+    type: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[str | None] = mapped_column(Text)
+    entry_filename: Mapped[str | None] = mapped_column(String(255))
 
 
 class AuditEventRow(Base):
@@ -167,6 +188,7 @@ class ExecutorRow(Base):
 RUNS = cast(Table, RunRow.__table__)
 RUN_FILES = cast(Table, RunFileRow.__table__)
 AUDIT_EVENTS = cast(Table, AuditEventRow.__table__)
+DXSO_PROTOCOL = cast(Table, DxsoProtocolRow.__table__)
 CHAIN_HEADS = cast(Table, AuditChainHeadRow.__table__)
 POSTED_RECORDS = cast(Table, PostedRecordRow.__table__)
 EXECUTORS = cast(Table, ExecutorRow.__table__)

@@ -23,7 +23,7 @@ from ml_connector.datev.oauth.scopes import scope_for
 __all__ = ["DEMO_APIS", "login_unattended"]
 
 #: the APIs the demo login asks consent for
-DEMO_APIS = ("extf-files", "documents")
+DEMO_APIS = ("extf-files", "dxso-jobs", "documents")
 
 
 def _follow(url: str, problems: list[str]) -> None:

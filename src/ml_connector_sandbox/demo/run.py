@@ -4,8 +4,9 @@
 directory under ``workdir``, stores the Looker API3 key encrypted, logs in to DATEV
 through the emulator's consent step (the real PKCE flow; the emulator consents on
 its own), writes the demo configuration with the emulators' URLs, runs the bundled
-pipeline for several months through the durable engine, verifies the audit chain
-and checks what DATEV received against what ml-connector recorded.
+pipeline for several months through the durable engine, sends the last month's invoices
+as DXSO booking suggestions (pipeline ``ar-invoices``), verifies the audit chain and
+checks what DATEV received against what ml-connector recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from sqlalchemy import select
 from ml_connector.engine.ports import RunOutcome
 from ml_connector.engine.runtime import Engine
 from ml_connector.errors import ConfigurationError
+from ml_connector.formats.dxso.jobs import read_manifest as read_job_manifest
 from ml_connector.http.polling import PollPolicy
 from ml_connector.mapping.money import MoneyFacts
 from ml_connector.runs.connect import open_sync_store
@@ -35,9 +38,16 @@ from ml_connector.store.audit import verify
 from ml_connector.store.runs import list_files
 from ml_connector.store.tables import AuditEventRow
 from ml_connector_sandbox.demo.emulators import DemoEmulators, running_emulators
-from ml_connector_sandbox.demo.setup import DEMO_CUSTOMER, DEMO_PIPELINE, install_demo
+from ml_connector_sandbox.demo.setup import (
+    DEMO_CUSTOMER,
+    DEMO_DXSO_PIPELINE,
+    DEMO_PIPELINE,
+    add_dxso_pipeline,
+    install_demo,
+)
 from ml_connector_sandbox.demo.summary import (
     DemoDocument,
+    DemoDxso,
     DemoFile,
     DemoRejection,
     DemoRun,
@@ -94,15 +104,50 @@ def _rejections(store: SqlEngine, run_id: str, period: str) -> list[DemoRejectio
     return found
 
 
+def _dxso_jobs(store: SqlEngine, outcomes: Sequence[RunOutcome]) -> tuple[DemoDxso, ...]:
+    """The DXSO jobs of the dxso runs, with entries and total from each job's manifest."""
+    jobs = []
+    for outcome in outcomes:
+        for f in list_files(store, outcome.run_id):
+            manifest = read_job_manifest(Path(f.path))
+            jobs.append(
+                DemoDxso(
+                    outcome.spec.pipeline,
+                    outcome.spec.period,
+                    outcome.run_id,
+                    outcome.state,
+                    f.path,
+                    f.lines,
+                    Decimal(str(manifest.get("amount", "0"))),
+                    f.datev_job_id,
+                    f.outcome,
+                    f.detail,
+                )
+            )
+    return tuple(jobs)
+
+
+def _datev_counts(emulators: DemoEmulators, datev_client: str) -> tuple[int, int]:
+    """Bookings the DATEV emulator holds for the client: (from EXTF, from DXSO jobs)."""
+    ledger = emulators.ledger
+    dxso_jobs = {t.job_id for t in ledger.transfers(datev_client) if t.kind == "dxso"}
+    bookings = ledger.bookings(datev_client)
+    from_dxso = sum(1 for b in bookings if b.job_id in dxso_jobs)
+    return len(bookings) - from_dxso, from_dxso
+
+
 def _summary(
     workdir: Path,
     install_config: Path,
     data_dir: Path,
-    outcomes: Sequence[RunOutcome],
+    all_outcomes: Sequence[RunOutcome],
     store: SqlEngine,
     emulators: DemoEmulators,
     datev_client: str,
 ) -> DemoSummary:
+    outcomes = [o for o in all_outcomes if o.spec.pipeline == DEMO_PIPELINE]
+    dxso = _dxso_jobs(store, [o for o in all_outcomes if o.spec.pipeline == DEMO_DXSO_PIPELINE])
+    from_extf, from_dxso = _datev_counts(emulators, datev_client)
     runs, files, rejections = [], [], []
     for outcome in outcomes:
         period = outcome.spec.period
@@ -137,7 +182,7 @@ def _summary(
         files=tuple(files),
         rejections=tuple(rejections),
         bookings_posted=sum(f.bookings for f in files if f.outcome == "succeeded"),
-        datev_ledger_bookings=len(emulators.ledger.bookings(datev_client)),
+        datev_ledger_bookings=from_extf,
         datev_duplicate_transfers=len(emulators.ledger.duplicates()),
         audit_verified=bool(reports) and all(r.ok for r in reports),
         audit_chains=tuple(
@@ -147,6 +192,8 @@ def _summary(
         money=money,
         tie_outs=tie_outs,
         documents=documents,
+        dxso=dxso,
+        datev_dxso_entries=from_dxso,
     )
 
 
@@ -233,25 +280,28 @@ def run_demo(
         say(f"creating the data directory {workdir / 'data'} and the configuration")
         install = asyncio.run(install_demo(workdir, emulators, store_url=store_url))
         say(f"Looker API3 key stored encrypted; logged in to DATEV as {install.datev_subject}")
+        add_dxso_pipeline(install.config_path)
         settings = install.settings
         steps = LiveRunSteps(settings, progress=say)
-        current = {"period": ""}
+        current = {"pipeline": DEMO_PIPELINE, "period": ""}
 
         def boundary(name: str) -> None:
             text = describe_boundary(name)
             if text is not None:
-                say(f"{DEMO_PIPELINE} {current['period']}: {text}")
+                say(f"{current['pipeline']} {current['period']}: {text}")
 
         outcomes: list[RunOutcome] = []
         try:
             with Engine(
                 engine_settings(settings, DEMO_ENGINE), steps, on_boundary=boundary
             ) as engine:
-                for period in periods:
-                    current["period"] = period
-                    spec = steps.spec_for(DEMO_PIPELINE, period)
+                # the EXTF months, then the last month's invoices as DXSO suggestions
+                todo = [(DEMO_PIPELINE, p) for p in periods] + [(DEMO_DXSO_PIPELINE, periods[-1])]
+                for pipeline, period in todo:
+                    current.update(pipeline=pipeline, period=period)
+                    spec = steps.spec_for(pipeline, period)
                     outcome = engine.wait(engine.enqueue(spec), timeout=300)
-                    say(f"{DEMO_PIPELINE} {period}: {outcome.state}")
+                    say(f"{pipeline} {period}: {outcome.state}")
                     outcomes.append(outcome)
             say("verifying the audit chain")
             store = open_sync_store(settings)

@@ -15,10 +15,57 @@ from ml_connector.runs.connect import SyncSettings, open_sync_store, store_looke
 from ml_connector_sandbox.demo.emulators import DEMO_OAUTH_CLIENT, DemoEmulators
 from ml_connector_sandbox.demo.login import login_unattended
 
-__all__ = ["DEMO_CUSTOMER", "DEMO_PIPELINE", "DemoInstall", "install_demo", "write_demo_config"]
+__all__ = [
+    "DEMO_CUSTOMER",
+    "DEMO_DXSO_PIPELINE",
+    "DEMO_PIPELINE",
+    "DemoInstall",
+    "add_dxso_pipeline",
+    "install_demo",
+    "write_demo_config",
+]
 
 DEMO_CUSTOMER = "meridian"
 DEMO_PIPELINE = "gl-monthly"
+#: the demo's DXSO pipeline: the Looker emulator's invoices as accounts-receivable
+#: booking suggestions (Rechnungsausgangsbuch), see docs/dxso.md
+DEMO_DXSO_PIPELINE = "ar-invoices"
+_DXSO_PIPELINE_TOML = """
+# Outgoing invoices as booking suggestions for Belege online (DXSO), one job per month.
+[pipelines.ar-invoices]
+customer = "meridian"
+description = "Outgoing invoices from Looker as DXSO booking suggestions"
+channel = "dxso"
+reject_policy = "hold_rejected"
+
+[pipelines.ar-invoices.source]
+period_field = "invoices.period_month"
+
+[pipelines.ar-invoices.source.query]
+model = "finance"
+view = "invoices"
+fields = ["invoices.invoice_id", "invoices.invoice_date", "invoices.period_month",
+          "invoices.customer_name", "invoices.debtor_account", "invoices.amount_eur",
+          "invoices.due_date"]
+
+[pipelines.ar-invoices.mapping]
+row_key = ["invoices.invoice_id"]
+amount = "invoices.amount_eur"
+
+[pipelines.ar-invoices.mapping.fields]
+konto = "invoices.debtor_account"
+gegenkonto = 8400
+belegdatum = "invoices.invoice_date"
+belegfeld_1 = "invoices.invoice_id"
+buchungstext = { template = "Rechnung {invoices.invoice_id}" }
+
+[pipelines.ar-invoices.dxso]
+ledger = "accounts_receivable"
+
+[pipelines.ar-invoices.dxso.fields]
+party_name = "invoices.customer_name"
+due_date = "invoices.due_date"
+"""
 #: credential-store owner of the demo's Looker API3 key
 LOOKER_OWNER = "meridian-looker"
 
@@ -65,6 +112,13 @@ def write_demo_config(directory: Path, looker_url: str, *, credential: str) -> P
     target = directory / source.name
     target.write_text(text, encoding="utf-8")
     return target
+
+
+def add_dxso_pipeline(config_path: Path) -> None:
+    """Add the demo's DXSO pipeline (:data:`DEMO_DXSO_PIPELINE`) to its configuration."""
+    text = config_path.read_text("utf-8")
+    if f"[pipelines.{DEMO_DXSO_PIPELINE}]" not in text:
+        config_path.write_text(text + _DXSO_PIPELINE_TOML, encoding="utf-8")
 
 
 async def install_demo(

@@ -8,7 +8,7 @@ from typing import Any
 
 from ml_connector.mapping.money import MoneyFacts, format_money
 
-__all__ = ["DemoFile", "DemoRejection", "DemoRun", "DemoSummary", "DemoTieOut"]
+__all__ = ["DemoDxso", "DemoFile", "DemoRejection", "DemoRun", "DemoSummary", "DemoTieOut"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,35 @@ class DemoFile:
     datev_job_id: str | None
     outcome: str | None
     detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDxso:
+    """One DXSO job of booking suggestions: its entries, their total and DATEV's verdict."""
+
+    pipeline: str
+    period: str
+    run_id: str
+    state: str
+    path: str
+    entries: int
+    amount: Decimal
+    """Signed total of the entries in EUR (invoices positive, credit notes negative)."""
+    datev_job_id: str | None
+    outcome: str | None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "amount": str(self.amount)}
+
+    def render(self) -> list[str]:
+        return [
+            f"    {self.period} {self.pipeline}: {self.entries} entries, "
+            f"{format_money(self.amount)} EUR, run {self.state}",
+            f"      {self.path}",
+            f"      DATEV dxso job {self.datev_job_id}: {self.outcome}"
+            + (f" ({self.detail})" if self.detail else ""),
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +155,9 @@ class DemoSummary:
     money: MoneyFacts = field(default_factory=MoneyFacts)
     tie_outs: tuple[DemoTieOut, ...] = ()
     documents: tuple[DemoDocument, ...] = ()
+    #: DXSO booking-suggestion jobs, and the entries the DATEV emulator imported from them
+    dxso: tuple[DemoDxso, ...] = ()
+    datev_dxso_entries: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -144,6 +176,8 @@ class DemoSummary:
             and self.datev_duplicate_transfers == 0
             and self.audit_verified
             and all(d.in_datev for d in self.documents)
+            and all(j.state == "succeeded" for j in self.dxso)
+            and sum(j.entries for j in self.dxso) == self.datev_dxso_entries
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -175,6 +209,10 @@ class DemoSummary:
             "money": self.money.report(),
             "tie_out": [t.to_json() for t in self.tie_outs],
             "documents": [asdict(d) for d in self.documents],
+            "dxso": {
+                "jobs": [j.to_json() for j in self.dxso],
+                "datev_entries": self.datev_dxso_entries,
+            },
         }
 
     def render(self) -> str:
@@ -222,6 +260,13 @@ class DemoSummary:
                 f"      {f.bookings} bookings, DATEV job {f.datev_job_id}: {f.outcome}"
                 + (f" ({f.detail})" if f.detail else "")
             )
+        if self.dxso:
+            out.append(
+                "  DXSO booking suggestions in Belege online "
+                f"(DATEV holds {self.datev_dxso_entries} entries)"
+            )
+        for job in self.dxso:
+            out += job.render()
         chains = ", ".join(f"{c['chain']} ({c['events']} events)" for c in self.audit_chains)
         out.append(
             "  audit chain       "

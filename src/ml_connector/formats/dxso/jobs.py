@@ -1,8 +1,9 @@
 """Write the dxso jobs of one ledger and month into a directory, one folder per job.
 
 Each folder holds the job's files exactly as they are uploaded (ledger XMLs, receipts,
-``document.xml``) and ``manifest.json`` with the upload order, media types, digests and
-the entry count; each data file lists the positions (within the job) of its entries.
+``document.xml``) and ``manifest.json`` with the upload order, media types, digests, the
+entry count and their signed total; each data file lists the positions (within the job)
+of its entries.
 Jobs split at 5,000 entries (:func:`~.writer.split_jobs`).  The ledger folder name in
 ``document.xml`` is DATEV's default until the job creation answers with the client's own
 (:data:`DEFAULT_FOLDERS`); the run rewrites ``document.xml`` then.
@@ -102,11 +103,13 @@ def write_jobs(
         folder.mkdir(parents=True)
         for file in files:
             (folder / file.name).write_bytes(file.content)
+        amount = sum((e.amount for e in chunk), start=chunk[0].amount * 0)
         manifest = {
             "ledger": ledger.value,
             "import_type": ledger.import_type,
             "accounting_month": period,
             "entries": len(chunk),
+            "amount": f"{amount:.2f}",
             "files": [
                 {
                     "name": f.name,
@@ -118,7 +121,6 @@ def write_jobs(
             ],
         }
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        amount = sum((e.amount for e in chunk), start=chunk[0].amount * 0)
         size = sum(len(f.content) for f in files)
         folders.append(DxsoJobFolder(folder, part, len(chunk), size, digest, f"{amount:.2f}"))
     return folders

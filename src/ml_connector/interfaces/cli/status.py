@@ -29,12 +29,16 @@ _STATE_STYLE = {
 
 
 @click.command(name="status")
+@click.argument("run_id", required=False)
 @click.option("--customer", help="only this customer's runs")
 @click.option("--limit", default=20, show_default=True, help="most recent runs to show")
 @click.option("--json", "as_json", is_flag=True, help="print the runs as JSON")
 @store_url_option
-def status(customer: str | None, limit: int, as_json: bool, store_url: str | None) -> None:
-    """List recent runs per customer with their outcome."""
+def status(
+    run_id: str | None, customer: str | None, limit: int, as_json: bool, store_url: str | None
+) -> None:
+    """List recent runs per customer with their outcome; with RUN_ID, that run's files,
+    their DATEV jobs and the stored DXSO protocol."""
     from rich.table import Table
     from rich.text import Text
 
@@ -43,6 +47,12 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
     from ml_connector.store.runs import list_runs
 
     engine = open_store(store_url)
+    if run_id is not None:
+        try:
+            _run_detail(engine, run_id, as_json)
+        finally:
+            engine.dispose()
+        return
     try:
         runs = list_runs(engine, customer=customer, limit=limit)
         replayed = {r.replay_of: r.id for r in runs if r.replay_of}
@@ -109,6 +119,52 @@ def status(customer: str | None, limit: int, as_json: bool, store_url: str | Non
             console.print(Text(f"  {line}", style="red"), soft_wrap=True)
         for line in warnings:
             console.print(Text(f"  warning {line}", style="yellow"), soft_wrap=True)
+
+
+def _run_detail(engine: Engine, run_id: str, as_json: bool) -> None:
+    """One run: its state, each file with its DATEV job and outcome, the DXSO protocol."""
+    from rich.table import Table
+
+    from ml_connector.errors import ConfigurationError
+    from ml_connector.interfaces.cli._console import console as _console
+    from ml_connector.store.runs import get_run, list_files, list_protocol
+
+    run = get_run(engine, run_id)
+    if run is None:
+        raise ConfigurationError(f"no run {run_id!r}", hint="see 'ml-connector status'")
+    files = list_files(engine, run_id)
+    protocol = list_protocol(engine, run_id)
+    if as_json:
+        detail = {
+            "run": asdict(run),
+            "files": [asdict(f) for f in files],
+            "dxso_protocol": [asdict(p) for p in protocol],
+        }
+        click.echo(json.dumps(detail, indent=2))
+        return
+    console = _console()
+    console.print(f"run {run.id}: {run.state} ({run.pipeline} {run.period})")
+    if run.error:
+        console.print(f"  {run.error}", style="red", soft_wrap=True, markup=False)
+    table = Table(title="files", title_justify="left")
+    for column in ("file", "entries/lines", "DATEV job", "outcome", "detail"):
+        table.add_column(column)
+    for f in files:
+        table.add_row(
+            f.filename, str(f.lines), f.datev_job_id or "", f.outcome or "", f.detail or ""
+        )
+    console.print(table)
+    if protocol:
+        entries = Table(
+            title="DXSO protocol (DATEV deletes it after ~2 months)", title_justify="left"
+        )
+        for column in ("job", "time", "type", "file", "text"):
+            entries.add_column(column)
+        for p in protocol:
+            entries.add_row(
+                p.datev_job_id, p.time or "", p.type or "", p.entry_filename or "", p.text or ""
+            )
+        console.print(entries)
 
 
 def _next_step(engine: Engine, run: RunRecord, replayed: dict[str, str]) -> str | None:

@@ -16,7 +16,14 @@ from ml_connector.interfaces.web.deps import Principal, require_role, store
 from ml_connector.interfaces.web.pages import render
 from ml_connector.mapping.money import MoneyFacts
 from ml_connector.store.lineage import file_events, held_rows
-from ml_connector.store.runs import FINAL_STATES, RunRecord, get_run, list_files, list_runs
+from ml_connector.store.runs import (
+    FINAL_STATES,
+    RunRecord,
+    get_run,
+    list_files,
+    list_protocol,
+    list_runs,
+)
 
 __all__ = ["queued", "router", "run_or_404", "run_report"]
 
@@ -97,6 +104,7 @@ def run_page(request: Request, who: Viewer, run_id: str) -> HTMLResponse:
         money=_money(run),
         tie_out=report.get("tie_out") or {},
         files=list_files(engine, run.id),
+        protocol=list_protocol(engine, run.id),
         events=file_events(engine, run.id),
         held=held_rows(engine, run.id),
         final=run.state in FINAL_STATES,

@@ -1,6 +1,6 @@
 """Failed web logins, shared by every process of the web app (the login rate limit).
 
-Revision ID: engine_0008_login_attempts
+Revision ID: engine_0008
 Revises: engine_0007
 Create Date: 2026-12-05
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "engine_0008_login_attempts"
+revision: str = "engine_0008"
 down_revision: str | None = "engine_0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
