@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fpdf import FPDF
 from sync_support import CLIENT
 
 from ml_connector.interfaces.cli import main
@@ -175,3 +176,53 @@ def test_entries_datev_did_not_import_are_held_and_a_replay_sends_them(
     [_, job] = state.dxso_jobs.values()
     assert [name for name, _ in job.files][1:] == ["document.xml"]  # the held invoice only
     assert sorted(_posted(installed)) == [i[0] for i in INVOICES]
+
+
+RECEIPTS = """
+[pipelines.ar-invoices.documents]
+document_type = "Rechnungsausgang"
+
+[pipelines.ar-invoices.documents.rows]
+column = "invoices.receipt"
+folder = "receipts"
+required = false
+"""
+
+
+def test_a_rows_pdf_travels_in_its_job_as_the_receipt_of_its_invoice(
+    installed: DemoInstall, emulators: DemoEmulators, tmp_path: Path
+) -> None:
+    add_dxso_pipeline(installed.config_path)
+    text = installed.config_path.read_text("utf-8")
+    text = text.replace('"invoices.due_date"]', '"invoices.due_date", "invoices.receipt"]')
+    installed.config_path.write_text(text + RECEIPTS, encoding="utf-8")
+    folder = installed.config_path.parent / "receipts"
+    folder.mkdir()
+    pdf = FPDF()
+    pdf.add_page()
+    receipt = bytes(pdf.output())
+    (folder / "RE-2026-0101.pdf").write_bytes(receipt)
+    data = _dataset(tmp_path, INVOICES[0][4])
+    rows = json.loads((data / "invoices.json").read_text("utf-8"))
+    rows[0]["receipt"], rows[1]["receipt"] = "RE-2026-0101.pdf", "missing.pdf"
+    (data / "invoices.json").write_text(json.dumps(rows), encoding="utf-8")
+    app = create_looker_app(
+        data, client_id=emulators.looker_client_id, client_secret=emulators.looker_client_secret
+    )
+    with serve_in_thread(app) as server:
+        text = installed.config_path.read_text("utf-8").replace(emulators.looker_url, server.url)
+        installed.config_path.write_text(text, encoding="utf-8")
+        outcome = _run(installed, emulators, "run", "ar-invoices", "--period", "2026-01")
+    # the invoice whose PDF is missing is held; the credit note names none (not required)
+    assert (outcome["state"], outcome["rows_mapped"], outcome["rows_rejected"]) == (
+        "succeeded",
+        2,
+        1,
+    )
+    [job] = emulator_state(emulators.datev_app).dxso_jobs.values()
+    files = dict(job.files)
+    [name] = [n for n in files if n.endswith(".pdf")]
+    assert name.startswith("RE-2026-0101_")
+    assert files[name] == receipt
+    assert f'name="{name}"' in files["document.xml"].decode("utf-8")
+    assert not emulators.ledger.documents(CLIENT)  # nothing through the documents API

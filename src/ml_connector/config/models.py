@@ -415,6 +415,11 @@ class RowDocuments(_Model):
     folder: str | None = Field(
         default=None, description="folder the paths are under (relative to this file)"
     )
+    required: bool = Field(
+        default=True,
+        description="hold a row whose column names no document (false: such a row is "
+        "sent without one)",
+    )
 
 
 class Documents(_Model):

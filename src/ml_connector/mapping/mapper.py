@@ -170,7 +170,7 @@ class DocumentHold(Exception):  # noqa: N818 - a row's outcome, not an error cla
 
 
 #: a row's EXTF ``Beleglink`` (its own document), or :class:`DocumentHold`
-RowLinker = Callable[[Mapping[str, object]], str]
+RowLinker = Callable[[Mapping[str, object]], str | None]
 
 
 def duplicate_key(outcome: RowOutcome, first: int) -> RowOutcome:
@@ -452,8 +452,8 @@ class RowMapper:
         for name in ("konto", "gegenkonto"):
             if values.get(name) is None:
                 raise _Reject(RejectReason.UNMAPPED_ACCOUNT, name, "no account", None)
-        if self.row_link is not None:
-            values["beleglink"] = self._row_link(row)
+        if self.row_link is not None and (link := self._row_link(row)) is not None:
+            values["beleglink"] = link
         self._currency(row, values, abs(amount), changes)
         self._tax_key_on_automatic(values, changes)
         if values.get("festschreibung") is None:
@@ -480,7 +480,7 @@ class RowMapper:
             index, row_key, row_period, (line,), amount, digest, row, tuple(changes), entry
         )
 
-    def _row_link(self, row: Mapping[str, object]) -> str:
+    def _row_link(self, row: Mapping[str, object]) -> str | None:
         assert self.row_link is not None
         try:
             return self.row_link(row)

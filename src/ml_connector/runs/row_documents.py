@@ -147,6 +147,7 @@ class RowDocumentLinks:
         self.in_job = in_job
         self.docs = docs
         self.column = docs.rows.column
+        self.required = docs.rows.required
         self.customer = customer
         self.source = source
         self.period = period
@@ -166,10 +167,13 @@ class RowDocumentLinks:
             if text and text not in self._found:
                 self._found[text] = await self._resolve(text)
 
-    def link(self, row: Mapping[str, object]) -> str:
-        """The row's ``Beleglink`` (the mapper's hook); :class:`DocumentHold` if none."""
+    def link(self, row: Mapping[str, object]) -> str | None:
+        """The row's ``Beleglink`` (the mapper's hook); :class:`DocumentHold` if its
+        document cannot be used, or if it names none and documents are ``required``."""
         text = self._value(row)
         if not text:
+            if not self.required:
+                return None
             raise DocumentHold(_MISSING, f"no document named in column {self.column}")
         found = self._found.get(text)
         if found is None:
