@@ -28,6 +28,9 @@ from mapping_support import (
 from ml_connector.config import LoadedConfig
 from ml_connector.formats.extf.columns import COLUMN_ATTRS
 from ml_connector.formats.extf.reader import read_file
+from ml_connector.formats.extf.render import line_renderer
+from ml_connector.formats.extf.split import write_split
+from ml_connector.mapping.mapper import MappedRow
 from ml_connector.mapping.stream import RunStream
 
 
@@ -312,3 +315,23 @@ def test_a_period_posted_with_version_1_digests_is_unchanged_after_the_change(
     changed = stream_run(config, "p", "2026-10", rows, posted=old)
     assert changed.facts.changes == {"unchanged": 3, "changed": 1}
     assert [line.generalumkehr for line in changed.batch] == [True, None]
+
+
+def test_lines_rendered_by_the_mapper_give_the_file_the_writer_would_write(
+    demo_config: LoadedConfig, demo_rows: list[dict[str, object]], tmp_path: Path
+) -> None:
+    rows = [r for r in demo_rows if r["gl_monthly.period_month"] == "2026-10"]
+    with RunStream(demo_config, "gl-monthly", "2026-10", tmp_path / "run", now=NOW) as run:
+        outcomes = [run.mapper.map_row(row, i) for i, row in enumerate(rows)]
+        mapped = [o for o in outcomes if isinstance(o, MappedRow) and o.lines]
+        assert mapped
+        assert all(o.texts is not None for o in mapped)
+        run.add_many(rows)
+        done = run.finish(totals_of(rows))
+        assert done.ready, done.facts.blockers
+        header = run.header
+    lines = [line for o in mapped for line in o.lines]
+    assert [t for o in mapped for t in o.texts or ()] == [line_renderer()(x) for x in lines]
+    expected = write_split(header, lines, tmp_path / "writer", pipeline="gl-monthly")
+    assert [f.path.name for f in done.files] == [f.path.name for f in expected]
+    assert [f.path.read_bytes() for f in done.files] == [f.path.read_bytes() for f in expected]

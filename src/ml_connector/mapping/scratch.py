@@ -8,7 +8,8 @@ here, in the run's working directory, and is removed when the run is prepared:
   each Belegfeld 1 (``documents``), for restatements and the duplicate-key and
   document-number collision checks;
 * :class:`LineSpill`: booking lines written one after the other (JSON of their filled
-  columns, exact decimals) and read back in the same order;
+  columns, exact decimals, or the checked EXTF text and the Belegdatum of a line the
+  mapper rendered) and read back in the same order;
 * :class:`JsonSpill`: JSON values, one a line.
 """
 
@@ -17,13 +18,21 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from ml_connector.formats.extf.models import BookingLine
+from ml_connector.formats.extf.models import BookingLine, RenderedLine
 from ml_connector.mapping.restatement import line_from_json
 
 __all__ = ["JsonSpill", "KeyIndex", "LineSpill"]
+
+_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _rendered_record(day: str, text: str) -> str:
+    return f'["{day}",{_TEXT(text)}]'
+
 
 _SCHEMA = """
 CREATE TABLE posted (
@@ -137,6 +146,12 @@ class LineSpill:
         self._out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         self.count += 1
 
+    def append_rendered(self, belegdatum: date, text: str) -> None:
+        """Append a line the mapper rendered and checked, as its text and Belegdatum."""
+        assert self._out is not None, "spill already closed for writing"
+        self._out.write(_rendered_record(belegdatum.isoformat(), text) + "\n")
+        self.count += 1
+
     def seal(self) -> None:
         """Finish writing (reading needs a sealed spill)."""
         if self._out is not None:
@@ -144,10 +159,24 @@ class LineSpill:
             self._out = None
 
     def __iter__(self) -> Iterator[BookingLine]:
+        """The lines appended with :meth:`append` (a spill without rendered lines)."""
+        for line in self.batch(0):
+            if isinstance(line, RenderedLine):
+                raise TypeError("the spill holds rendered lines; read it with batch()")
+            yield line
+
+    def batch(self, account_digits: int) -> Iterator[BookingLine | RenderedLine]:
+        """Every line in order; a rendered one as a :class:`RenderedLine` checked for
+        ``account_digits`` (the Sachkontenlänge + 1 of the mapper's header)."""
         self.seal()
         with self.path.open(encoding="utf-8") as handle:
             for text in handle:
-                yield line_from_json(json.loads(text))
+                data = json.loads(text)
+                if isinstance(data, list):
+                    day, rendered = data
+                    yield RenderedLine(date.fromisoformat(day), rendered, account_digits)
+                else:
+                    yield line_from_json(data)
 
     def close(self) -> None:
         """Close and delete the file."""

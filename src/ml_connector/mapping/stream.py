@@ -37,7 +37,7 @@ from typing import Any
 
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
-from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.models import BatchHeader, BookingLine, RenderedLine
 from ml_connector.formats.extf.split import WrittenFile, write_split
 from ml_connector.formats.extf.validate import MAX_BOOKINGS
 from ml_connector.mapping.changes import (
@@ -488,6 +488,9 @@ class RunStream:
             line_checker=line_checker,
         )
         self.header = batch_header(config, pipeline, self.period, now or datetime.now(UTC))
+        #: the mapper's line texts were checked against this batch's rules (the default
+        #: checks, the same Sachkontenlänge and period): the writer takes them as they are
+        self._rendered = _same_rules(self.mapper.header, self.header)
         self.max_bookings = max_bookings
         #: no rows from Looker for a period with posted bookings reverses them all
         #: instead of blocking the run
@@ -666,7 +669,8 @@ class RunStream:
                 applied=self.corrections,
             )
         self._count(change)
-        lines = [line_to_json(line) for line in row.lines]
+        texts = row.texts if self._rendered else None
+        lines = [] if texts is not None and self._traces is None else _lines_json(row.lines)
         reversed_lines = [line_to_json(line) for line in reversal] if change.applied else []
         position: list[object] | None = None
         if change.applied:
@@ -676,8 +680,7 @@ class RunStream:
                 self._reversals.append(item)
             if change.booking:
                 position = ["b", self._bookings.count]
-                for item in lines:
-                    self._bookings.append(item)
+                self._spill_booking(row, texts, lines)
                 if self._dxso is not None and row.dxso is not None:
                     self._dxso.add(row.dxso)
         if self._traces is not None:
@@ -685,6 +688,18 @@ class RunStream:
             if row.changes:
                 payload["changes"] = [change.to_json() for change in row.changes]
             self._traces.append([row.row_key, _source(row.row), payload, None, position])
+
+    def _spill_booking(
+        self, row: MappedRow, texts: tuple[str, ...] | None, lines: list[dict[str, object]]
+    ) -> None:
+        """Spill a row's booking lines: the text the mapper's checks rendered (the writer
+        takes it as it is), else the lines as JSON (the writer renders and checks them)."""
+        if texts is not None:
+            for line, text in zip(row.lines, texts, strict=True):
+                self._bookings.append_rendered(line.belegdatum, text)
+            return
+        for item in lines:
+            self._bookings.append(item)
 
     def _check_document_number(self, row: MappedRow) -> None:
         """Count a Belegfeld 1 that an earlier row reached from a different source value."""
@@ -855,9 +870,11 @@ class RunStream:
         values = tuple(sorted(self._unassigned_values))
         return Completeness(unassigned, values, tuple(warnings), self._uncovered)
 
-    def lines(self) -> Iterator[BookingLine]:
-        """The batch read back from the spills: reversals first, then new bookings."""
-        return chain(iter(self._reversals), iter(self._bookings))
+    def lines(self) -> Iterator[BookingLine | RenderedLine]:
+        """The batch read back from the spills: reversals first, then new bookings (those
+        the mapper rendered and checked for this batch's header as their text)."""
+        digits = self.header.sachkontenlaenge + 1
+        return chain(iter(self._reversals), self._bookings.batch(digits))
 
     def traces(self) -> Iterator[RowTrace]:
         """One trace per row of the period (extract order), then one per gone key
@@ -876,6 +893,21 @@ class RunStream:
                 at = offset if kind == "r" else self._reversal_lines + offset
                 at = at if ready else None
             yield RowTrace(key, source, booking, rejection, at)
+
+
+def _same_rules(checked: BatchHeader | None, header: BatchHeader) -> bool:
+    """Whether lines checked against ``checked`` pass the writer's line checks of ``header``."""
+    if checked is None:
+        return False
+    return (checked.sachkontenlaenge, checked.datum_vom, checked.datum_bis) == (
+        header.sachkontenlaenge,
+        header.datum_vom,
+        header.datum_bis,
+    )
+
+
+def _lines_json(lines: Sequence[BookingLine]) -> list[dict[str, object]]:
+    return [line_to_json(line) for line in lines]
 
 
 def _reversal(lines_json: str) -> tuple[BookingLine, ...]:
