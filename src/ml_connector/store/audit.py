@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ml_connector.errors import ConfigurationError
-from ml_connector.store.canonical import canonical_json, sha256_hex
+from ml_connector.store.canonical import canonical_json, canonical_text, sha256_hex
 from ml_connector.store.integrity import ChainFacts, check_posted, check_runs
 from ml_connector.store.tables import AUDIT_EVENTS, CHAIN_HEADS, RUNS
 from ml_connector.store.transactions import utc_now, write_transaction
@@ -134,18 +134,16 @@ def event_hash(
     filename: str | None,
     payload: str,
 ) -> str:
-    """``row_hash`` of an event: SHA-256 over ``prev_hash`` and the event's canonical JSON."""
-    body = canonical_json(
-        {
-            "chain": chain,
-            "seq": seq,
-            "recorded_at": recorded_at,
-            "run_id": run_id,
-            "kind": kind,
-            "row_key": row_key,
-            "filename": filename,
-            "payload": payload,
-        }
+    """``row_hash`` of an event: SHA-256 over ``prev_hash`` and the event's canonical JSON.
+
+    The canonical JSON of the event object (keys sorted) is written field by field:
+    the same text as :func:`canonical_json` of the object, without building it.
+    """
+    text = canonical_text
+    body = (
+        f'{{"chain":{text(chain)},"filename":{text(filename)},"kind":{text(kind)},'
+        f'"payload":{text(payload)},"recorded_at":{text(recorded_at)},'
+        f'"row_key":{text(row_key)},"run_id":{text(run_id)},"seq":{int(seq)}}}'
     )
     return sha256_hex(prev_hash + body)
 
