@@ -146,3 +146,13 @@ def test_unary_operators_and_chained_comparisons() -> None:
     assert ev("not a", {"a": ""}) is True
     assert ev("1 < a < 3", {"a": 5}) is False
     assert ev("a not in (1, 2)", {"a": 3}) is True
+
+
+@pytest.mark.parametrize("source", ["v.amount", "col('v.amount')", "period"])
+def test_a_bare_column_or_variable_reads_like_any_expression(source: str) -> None:
+    row: dict[str, object] = {"v.amount": 1.1, "period": "from the row"}
+    value = ev(source, row)
+    assert value == ("2026-10" if source == "period" else Decimal("1.1"))
+    assert ev(f"({source})", row) == ev(f"{source} if True else None", row) == value
+    with pytest.raises(ExpressionError, match="not in the row"):
+        ev("v.missing", row)

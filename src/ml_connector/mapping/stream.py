@@ -586,12 +586,14 @@ class RunStream:
             raise RuntimeError("the run is finished")
         self.rows_total += 1
         field_name = self._period_field
-        if field_name is not None and _period_of(row.get(field_name)) is None:
-            self._unassign(row)
-            return
-        if not _in_period(row, self._period_field, self.period):
-            self.rows_other += 1
-            return
+        if field_name is not None:
+            row_period = _period_of(row.get(field_name))
+            if row_period is None:
+                self._unassign(row)
+                return
+            if row_period != self.period:
+                self.rows_other += 1
+                return
         index = self._selected
         self._selected += 1
         outcome = self.mapper.map_row(row, index)
