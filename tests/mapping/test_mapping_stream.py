@@ -9,9 +9,11 @@ import tracemalloc
 import weakref
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mapping_support import (
@@ -27,10 +29,14 @@ from mapping_support import (
 
 from ml_connector.config import LoadedConfig
 from ml_connector.formats.extf.columns import COLUMN_ATTRS
+from ml_connector.formats.extf.models import RenderedLine
 from ml_connector.formats.extf.reader import read_file
 from ml_connector.formats.extf.render import line_renderer
+from ml_connector.formats.extf.samples import sample_lines
 from ml_connector.formats.extf.split import write_split
 from ml_connector.mapping.mapper import MappedRow
+from ml_connector.mapping.restatement import line_to_json
+from ml_connector.mapping.scratch import LineSpill
 from ml_connector.mapping.stream import RunStream
 
 
@@ -335,3 +341,15 @@ def test_lines_rendered_by_the_mapper_give_the_file_the_writer_would_write(
     expected = write_split(header, lines, tmp_path / "writer", pipeline="gl-monthly")
     assert [f.path.name for f in done.files] == [f.path.name for f in expected]
     assert [f.path.read_bytes() for f in done.files] == [f.path.read_bytes() for f in expected]
+
+
+def test_the_booking_spill_gives_back_lines_and_rendered_text_in_order(tmp_path: Path) -> None:
+    line = sample_lines()[0]
+    text = '1,00;"S";"";;;"";1200;8400;"";0101;"Grüße; ""quoted"" {x}"'
+    spill = LineSpill(tmp_path / "spill.jsonl")
+    spill.append(line_to_json(line))
+    spill.append_rendered(date(2026, 10, 31), text)
+    with pytest.raises(ValueError, match="line break"):
+        spill.append_rendered(date(2026, 10, 31), "a\r\nb")
+    assert list(spill.batch(5)) == [line, RenderedLine(date(2026, 10, 31), text, 5)]
+    spill.close()

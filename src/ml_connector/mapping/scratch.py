@@ -8,7 +8,7 @@ here, in the run's working directory, and is removed when the run is prepared:
   each Belegfeld 1 (``documents``), for restatements and the duplicate-key and
   document-number collision checks;
 * :class:`LineSpill`: booking lines written one after the other (JSON of their filled
-  columns, exact decimals, or the checked EXTF text and the Belegdatum of a line the
+  columns, exact decimals, or the Belegdatum and the checked EXTF text of a line the
   mapper rendered) and read back in the same order;
 * :class:`JsonSpill`: JSON values, one a line.
 """
@@ -26,12 +26,6 @@ from ml_connector.formats.extf.models import BookingLine, RenderedLine
 from ml_connector.mapping.restatement import line_from_json
 
 __all__ = ["JsonSpill", "KeyIndex", "LineSpill"]
-
-_TEXT = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _rendered_record(day: str, text: str) -> str:
-    return f'["{day}",{_TEXT(text)}]'
 
 
 _SCHEMA = """
@@ -147,9 +141,12 @@ class LineSpill:
         self.count += 1
 
     def append_rendered(self, belegdatum: date, text: str) -> None:
-        """Append a line the mapper rendered and checked, as its text and Belegdatum."""
+        """Append a line the mapper rendered and checked: its Belegdatum (ISO) and its
+        text, as they are (the checks refuse line breaks in every field)."""
         assert self._out is not None, "spill already closed for writing"
-        self._out.write(_rendered_record(belegdatum.isoformat(), text) + "\n")
+        if "\n" in text or "\r" in text:
+            raise ValueError("a rendered EXTF line cannot hold a line break")
+        self._out.write(f"{belegdatum.isoformat()} {text}\n")
         self.count += 1
 
     def seal(self) -> None:
@@ -171,12 +168,11 @@ class LineSpill:
         self.seal()
         with self.path.open(encoding="utf-8") as handle:
             for text in handle:
-                data = json.loads(text)
-                if isinstance(data, list):
-                    day, rendered = data
-                    yield RenderedLine(date.fromisoformat(day), rendered, account_digits)
-                else:
-                    yield line_from_json(data)
+                if text.startswith("{"):
+                    yield line_from_json(json.loads(text))
+                else:  # "YYYY-MM-DD <text>\n"
+                    day = date.fromisoformat(text[:10])
+                    yield RenderedLine(day, text[11:-1], account_digits)
 
     def close(self) -> None:
         """Close and delete the file."""
