@@ -13,7 +13,7 @@ from ml_connector.mapping.expressions import (
     LookupMissError,
     compile_expression,
 )
-from ml_connector.mapping.lookups import LookupKind, LookupSet, LookupTable
+from ml_connector.mapping.lookups import LookupKind, LookupSet, LookupTable, normalise_key
 from ml_connector.mapping.text import compile_template
 
 LOOKUPS = LookupSet(
@@ -156,3 +156,19 @@ def test_a_bare_column_or_variable_reads_like_any_expression(source: str) -> Non
     assert ev(f"({source})", row) == ev(f"{source} if True else None", row) == value
     with pytest.raises(ExpressionError, match="not in the row"):
         ev("v.missing", row)
+
+
+@pytest.mark.parametrize(
+    ("value", "casefold", "expected"),
+    [
+        ("  Miete\t", False, "Miete"),
+        (" MIETE ", True, "miete"),
+        (" Gehälter ", True, "gehälter"),
+        ("Geha\u0308lter", False, "Gehälter"),
+        (Decimal("4120.00"), False, "4120"),
+        (Decimal("0.50"), False, "0.50"),
+        (date(2026, 1, 2), False, "2026-01-02"),
+    ],
+)
+def test_lookup_keys_are_trimmed_nfc_text(value: object, casefold: bool, expected: str) -> None:
+    assert normalise_key(value, casefold=casefold) == expected
