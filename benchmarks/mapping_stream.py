@@ -157,14 +157,14 @@ def _child(mode: str, n: int) -> dict[str, object]:
 def _extf_only(config: object, n: int, out: Path, now: object) -> list[int]:
     """Baseline: ``write_split`` of ``n`` ready lines (one mapped demo line, renumbered)."""
     from ml_connector.formats.extf.split import write_split
+    from ml_connector.mapping.mapper import MappedRow
     from ml_connector.mapping.stream import RunStream
 
     assert hasattr(config, "pipeline")
     with RunStream(config, PIPELINE, PERIOD, out / "sample", now=now) as sample:  # type: ignore[arg-type]
-        sample.add_many(generate(64))
-        done = sample.finish(totals(64), write=False)
-        lines = list(sample.lines())
-    header = done.facts.header
+        outcomes = [sample.mapper.map_row(row) for row in generate(64)]
+        lines = [line for o in outcomes if isinstance(o, MappedRow) for line in o.lines]
+    header = sample.header
 
     def all_lines() -> Iterator[object]:
         for i in range(n):

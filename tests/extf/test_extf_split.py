@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from extf_helpers import header, line
 
+from ml_connector.formats.extf.models import BatchHeader, BookingLine, RenderedLine
 from ml_connector.formats.extf.reader import read_file
+from ml_connector.formats.extf.render import checked_line_renderer
 from ml_connector.formats.extf.samples import sample_header, sample_lines
 from ml_connector.formats.extf.split import extf_filename, fiscal_year_start, write_split
 from ml_connector.formats.extf.validate import InvalidBatchError, validate_file
@@ -120,4 +122,46 @@ def test_inverted_period_is_rejected_before_anything_is_written(tmp_path: Path) 
     with pytest.raises(InvalidBatchError) as info:
         write_split(h, sample_lines(), tmp_path, pipeline="gl")
     assert info.value.problems[0].rule == "header.period"
+    assert list(tmp_path.iterdir()) == []
+
+
+def _rendered(h: BatchHeader, lines: list[BookingLine]) -> list[BookingLine | RenderedLine]:
+    """The lines as the mapper hands them over: rendered by the compiled checks."""
+    digits, check = h.sachkontenlaenge + 1, checked_line_renderer()
+    out: list[BookingLine | RenderedLine] = []
+    for item in lines:
+        text = check(item, digits, h.datum_vom, h.datum_bis, None)
+        assert text is not None
+        out.append(RenderedLine(item.belegdatum, text, digits))
+    return out
+
+
+def test_rendered_lines_write_the_same_file_as_booking_lines(tmp_path: Path) -> None:
+    h = sample_header()
+    plain = write_split(h, sample_lines(), tmp_path / "plain", pipeline="gl", max_bookings=8)
+    mixed = [*sample_lines()[:3], *_rendered(h, sample_lines()[3:])]
+    rendered = write_split(h, mixed, tmp_path / "rendered", pipeline="gl", max_bookings=8)
+    assert [w.path.name for w in rendered] == [w.path.name for w in plain]
+    assert [w.path.read_bytes() for w in rendered] == [w.path.read_bytes() for w in plain]
+
+
+def test_a_rendered_line_outside_the_period_writes_nothing(tmp_path: Path) -> None:
+    h = sample_header()
+    [item] = _rendered(h, sample_lines()[:1])
+    assert isinstance(item, RenderedLine)
+    late = dataclasses.replace(item, belegdatum=h.datum_bis.replace(year=h.datum_bis.year + 1))
+    with pytest.raises(InvalidBatchError, match="outside the period"):
+        write_split(h, [late], tmp_path, pipeline="gl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_line_rendered_under_other_rules_is_refused(tmp_path: Path) -> None:
+    h = sample_header()
+    [item] = _rendered(h, sample_lines()[:1])
+    assert isinstance(item, RenderedLine)
+    other = dataclasses.replace(item, account_digits=item.account_digits + 1)
+    with pytest.raises(ValueError, match="other rules"):
+        write_split(h, [other], tmp_path, pipeline="gl")
+    with pytest.raises(ValueError, match="other rules"):
+        write_split(h, [item], tmp_path, pipeline="gl", automatic_accounts={1776})
     assert list(tmp_path.iterdir()) == []

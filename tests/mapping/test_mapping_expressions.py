@@ -13,7 +13,7 @@ from ml_connector.mapping.expressions import (
     LookupMissError,
     compile_expression,
 )
-from ml_connector.mapping.lookups import LookupKind, LookupSet, LookupTable
+from ml_connector.mapping.lookups import LookupKind, LookupSet, LookupTable, normalise_key
 from ml_connector.mapping.text import compile_template
 
 LOOKUPS = LookupSet(
@@ -146,3 +146,29 @@ def test_unary_operators_and_chained_comparisons() -> None:
     assert ev("not a", {"a": ""}) is True
     assert ev("1 < a < 3", {"a": 5}) is False
     assert ev("a not in (1, 2)", {"a": 3}) is True
+
+
+@pytest.mark.parametrize("source", ["v.amount", "col('v.amount')", "period"])
+def test_a_bare_column_or_variable_reads_like_any_expression(source: str) -> None:
+    row: dict[str, object] = {"v.amount": 1.1, "period": "from the row"}
+    value = ev(source, row)
+    assert value == ("2026-10" if source == "period" else Decimal("1.1"))
+    assert ev(f"({source})", row) == ev(f"{source} if True else None", row) == value
+    with pytest.raises(ExpressionError, match="not in the row"):
+        ev("v.missing", row)
+
+
+@pytest.mark.parametrize(
+    ("value", "casefold", "expected"),
+    [
+        ("  Miete\t", False, "Miete"),
+        (" MIETE ", True, "miete"),
+        (" Gehälter ", True, "gehälter"),
+        ("Geha\u0308lter", False, "Gehälter"),
+        (Decimal("4120.00"), False, "4120"),
+        (Decimal("0.50"), False, "0.50"),
+        (date(2026, 1, 2), False, "2026-01-02"),
+    ],
+)
+def test_lookup_keys_are_trimmed_nfc_text(value: object, casefold: bool, expected: str) -> None:
+    assert normalise_key(value, casefold=casefold) == expected

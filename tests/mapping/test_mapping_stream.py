@@ -9,9 +9,11 @@ import tracemalloc
 import weakref
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mapping_support import (
@@ -27,7 +29,14 @@ from mapping_support import (
 
 from ml_connector.config import LoadedConfig
 from ml_connector.formats.extf.columns import COLUMN_ATTRS
+from ml_connector.formats.extf.models import RenderedLine
 from ml_connector.formats.extf.reader import read_file
+from ml_connector.formats.extf.render import line_renderer
+from ml_connector.formats.extf.samples import sample_lines
+from ml_connector.formats.extf.split import write_split
+from ml_connector.mapping.mapper import MappedRow
+from ml_connector.mapping.restatement import line_to_json
+from ml_connector.mapping.scratch import LineSpill
 from ml_connector.mapping.stream import RunStream
 
 
@@ -312,3 +321,35 @@ def test_a_period_posted_with_version_1_digests_is_unchanged_after_the_change(
     changed = stream_run(config, "p", "2026-10", rows, posted=old)
     assert changed.facts.changes == {"unchanged": 3, "changed": 1}
     assert [line.generalumkehr for line in changed.batch] == [True, None]
+
+
+def test_lines_rendered_by_the_mapper_give_the_file_the_writer_would_write(
+    demo_config: LoadedConfig, demo_rows: list[dict[str, object]], tmp_path: Path
+) -> None:
+    rows = [r for r in demo_rows if r["gl_monthly.period_month"] == "2026-10"]
+    with RunStream(demo_config, "gl-monthly", "2026-10", tmp_path / "run", now=NOW) as run:
+        outcomes = [run.mapper.map_row(row, i) for i, row in enumerate(rows)]
+        mapped = [o for o in outcomes if isinstance(o, MappedRow) and o.lines]
+        assert mapped
+        assert all(o.texts is not None for o in mapped)
+        run.add_many(rows)
+        done = run.finish(totals_of(rows))
+        assert done.ready, done.facts.blockers
+        header = run.header
+    lines = [line for o in mapped for line in o.lines]
+    assert [t for o in mapped for t in o.texts or ()] == [line_renderer()(x) for x in lines]
+    expected = write_split(header, lines, tmp_path / "writer", pipeline="gl-monthly")
+    assert [f.path.name for f in done.files] == [f.path.name for f in expected]
+    assert [f.path.read_bytes() for f in done.files] == [f.path.read_bytes() for f in expected]
+
+
+def test_the_booking_spill_gives_back_lines_and_rendered_text_in_order(tmp_path: Path) -> None:
+    line = sample_lines()[0]
+    text = '1,00;"S";"";;;"";1200;8400;"";0101;"Grüße; ""quoted"" {x}"'
+    spill = LineSpill(tmp_path / "spill.jsonl")
+    spill.append(line_to_json(line))
+    spill.append_rendered(date(2026, 10, 31), text)
+    with pytest.raises(ValueError, match="line break"):
+        spill.append_rendered(date(2026, 10, 31), "a\r\nb")
+    assert list(spill.batch(5)) == [line, RenderedLine(date(2026, 10, 31), text, 5)]
+    spill.close()

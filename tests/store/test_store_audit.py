@@ -14,10 +14,12 @@ from ml_connector.store.audit import (
     GENESIS_HASH,
     AuditEvent,
     append_events,
+    event_hash,
     has_event,
     iter_events,
     verify,
 )
+from ml_connector.store.canonical import canonical_json, sha256_hex
 
 
 def _rows(run: str, n: int) -> list[AuditEvent]:
@@ -131,3 +133,29 @@ def test_concurrent_appends_keep_one_unbroken_chain(store_engine: Engine) -> Non
     assert errors == []
     [report] = verify(store_engine)
     assert (report.ok, report.events, report.head_seq) == (True, 80, 80)
+
+
+@pytest.mark.parametrize(
+    ("row_key", "filename", "payload"),
+    [
+        ("k1", "EXTF_1.csv", '{"a":"12.50"}'),
+        (None, None, "{}"),
+        ('Grüße "quoted" \\ \u2028 \x01', "ä.csv", '{"text":"Straße \\"x\\""}'),
+    ],
+)
+def test_row_hash_is_sha256_of_the_event_canonical_json(
+    row_key: str | None, filename: str | None, payload: str
+) -> None:
+    event = {
+        "chain": "client:1-2",
+        "seq": 7,
+        "recorded_at": "2026-01-05T06:00:00.000001+00:00",
+        "run_id": "run-ü",
+        "kind": "row",
+        "row_key": row_key,
+        "filename": filename,
+        "payload": payload,
+    }
+    prev = "f" * 64
+    expected = sha256_hex(prev + canonical_json(event))
+    assert event_hash(prev, **event) == expected  # type: ignore[arg-type]

@@ -373,6 +373,8 @@ class Expression:
     """Lookup tables the expression uses."""
     code: _Fn = field(repr=False, compare=False)
     """The expression compiled to closures (what :meth:`evaluate` calls per row)."""
+    column: str | None = field(default=None, repr=False, compare=False)
+    """The column (or variable) a bare reference reads: evaluated without the closures."""
 
     def evaluate(
         self,
@@ -381,6 +383,8 @@ class Expression:
         variables: Mapping[str, object] | None = None,
     ) -> object:
         """Value for ``row``; raises :class:`ExpressionError` when the row does not fit."""
+        if self.column is not None:
+            return _column_value(row, variables or {}, self.column)
         env = _Env(row=row, lookups=lookups, variables=variables or {})
         try:
             return self.code(env)
@@ -424,7 +428,18 @@ def compile_expression(source: str, *, variables: frozenset[str] = frozenset()) 
         columns=frozenset(checker.columns),
         tables=frozenset(checker.tables),
         code=_compile(tree.body, text),
+        column=_bare_column(tree.body),
     )
+
+
+def _bare_column(node: ast.expr) -> str | None:
+    """The name an expression that only reads one column (``a.b`` or ``col("a.b")``) reads."""
+    if isinstance(node, ast.Name | ast.Attribute):
+        return _dotted_name(node)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "col":
+        first = node.args[0]
+        return str(first.value) if isinstance(first, ast.Constant) else None
+    return None
 
 
 def _short(text: str) -> str:
@@ -444,11 +459,15 @@ def _depth(tree: ast.AST) -> int:
 
 
 def _column(env: _Env, name: str) -> object:
-    if name in env.variables:
-        return env.variables[name]
-    if name not in env.row:
+    return _column_value(env.row, env.variables, name)
+
+
+def _column_value(row: Mapping[str, object], variables: Mapping[str, object], name: str) -> object:
+    if name in variables:
+        return variables[name]
+    if name not in row:
         raise ExpressionError(f"column {name!r} is not in the row")
-    value = env.row[name]
+    value = row[name]
     if isinstance(value, float):
         return Decimal(repr(value))
     return value

@@ -5,7 +5,8 @@ column rule plus the cross-field rules, and the header's period and SachkontenlÃ
 a header is given), so a line the mapper returns is a line the writer accepts. A
 line is first put through the validating writer's compiled checks (the validator's
 rules compiled into the renderer, as the writer uses them); only a line they refuse
-goes through :func:`validate_line`, which names every problem.
+goes through :func:`validate_line`, which names every problem. :func:`checked_text`
+keeps the text those checks rendered, so the writer need not render the line again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ml_connector.formats.extf.models import BatchHeader, BookingLine
 from ml_connector.formats.extf.render import checked_line_renderer
 from ml_connector.formats.extf.validate import validate_line
 
-__all__ = ["line_problems"]
+__all__ = ["checked_text", "line_problems"]
 
 
 def line_problems(line: BookingLine, header: BatchHeader | None, account_length: int) -> list[str]:
@@ -29,12 +30,18 @@ def line_problems(line: BookingLine, header: BatchHeader | None, account_length:
     return problems
 
 
+def checked_text(line: BookingLine, header: BatchHeader) -> str | None:
+    """The EXTF text of ``line`` when the validating writer's compiled checks accept it
+    for ``header`` (SachkontenlÃ¤nge and period; no automatic accounts), else ``None``
+    (:func:`line_problems` then names why)."""
+    check = checked_line_renderer()
+    try:
+        return check(line, header.sachkontenlaenge + 1, header.datum_vom, header.datum_bis, None)
+    except Exception:  # a value of the wrong type: the validator names it
+        return None
+
+
 def _passes(line: BookingLine, header: BatchHeader) -> bool:
     """Whether the validating writer's compiled checks accept ``line`` (the same rules as
     :func:`validate_line`, one formatting pass); on ``False`` the validator names why."""
-    check = checked_line_renderer()
-    try:
-        text = check(line, header.sachkontenlaenge + 1, header.datum_vom, header.datum_bis, None)
-    except Exception:  # a value of the wrong type: the validator names it
-        return False
-    return text is not None
+    return checked_text(line, header) is not None

@@ -37,6 +37,9 @@ class LookupKind(StrEnum):
 
 def normalise_key(value: object, *, casefold: bool = False) -> str:
     """Text form of a lookup key: NFC, trimmed, optionally case-folded."""
+    if type(value) is str and value.isascii():  # NFC leaves ASCII as it is
+        text = value.strip()
+        return text.casefold() if casefold else text
     if isinstance(value, date):
         text = value.isoformat()
     elif isinstance(value, Decimal):

@@ -21,9 +21,15 @@ from typing import TYPE_CHECKING
 from ml_connector.formats.dxso.models import LedgerEntry
 from ml_connector.formats.extf.automatic import automatic_account_hit
 from ml_connector.formats.extf.columns import COLUMN_BY_ATTR
-from ml_connector.formats.extf.models import COLUMN_ATTRS, BookingLine
+from ml_connector.formats.extf.models import (
+    COLUMN_ATTRS,
+    BatchHeader,
+    BookingLine,
+    filled_columns,
+)
 from ml_connector.mapping.dxso import DxsoEntryMaker, DxsoHold, entry_digest
 from ml_connector.mapping.expressions import ExpressionError, LookupMissError
+from ml_connector.mapping.extf_checks import checked_text, line_problems
 from ml_connector.mapping.lookups import LookupKind, LookupSet, normalise_key
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.spec import HOME_CURRENCY, CompiledMapping, FieldRule
@@ -59,6 +65,7 @@ __all__ = [
     "content_digest_v1",
     "duplicate_key",
     "line_digest_text",
+    "period_header",
     "same_content",
 ]
 
@@ -151,11 +158,16 @@ class MappedRow:
     """What ml-connector changed in the row's data on the way (texts cut, ...)."""
     dxso: LedgerEntry | None = None
     """The DXSO booking suggestion of a ``channel = "dxso"`` pipeline's row."""
+    texts: tuple[str, ...] | None = None
+    """The EXTF text of each line, rendered by the checks that accepted it for the batch
+    header of the mapper's period (:attr:`RowMapper.header`); ``None`` when not rendered."""
 
 
 RowOutcome = MappedRow | Rejection
 #: returns the problems of one line (empty = valid); the EXTF validator's line checks
 LineChecker = Callable[[BookingLine], Sequence[str]]
+#: a field's coercion: ``(raw value, changes) -> value`` (raises ``_Reject``)
+Converter = Callable[[object, list[DataChange]], object]
 
 
 class DocumentHold(Exception):  # noqa: N818 - a row's outcome, not an error class
@@ -220,9 +232,8 @@ DIGEST_VERSION = "v2:"
 def line_digest_text(line: BookingLine) -> str:
     """Canonical text of a line's content (Generalumkehr excluded): its set columns as
     ``attribute=value`` in column order, separated by U+001F (empty columns left out)."""
-    values = _DIGEST_VALUES(line)
     return "\x1f".join(
-        [f"{_DIGEST_ATTRS[i]}={value}" for i, value in enumerate(values) if value is not None]
+        [f"{attr}={value}" for attr, value in filled_columns(line) if attr != "generalumkehr"]
     )
 
 
@@ -281,6 +292,22 @@ def _as_decimal(value: object, field: str, missing: RejectReason, bad: RejectRea
     return number
 
 
+def _as_int(value: object, field: str) -> int:
+    number = _as_decimal(value, field, RejectReason.INVALID_VALUE, RejectReason.INVALID_VALUE)
+    if number != number.to_integral_value():
+        raise _Reject(RejectReason.INVALID_VALUE, field, f"{value!r} is not a whole number", value)
+    return int(number)
+
+
+def _as_flag(value: object, field: str) -> bool:
+    text = str(value).strip().lower()
+    if value is True or text in ("1", "true", "yes", "g"):
+        return True
+    if value is False or text in ("0", "false", "no"):
+        return False
+    raise _Reject(RejectReason.INVALID_VALUE, field, f"{value!r} is not 0/1", value)
+
+
 def _as_date(value: object, field: str) -> date:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _Reject(RejectReason.MISSING_DATE, field, "no date", value)
@@ -317,10 +344,14 @@ class RowMapper:
         self.lookups = lookups
         self.client = client
         self.period = period
+        #: the batch header lines are checked against (when the period is known)
+        self.header = None if period is None else period_header(client, period)
         self.line_checker = line_checker or default_line_checker(client, period)
+        self._custom_checker = line_checker is not None
         self._variables: dict[str, object] = {"period": str(period) if period else None}
         self._currency_column: dict[str, bool] = {}
         self._automatic = client.automatic_account_set
+        self._convert = self._converters()
         dxso = mapping.dxso
         self._dxso = (
             None
@@ -425,8 +456,15 @@ class RowMapper:
     ) -> MappedRow:
         changes: list[DataChange] = []
         values: dict[str, object] = {}
+        convert = self._convert
         for name, rule in self.mapping.fields.items():
-            values[name] = self._coerce(name, self._raw(rule, row), changes)
+            value = self._raw(rule, row)
+            if value is None or (
+                isinstance(value, str) and name != "buchungstext" and not value.strip()
+            ):
+                values[name] = None
+            else:
+                values[name] = convert[name](value, changes)
         self._hold_text_changes(changes)
         belegdatum = values.get("belegdatum")
         if belegdatum is None:
@@ -462,9 +500,11 @@ class RowMapper:
         if self.mapping.amount_account == "gegenkonto":
             debit = not debit
         line = BookingLine(umsatz=abs(amount), soll_haben="S" if debit else "H", **values)  # type: ignore[arg-type]
-        problems = list(self.line_checker(line))
-        if problems:
-            raise _Reject(RejectReason.EXTF_RULE, None, "; ".join(problems), None)
+        text = None if self.header is None else checked_text(line, self.header)
+        if text is None or self._custom_checker:
+            problems = list(self.line_checker(line))
+            if problems:
+                raise _Reject(RejectReason.EXTF_RULE, None, "; ".join(problems), None)
         digest = content_digest((line,))
         entry = None
         if self._dxso is not None:
@@ -476,8 +516,9 @@ class RowMapper:
                 ) from None
             digest = DIGEST_VERSION + entry_digest(digest, entry)
             self._hold_text_changes(changes)
+        texts = None if text is None else (text,)
         return MappedRow(
-            index, row_key, row_period, (line,), amount, digest, row, tuple(changes), entry
+            index, row_key, row_period, (line,), amount, digest, row, tuple(changes), entry, texts
         )
 
     def _row_link(self, row: Mapping[str, object]) -> str | None:
@@ -614,67 +655,69 @@ class RowMapper:
         if values.get("wkz_basis_umsatz") is None:
             values["wkz_basis_umsatz"] = HOME_CURRENCY
 
-    def _coerce(self, name: str, value: object, changes: list[DataChange]) -> object:
-        if value is None or (
-            isinstance(value, str) and not value.strip() and name != "buchungstext"
-        ):
-            return None
+    def _converters(self) -> dict[str, Converter]:
+        """Each mapped field's coercion and text rules, chosen once per mapping."""
+        return {name: self._converter(name) for name in self.mapping.fields}
+
+    def _converter(self, name: str) -> Converter:
         kind = FIELD_TYPES[name]
         if name in ("konto", "gegenkonto") or (kind == "int" and "konto" in name):
-            return self._account(name, value)
+            return lambda value, changes: self._account(name, value)
         if kind == "int":
-            number = _as_decimal(
-                value, name, RejectReason.INVALID_VALUE, RejectReason.INVALID_VALUE
-            )
-            if number != number.to_integral_value():
-                raise _Reject(
-                    RejectReason.INVALID_VALUE, name, f"{value!r} is not a whole number", value
-                )
-            return int(number)
+            return lambda value, changes: _as_int(value, name)
         if kind == "Decimal":
-            return _as_decimal(value, name, RejectReason.INVALID_VALUE, RejectReason.INVALID_VALUE)
+            invalid = RejectReason.INVALID_VALUE
+            return lambda value, changes: _as_decimal(value, name, invalid, invalid)
         if kind == "date":
-            return _as_date(value, name)
+            return lambda value, changes: _as_date(value, name)
         if kind == "bool":
-            text = str(value).strip().lower()
-            if value is True or text in ("1", "true", "yes", "g"):
-                return True
-            if value is False or text in ("0", "false", "no"):
-                return False
-            raise _Reject(RejectReason.INVALID_VALUE, name, f"{value!r} is not 0/1", value)
-        return self._text(name, value, changes)
+            return lambda value, changes: _as_flag(value, name)
+        return self._text_rule(name)
 
-    def _text(self, name: str, value: object, changes: list[DataChange]) -> str | None:
+    def _text_rule(self, name: str) -> Converter:
+        """The text rules of field ``name`` (document number, free text or plain text)."""
         rules = self.mapping.text
         max_length = COLUMN_BY_ATTR[name].max_length
-        try:
-            if name in ("belegfeld_1", "belegfeld_2"):
-                text = fit_document_number(
+        fit: Converter
+        if name in ("belegfeld_1", "belegfeld_2"):
+            charset, overflow = rules.belegfeld_charset, rules.belegfeld_overflow
+
+            def fit(value: object, changes: list[DataChange]) -> str:
+                return fit_document_number(
                     value,
                     max_length,
-                    charset=rules.belegfeld_charset,
-                    overflow=rules.belegfeld_overflow,
+                    charset=charset,
+                    overflow=overflow,
                     field=name,
                     changes=changes,
                 )
-            elif name == "buchungstext":
-                text = fit_free_text(
-                    value, max_length, rules.buchungstext_overflow, field=name, changes=changes
-                )
-            else:
+        elif name == "buchungstext":
+            free = rules.buchungstext_overflow
+
+            def fit(value: object, changes: list[DataChange]) -> str:
+                return fit_free_text(value, max_length, free, field=name, changes=changes)
+        else:
+
+            def fit(value: object, changes: list[DataChange]) -> str:
                 text = clean_text(value, name, changes)
                 if len(text) > max_length:
                     raise TextRuleError(
                         f"{len(text)} characters, at most {max_length} allowed", reason="too_long"
                     )
-        except TextRuleError as exc:
-            reason = (
-                RejectReason.TEXT_TOO_LONG
-                if exc.reason == "too_long"
-                else RejectReason.INVALID_CHARACTERS
-            )
-            raise _Reject(reason, name, str(exc), value) from None
-        return text or None
+                return text
+
+        def convert(value: object, changes: list[DataChange]) -> object:
+            try:
+                return fit(value, changes) or None
+            except TextRuleError as exc:
+                reason = (
+                    RejectReason.TEXT_TOO_LONG
+                    if exc.reason == "too_long"
+                    else RejectReason.INVALID_CHARACTERS
+                )
+                raise _Reject(reason, name, str(exc), value) from None
+
+        return convert
 
     def _account(self, name: str, value: object) -> int:
         text = clean_text(value)
@@ -698,24 +741,24 @@ class RowMapper:
         return int(text)
 
 
+def period_header(client: DatevClient, period: Period) -> BatchHeader:
+    """The batch header of ``client`` for ``period`` as far as the line checks use it."""
+    return BatchHeader(
+        beraternummer=client.consultant_number,
+        mandantennummer=client.client_number,
+        wj_beginn=period.fiscal_year_start(client.fiscal_year_start_month),
+        sachkontenlaenge=client.account_length,
+        datum_vom=period.start,
+        datum_bis=period.end,
+        festschreibung=client.festschreibung,
+        skr=client.skr,
+        erzeugt_am=datetime(period.year, period.month, 1),
+    )
+
+
 def default_line_checker(client: DatevClient, period: Period | None = None) -> LineChecker:
     """The EXTF validator's line checks, against the batch header of ``period`` if given."""
-    from ml_connector.formats.extf.models import BatchHeader
-    from ml_connector.mapping.extf_checks import line_problems
-
-    header = None
-    if period is not None:
-        header = BatchHeader(
-            beraternummer=client.consultant_number,
-            mandantennummer=client.client_number,
-            wj_beginn=period.fiscal_year_start(client.fiscal_year_start_month),
-            sachkontenlaenge=client.account_length,
-            datum_vom=period.start,
-            datum_bis=period.end,
-            festschreibung=client.festschreibung,
-            skr=client.skr,
-            erzeugt_am=datetime(period.year, period.month, 1),
-        )
+    header = None if period is None else period_header(client, period)
 
     def check(line: BookingLine) -> Sequence[str]:
         return line_problems(line, header, client.account_length)

@@ -20,14 +20,13 @@ the file that carries it.
 from __future__ import annotations
 
 import dataclasses
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from ml_connector.formats.extf.models import COLUMN_ATTRS, BookingLine
+from ml_connector.formats.extf.models import BookingLine, filled_columns
 from ml_connector.mapping.mapper import FIELD_TYPES
 
 __all__ = [
@@ -39,15 +38,12 @@ __all__ = [
 ]
 
 _STORNO = "Storno "
-_ALL_VALUES = operator.attrgetter(*COLUMN_ATTRS)
 
 
 def line_to_json(line: BookingLine) -> dict[str, object]:
     """The filled columns of ``line`` as JSON values (Decimal as text, dates ISO)."""
     out: dict[str, object] = {}
-    for attr, value in zip(COLUMN_ATTRS, _ALL_VALUES(line), strict=True):
-        if value is None:
-            continue
+    for attr, value in filled_columns(line):
         if isinstance(value, Decimal):
             out[attr] = str(value)
         elif isinstance(value, date):

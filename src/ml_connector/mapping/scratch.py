@@ -8,7 +8,8 @@ here, in the run's working directory, and is removed when the run is prepared:
   each Belegfeld 1 (``documents``), for restatements and the duplicate-key and
   document-number collision checks;
 * :class:`LineSpill`: booking lines written one after the other (JSON of their filled
-  columns, exact decimals) and read back in the same order;
+  columns, exact decimals, or the Belegdatum and the checked EXTF text of a line the
+  mapper rendered) and read back in the same order;
 * :class:`JsonSpill`: JSON values, one a line.
 """
 
@@ -17,13 +18,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from ml_connector.formats.extf.models import BookingLine
+from ml_connector.formats.extf.models import BookingLine, RenderedLine
 from ml_connector.mapping.restatement import line_from_json
 
 __all__ = ["JsonSpill", "KeyIndex", "LineSpill"]
+
 
 _SCHEMA = """
 CREATE TABLE posted (
@@ -137,6 +140,15 @@ class LineSpill:
         self._out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         self.count += 1
 
+    def append_rendered(self, belegdatum: date, text: str) -> None:
+        """Append a line the mapper rendered and checked: its Belegdatum (ISO) and its
+        text, as they are (the checks refuse line breaks in every field)."""
+        assert self._out is not None, "spill already closed for writing"
+        if "\n" in text or "\r" in text:
+            raise ValueError("a rendered EXTF line cannot hold a line break")
+        self._out.write(f"{belegdatum.isoformat()} {text}\n")
+        self.count += 1
+
     def seal(self) -> None:
         """Finish writing (reading needs a sealed spill)."""
         if self._out is not None:
@@ -144,10 +156,23 @@ class LineSpill:
             self._out = None
 
     def __iter__(self) -> Iterator[BookingLine]:
+        """The lines appended with :meth:`append` (a spill without rendered lines)."""
+        for line in self.batch(0):
+            if isinstance(line, RenderedLine):
+                raise TypeError("the spill holds rendered lines; read it with batch()")
+            yield line
+
+    def batch(self, account_digits: int) -> Iterator[BookingLine | RenderedLine]:
+        """Every line in order; a rendered one as a :class:`RenderedLine` checked for
+        ``account_digits`` (the Sachkontenlänge + 1 of the mapper's header)."""
         self.seal()
         with self.path.open(encoding="utf-8") as handle:
             for text in handle:
-                yield line_from_json(json.loads(text))
+                if text.startswith("{"):
+                    yield line_from_json(json.loads(text))
+                else:  # "YYYY-MM-DD <text>\n"
+                    day = date.fromisoformat(text[:10])
+                    yield RenderedLine(day, text[11:-1], account_digits)
 
     def close(self) -> None:
         """Close and delete the file."""

@@ -38,7 +38,7 @@ from typing import Any
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
 from ml_connector.formats.dxso.models import Receipt
-from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.models import BatchHeader, BookingLine, RenderedLine
 from ml_connector.formats.extf.split import WrittenFile, write_split
 from ml_connector.formats.extf.validate import MAX_BOOKINGS
 from ml_connector.mapping.changes import (
@@ -499,6 +499,9 @@ class RunStream:
             row_link=row_link,
         )
         self.header = batch_header(config, pipeline, self.period, now or datetime.now(UTC))
+        #: the mapper's line texts were checked against this batch's rules (the default
+        #: checks, the same Sachkontenlänge and period): the writer takes them as they are
+        self._rendered = _same_rules(self.mapper.header, self.header)
         self.max_bookings = max_bookings
         #: no rows from Looker for a period with posted bookings reverses them all
         #: instead of blocking the run
@@ -597,12 +600,14 @@ class RunStream:
             raise RuntimeError("the run is finished")
         self.rows_total += 1
         field_name = self._period_field
-        if field_name is not None and _period_of(row.get(field_name)) is None:
-            self._unassign(row)
-            return
-        if not _in_period(row, self._period_field, self.period):
-            self.rows_other += 1
-            return
+        if field_name is not None:
+            row_period = _period_of(row.get(field_name))
+            if row_period is None:
+                self._unassign(row)
+                return
+            if row_period != self.period:
+                self.rows_other += 1
+                return
         index = self._selected
         self._selected += 1
         outcome = self.mapper.map_row(row, index)
@@ -680,7 +685,8 @@ class RunStream:
                 applied=self.corrections,
             )
         self._count(change)
-        lines = [line_to_json(line) for line in row.lines]
+        texts = row.texts if self._rendered else None
+        lines = [] if texts is not None and self._traces is None else _lines_json(row.lines)
         reversed_lines = [line_to_json(line) for line in reversal] if change.applied else []
         position: list[object] | None = None
         if change.applied:
@@ -690,8 +696,7 @@ class RunStream:
                 self._reversals.append(item)
             if change.booking:
                 position = ["b", self._bookings.count]
-                for item in lines:
-                    self._bookings.append(item)
+                self._spill_booking(row, texts, lines)
                 if self._dxso is not None and row.dxso is not None:
                     self._dxso.add(row.dxso)
                     self._note_receipt(row)
@@ -710,6 +715,18 @@ class RunStream:
             links = self._invoice_links.setdefault(invoice, [])
             if link not in links:
                 links.append(link)
+
+    def _spill_booking(
+        self, row: MappedRow, texts: tuple[str, ...] | None, lines: list[dict[str, object]]
+    ) -> None:
+        """Spill a row's booking lines: the text the mapper's checks rendered (the writer
+        takes it as it is), else the lines as JSON (the writer renders and checks them)."""
+        if texts is not None:
+            for line, text in zip(row.lines, texts, strict=True):
+                self._bookings.append_rendered(line.belegdatum, text)
+            return
+        for item in lines:
+            self._bookings.append(item)
 
     def _check_document_number(self, row: MappedRow) -> None:
         """Count a Belegfeld 1 that an earlier row reached from a different source value."""
@@ -885,9 +902,11 @@ class RunStream:
         values = tuple(sorted(self._unassigned_values))
         return Completeness(unassigned, values, tuple(warnings), self._uncovered)
 
-    def lines(self) -> Iterator[BookingLine]:
-        """The batch read back from the spills: reversals first, then new bookings."""
-        return chain(iter(self._reversals), iter(self._bookings))
+    def lines(self) -> Iterator[BookingLine | RenderedLine]:
+        """The batch read back from the spills: reversals first, then new bookings (those
+        the mapper rendered and checked for this batch's header as their text)."""
+        digits = self.header.sachkontenlaenge + 1
+        return chain(iter(self._reversals), self._bookings.batch(digits))
 
     def traces(self) -> Iterator[RowTrace]:
         """One trace per row of the period (extract order), then one per gone key
@@ -906,6 +925,21 @@ class RunStream:
                 at = offset if kind == "r" else self._reversal_lines + offset
                 at = at if ready else None
             yield RowTrace(key, source, booking, rejection, at)
+
+
+def _same_rules(checked: BatchHeader | None, header: BatchHeader) -> bool:
+    """Whether lines checked against ``checked`` pass the writer's line checks of ``header``."""
+    if checked is None:
+        return False
+    return (checked.sachkontenlaenge, checked.datum_vom, checked.datum_bis) == (
+        header.sachkontenlaenge,
+        header.datum_vom,
+        header.datum_bis,
+    )
+
+
+def _lines_json(lines: Sequence[BookingLine]) -> list[dict[str, object]]:
+    return [line_to_json(line) for line in lines]
 
 
 def _reversal(lines_json: str) -> tuple[BookingLine, ...]:

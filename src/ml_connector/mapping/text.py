@@ -191,6 +191,8 @@ def as_text(value: object) -> str:
 
 def _clean(value: object, field: str, changes: list[DataChange] | None) -> str:
     raw = as_text(value)
+    if raw.isascii() and raw.isprintable() and "  " not in raw and raw.strip(" ") == raw:
+        return raw  # nothing for rules 1-3 to change (the common case)
     text = unicodedata.normalize("NFC", raw)
     text, controls = _CONTROL.subn(" ", text)
     text = _SPACES.sub(" ", text).strip()

@@ -11,9 +11,10 @@ import hashlib
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
-__all__ = ["canonical_json", "sha256_hex"]
+__all__ = ["canonical_json", "canonical_text", "sha256_hex"]
 
 
 def _default(value: Any) -> Any:
@@ -26,16 +27,26 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
+_ENCODER = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    default=_default,
+)
+_encode = _ENCODER.encode
+#: how the encoder writes a string (``ensure_ascii=False``: UTF-8 kept as is)
+_string = encode_basestring
+
+
 def canonical_json(value: Any) -> str:
     """The canonical JSON text of ``value``."""
-    return json.dumps(
-        value,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_default,
-    )
+    return _encode(value)
+
+
+def canonical_text(value: str | None) -> str:
+    """The canonical JSON of a string or ``None`` (a field of a canonical object)."""
+    return "null" if value is None else _string(value)
 
 
 def sha256_hex(text: str) -> str:

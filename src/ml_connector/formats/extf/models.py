@@ -17,7 +17,8 @@ million lines must stay cheap); :mod:`ml_connector.formats.extf.validate` does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,9 +29,12 @@ from ml_connector.formats.extf.spec import COLUMN_HEADINGS
 __all__ = [
     "ATTR_TO_HEADING",
     "COLUMN_ATTRS",
+    "GROUPS",
     "HEADING_TO_ATTR",
     "BatchHeader",
     "BookingLine",
+    "RenderedLine",
+    "filled_columns",
 ]
 
 
@@ -290,6 +294,20 @@ class BookingLine:
     """125 Abw. Skontokonto"""
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedLine:
+    """A booking line as text, rendered by the validating writer's compiled checks
+    (:func:`~ml_connector.formats.extf.render.checked_line_renderer`), which accepted it
+    for Sachkontenlänge ``account_digits - 1`` and no automatic accounts: a writer with
+    the same rules appends the text without rendering or checking the line again.
+    ``belegdatum`` places it in its period and fiscal year."""
+
+    belegdatum: date
+    text: str
+    account_digits: int
+    """The longest account number the checks allowed (Sachkontenlänge + 1)."""
+
+
 @dataclass(slots=True, kw_only=True)
 class BatchHeader:
     """The variable part of header line 1 (header version 700, category 21).
@@ -355,3 +373,40 @@ HEADING_TO_ATTR: Mapping[str, str] = MappingProxyType(
 ATTR_TO_HEADING: Mapping[str, str] = MappingProxyType(
     dict(zip(COLUMN_ATTRS, COLUMN_HEADINGS, strict=True))
 )
+
+#: column ranges (0-based, end exclusive) fetched together; the first is always rendered
+#: core columns 1-14; OPOS and Beleginfo 15-36; KOST1/2; the rarely used 39-113;
+#: Festschreibung; Leistungsdatum and the tail 115-125
+GROUPS: tuple[tuple[int, int], ...] = (
+    (0, 14),
+    (14, 36),
+    (36, 38),
+    (38, 113),
+    (113, 114),
+    (114, 125),
+)
+
+
+def _getter(attrs: tuple[str, ...]) -> Callable[[BookingLine], tuple[object, ...]]:
+    """The values of ``attrs`` as a tuple (also for a single attribute)."""
+    if len(attrs) == 1:
+        single = operator.attrgetter(attrs[0])
+        return lambda line: (single(line),)
+    return operator.attrgetter(*attrs)
+
+
+_SPANS = tuple(
+    (COLUMN_ATTRS[start:end], _getter(COLUMN_ATTRS[start:end]), (None,) * (end - start))
+    for start, end in GROUPS
+)
+
+
+def filled_columns(line: BookingLine) -> list[tuple[str, object]]:
+    """``(attribute, value)`` of the set columns of ``line`` in column order (a group
+    of unset columns, most of the 125, is skipped whole)."""
+    out: list[tuple[str, object]] = []
+    for attrs, values_of, empty in _SPANS:
+        values = values_of(line)
+        if values != empty:
+            out += [(a, v) for a, v in zip(attrs, values, strict=True) if v is not None]
+    return out

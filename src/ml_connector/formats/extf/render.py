@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import cache
 
 from ml_connector.formats.extf.columns import COLUMNS, Column, Kind
-from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.models import GROUPS, BatchHeader, BookingLine
 from ml_connector.formats.extf.spec import COLUMN_HEADINGS
 
 __all__ = [
@@ -30,18 +30,6 @@ __all__ = [
     "line_renderer",
     "quote",
 ]
-
-#: column ranges (0-based, end exclusive) fetched together; the first is always rendered
-#: core columns 1-14; OPOS and Beleginfo 15-36; KOST1/2; the rarely used 39-113;
-#: Festschreibung; Leistungsdatum and the tail 115-125
-GROUPS: tuple[tuple[int, int], ...] = (
-    (0, 14),
-    (14, 36),
-    (36, 38),
-    (38, 113),
-    (113, 114),
-    (114, 125),
-)
 
 
 def quote(text: str) -> str:

@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
-from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.models import BatchHeader, BookingLine, RenderedLine
 from ml_connector.formats.extf.validate import (
     MAX_BOOKINGS,
     MAX_BYTES,
@@ -122,7 +122,7 @@ class _Part:
 
 def write_split(
     header: BatchHeader,
-    lines: Iterable[BookingLine],
+    lines: Iterable[BookingLine | RenderedLine],
     out_dir: str | Path,
     *,
     pipeline: str,
@@ -138,7 +138,8 @@ def write_split(
     ``header`` describes the whole batch; its period may span several fiscal years
     (anchored at ``wj_beginn``): each file gets the part of the period inside its
     fiscal year.  Raises :class:`InvalidBatchError` (and writes nothing) when a line is
-    invalid or outside the period.
+    invalid or outside the period.  A :class:`RenderedLine` (checked when it was
+    rendered) is written as it is: each line is rendered and checked once.
     """
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -204,8 +205,10 @@ def write_split(
         raise
 
 
-def _render(part: _Part, line: BookingLine, index: int) -> str:
+def _render(part: _Part, line: BookingLine | RenderedLine, index: int) -> str:
     try:
+        if isinstance(line, RenderedLine):
+            return part.writer.rendered(line)
         return part.writer.render(line)
     except InvalidBatchError as exc:
         where = f" (booking {index + 1} of the input, part {part.number})"

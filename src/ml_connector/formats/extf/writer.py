@@ -23,11 +23,12 @@ import itertools
 import os
 import tempfile
 from collections.abc import Collection, Iterable
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 from ml_connector.formats.extf.columns import COLUMNS
-from ml_connector.formats.extf.models import BatchHeader, BookingLine
+from ml_connector.formats.extf.models import BatchHeader, BookingLine, RenderedLine
 from ml_connector.formats.extf.render import (
     checked_line_renderer,
     header_line,
@@ -105,6 +106,23 @@ class BatchWriter:
     def render(self, line: BookingLine) -> str:
         """The text of ``line`` as the next booking line (validated unless disabled)."""
         return self._render_one(line, self.bookings + 3)
+
+    def rendered(self, line: RenderedLine) -> str:
+        """The text of a line the compiled checks accepted already (see
+        :class:`~ml_connector.formats.extf.models.RenderedLine`), as the next booking line.
+
+        Its Belegdatum is checked against the period; a line checked under other rules
+        (another Sachkontenlänge, or this writer checks automatic accounts) is refused:
+        pass it as a :class:`BookingLine`.
+        """
+        if not self.validate:
+            return line.text
+        maxacc, vom, bis, automatic = self._checked_args
+        if line.account_digits != maxacc or automatic is not None:
+            raise ValueError("the line was rendered under other rules; pass it as a BookingLine")
+        if not vom <= line.belegdatum <= bis:
+            raise InvalidBatchError([_outside_period(line.belegdatum, self.header, self.bookings)])
+        return line.text
 
     def _render_one(self, line: BookingLine, number: int) -> str:
         if self.validate:
@@ -254,6 +272,19 @@ class BatchWriter:
         raise AssertionError(
             "unreachable: chunk failed to encode but no line did"
         )  # pragma: no cover
+
+
+def _outside_period(booked: date, header: BatchHeader, bookings: int) -> Problem:
+    return Problem(
+        "row.belegdatum_period",
+        f"Belegdatum {booked} is outside the period "
+        f"{header.datum_vom:%d.%m.%Y}-{header.datum_bis:%d.%m.%Y}",
+        "put the booking into the batch of its period",
+        bookings + 3,
+        10,
+        "Belegdatum",
+        str(booked),
+    )
 
 
 def _encoding_problem(line: str, position: int, number: int) -> Problem:
