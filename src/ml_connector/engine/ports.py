@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ml_connector.errors import DataError, RetriableError
+from ml_connector.http.clients import ClientPool
 from ml_connector.schedule.rules import ScheduleRule
 from ml_connector.store.canonical import canonical_json
 
@@ -33,6 +34,7 @@ __all__ = [
     "DatevJobPendingError",
     "DocumentSteps",
     "JobStatus",
+    "PooledSteps",
     "Prepared",
     "PreparedDocument",
     "PreparedFile",
@@ -248,6 +250,16 @@ class DocumentSteps(Protocol):
 
     async def upload_document(self, spec: RunSpec, document: PreparedDocument) -> bool:
         """Upload ``document`` under its id; ``False`` when DATEV had it already."""
+        ...
+
+
+@runtime_checkable
+class PooledSteps(Protocol):
+    """Steps that keep their HTTP clients in the engine's pool (one per process,
+    closed when the engine shuts down) instead of building them per step."""
+
+    def use_client_pool(self, pool: ClientPool | None) -> None:
+        """Send through ``pool`` from now on (``None``: clients per step again)."""
         ...
 
 
