@@ -15,7 +15,10 @@ measurement runs in its own process, so its peak RSS is its own:
   (``LiveRunSteps.prepare`` of every month), no engine, no DATEV;
 * ``engine``: the real thing: the durable engine (SQLite store and system database by
   default, ``--postgres`` for PostgreSQL) with ``LiveRunSteps``: extract, map, files,
-  audit trail of every row, upload, job polling, posted records.
+  audit trail of every row, upload, job polling, posted records;
+* ``cli`` (only when asked for): ``ml-connector run bench-gl --period M`` per month, a
+  process each: wall time, the run's own work (its ``started_at`` to ``finished_at``
+  in the store) and the difference, the start-up overhead.
 
 Printed: wall time, rows/s and peak RSS of each, the ratios engine / extract and
 engine / prepare (baselines measured in the same invocation), what DATEV's ledger
@@ -32,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -307,7 +311,61 @@ def role_engine(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-ROLES = {"extract": role_extract, "prepare": role_prepare, "engine": role_engine}
+def role_cli(args: argparse.Namespace) -> dict[str, Any]:
+    """``ml-connector run bench-gl --period M`` per month, each a fresh process: its wall
+    time, the run's own work (the store's ``started_at`` to ``finished_at``) and the
+    difference, the start-up overhead (imports, store, engine launch, queue pick-up,
+    shutdown)."""
+    from datetime import datetime
+
+    from ml_connector.runs.connect import open_sync_store
+    from ml_connector.store import runs as run_store
+
+    work = Path(args.work)
+    settings = sync_settings(work, args.datev_url, args.store_url)
+    cli = str(Path(sys.executable).with_name("ml-connector"))
+    env = dict(os.environ)
+    env.update(
+        ML_CONNECTOR_HOME=str(settings.data_dir),
+        ML_CONNECTOR_CONFIG=str(settings.config_path),
+        ML_CONNECTOR_DATEV_API_URL=args.datev_url,
+    )
+    store_args = ["--store-url", args.store_url] if args.store_url else []
+    walls, works = [], []
+    for month in args.months_list:
+        start = time.perf_counter()
+        subprocess.run(
+            [cli, "run", PIPELINE, "--period", month, "--json", *store_args],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        walls.append(time.perf_counter() - start)
+        store = open_sync_store(settings)
+        try:
+            run = run_store.get_run(store, f"run:{PIPELINE}:{month}")
+        finally:
+            store.dispose()
+        if run is None or run.started_at is None or run.finished_at is None:
+            raise SystemExit(f"the run of {month} did not finish")
+        took = datetime.fromisoformat(run.finished_at) - datetime.fromisoformat(run.started_at)
+        works.append(took.total_seconds())
+    overheads = sorted(w - k for w, k in zip(walls, works, strict=True))
+    return {
+        "seconds": sum(walls),
+        "rows": 0,
+        "work_s": sum(works),
+        "overhead_median_s": overheads[len(overheads) // 2],
+        "overheads_s": [round(o, 2) for o in overheads],
+    }
+
+
+ROLES = {
+    "extract": role_extract,
+    "prepare": role_prepare,
+    "engine": role_engine,
+    "cli": role_cli,
+}
 
 
 def run_role(role: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
@@ -353,7 +411,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    roles = args.only or list(ROLES)
+    roles = args.only or [r for r in ROLES if r != "cli"]
     print(
         f"{args.rows:,} generated Looker rows over 24 months; running {len(args.months_list)} "
         f"months (one run each, about {args.rows // 24:,} rows per run); "

@@ -65,7 +65,7 @@ from ml_connector.http.retry import (
     unreachable_reason,
 )
 
-__all__ = ["ClientPage", "DatevClient"]
+__all__ = ["ClientPage", "DatevClient", "datev_http_client"]
 
 T = TypeVar("T")
 
@@ -86,6 +86,19 @@ class ClientPage:
     top: int
 
 
+def datev_http_client(
+    transport: httpx.AsyncBaseTransport | None = None, timeout: float = 60.0
+) -> httpx.AsyncClient:
+    """An HTTP client for DATEV's APIs: no credentials (each request carries its own
+    token), so one client may serve many steps of one customer."""
+    return httpx.AsyncClient(
+        transport=transport,
+        verify=tls_context(),
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        headers={"Accept": "application/json", "User-Agent": f"ml-connector/{__version__}"},
+    )
+
+
 class _NotRepeatableError(Exception):
     """Carries a transient error out of the retry loop when repeating is unsafe."""
 
@@ -95,7 +108,12 @@ class _NotRepeatableError(Exception):
 
 
 class DatevClient:
-    """One DATEV connection (one OAuth app, one user's grant)."""
+    """One DATEV connection (one OAuth app, one user's grant).
+
+    ``http``: a client from :func:`datev_http_client` to send through (kept open by its
+    owner, e.g. a :class:`~ml_connector.http.clients.ClientPool`); default: its own,
+    closed with this one.
+    """
 
     def __init__(
         self,
@@ -109,6 +127,7 @@ class DatevClient:
         poll_policy: PollPolicy | None = None,
         timeout: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self._tokens = tokens
         self._app_client_id = app_client_id
@@ -117,15 +136,8 @@ class DatevClient:
         self._retry = retry_policy or RetryPolicy()
         self.poll_policy = poll_policy or DATEV_JOB_POLLING
         self._sleep = sleep
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            verify=tls_context(),
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            headers={
-                "Accept": "application/json",
-                "User-Agent": f"ml-connector/{__version__}",
-            },
-        )
+        self._owns_http = http is None
+        self._http = http if http is not None else datev_http_client(transport, timeout)
         self._document_types: dict[str, tuple[DocumentType, ...]] = {}
 
     @property
@@ -139,8 +151,9 @@ class DatevClient:
         return self._app_client_id
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connection pool (unless it was handed in)."""
+        if self._owns_http:
+            await self._http.aclose()
 
     async def __aenter__(self) -> DatevClient:
         return self

@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from ml_connector.datev.api.models import ProtocolEntry
 from ml_connector.errors import DataError, RetriableError
+from ml_connector.http.clients import ClientPool
 from ml_connector.schedule.rules import ScheduleRule
 from ml_connector.store.canonical import canonical_json
 
@@ -37,6 +38,7 @@ __all__ = [
     "DxsoResult",
     "DxsoSteps",
     "JobStatus",
+    "PooledSteps",
     "Prepared",
     "PreparedDocument",
     "PreparedFile",
@@ -314,6 +316,16 @@ class DxsoSteps(Protocol):
 
     async def dxso_cancel(self, spec: RunSpec, job_id: str) -> bool:
         """Delete the job if it is still open; whether it was."""
+        ...
+
+
+@runtime_checkable
+class PooledSteps(Protocol):
+    """Steps that keep their HTTP clients in the engine's pool (one per process,
+    closed when the engine shuts down) instead of building them per step."""
+
+    def use_client_pool(self, pool: ClientPool | None) -> None:
+        """Send through ``pool`` from now on (``None``: clients per step again)."""
         ...
 
 

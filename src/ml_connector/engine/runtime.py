@@ -38,8 +38,15 @@ from sqlalchemy.exc import DBAPIError
 
 from ml_connector.engine import workflow as wf
 from ml_connector.engine.dbos_compat import cancel_enqueued, recover_pending_workflows
-from ml_connector.engine.ports import RunOutcome, RunSpec, RunSteps, ScheduledPipeline
+from ml_connector.engine.ports import (
+    PooledSteps,
+    RunOutcome,
+    RunSpec,
+    RunSteps,
+    ScheduledPipeline,
+)
 from ml_connector.errors import ConfigurationError
+from ml_connector.http.clients import ClientPool
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.logs import tracebacks_at_debug
 from ml_connector.paths import DataDirLock, ensure_data_dir, lock_data_dir
@@ -78,9 +85,10 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "ml-connector-runs"
 APP_NAME = "ml-connector"
 #: how often a caller waiting for a run reads its status: every 50 ms at first, then
-#: less often (at most every 200 ms), so a long run is not a stream of status queries
+#: less often (at most every second), so a long run is not a stream of status queries;
+#: a run that ends in this process wakes the caller at once and restarts this cadence
 RUN_WAIT_POLLING = PollPolicy(
-    base=0.05, factor=1.5, cap=0.2, floor=0.0, jitter=False, max_polls=1_000_000
+    base=0.05, factor=1.5, cap=1.0, floor=0.0, jitter=False, max_polls=1_000_000
 )
 
 
@@ -121,8 +129,12 @@ class EngineSettings:
     #: fresh ``<host>-<random>`` per process (its runs are then resumed by dead-executor
     #: recovery after a crash instead of by the restarted process)
     executor_id: str | None = None
-    #: how often the queue is polled for runnable runs, seconds
+    #: how often the queue is polled for runnable runs, seconds (a setting of the queue,
+    #: stored in the system database: every worker sharing it follows the last launch)
     queue_polling_interval: float = 1.0
+    #: how often DBOS's notification listener polls (this process only); shutting down
+    #: waits for its current sleep to end
+    listener_polling_interval: float = 1.0
     #: runs this process executes at once (``None``: no limit besides one per client)
     worker_concurrency: int | None = None
     poll: PollPolicy = DATEV_JOB_POLLING
@@ -159,6 +171,7 @@ class Engine:
         # on a shared database two workers must never share an id: DBOS would let each
         # resume the other's running workflows at launch
         self.executor_id = settings.executor_id or (new_executor_id() if shared else "local")
+        self._ended = _EndedRuns()
         self._deps = wf.EngineDeps(
             store=self.store,
             steps=steps,
@@ -166,7 +179,10 @@ class Engine:
             notifier=notifier,
             poll=settings.poll,
             on_boundary=on_boundary,
+            on_end=self._ended.add,
         )
+        #: the HTTP clients the steps keep across steps and runs (see :class:`PooledSteps`)
+        self.clients = ClientPool()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self._launched = False
@@ -198,11 +214,13 @@ class Engine:
         migrate(self.store)
         self._beat()
         wf.install(self._deps)
+        self._pool_steps(self.clients)
         config: DBOSConfig = {
             "name": APP_NAME,
             "system_database_url": self.system_database_url,
             "executor_id": self.executor_id,
             "log_level": self.settings.log_level,
+            "notification_listener_polling_interval_sec": self.settings.listener_polling_interval,
         }
         if self.settings.application_version:
             config["application_version"] = self.settings.application_version
@@ -222,6 +240,7 @@ class Engine:
         except BaseException as exc:
             DBOS.destroy()
             wf.install(None)
+            self._pool_steps(None)
             if isinstance(exc, DBAPIError):
                 unreachable = database_unreachable(self.system_database_url, exc)
                 if unreachable is not None:
@@ -242,12 +261,18 @@ class Engine:
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(5)
-        DBOS.destroy()
+        DBOS.destroy()  # ends its event loop: the pool closes its clients there
+        self.clients.close()  # and any left on another loop
+        self._pool_steps(None)
         wf.install(None)
         _active = None
         self._launched = False
         self.store.dispose()
         self._unlock()
+
+    def _pool_steps(self, pool: ClientPool | None) -> None:
+        if isinstance(self._deps.steps, PooledSteps):
+            self._deps.steps.use_client_pool(pool)
 
     def __enter__(self) -> Engine:
         return self.launch()
@@ -342,7 +367,8 @@ class Engine:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
             reads += 1
-            time.sleep(poll_delay(reads, RUN_WAIT_POLLING))
+            if self._ended.wait(run_id, poll_delay(reads, RUN_WAIT_POLLING)):
+                reads = 0  # it ended here: DBOS records its outcome within moments
 
     # ------------------------------------------------------------ executors
 
@@ -400,6 +426,32 @@ class Engine:
             )
         log.info("recovered pending runs of dead executors %s", dead)
         return dead
+
+
+class _EndedRuns:
+    """Run ids whose workflow returned in this process, for :meth:`Engine.wait`."""
+
+    #: ids kept for a caller that has not asked yet (a worker's runs are never asked for)
+    KEEP = 1000
+
+    def __init__(self) -> None:
+        self._ended: dict[str, None] = {}
+        self._changed = threading.Condition()
+
+    def add(self, run_id: str) -> None:
+        with self._changed:
+            self._ended[run_id] = None
+            if len(self._ended) > self.KEEP:
+                del self._ended[next(iter(self._ended))]
+            self._changed.notify_all()
+
+    def wait(self, run_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for ``run_id`` to end here; whether it did (once)."""
+        with self._changed:
+            if self._changed.wait_for(lambda: run_id in self._ended, timeout):
+                del self._ended[run_id]
+                return True
+            return False
 
 
 def replay_request(

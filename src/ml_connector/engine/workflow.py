@@ -100,6 +100,9 @@ class EngineDeps:
     notifier: Notifier | None = None
     poll: PollPolicy = DATEV_JOB_POLLING
     on_boundary: BoundaryHook | None = None
+    #: called with the run id when a run's workflow returns in this process (it wakes
+    #: a caller waiting for the run; DBOS records the outcome right after)
+    on_end: Callable[[str], None] | None = None
 
 
 _deps: EngineDeps | None = None
@@ -793,4 +796,6 @@ async def run_workflow(req: RunRequest) -> RunOutcome:
     ):
         # held rows wait for a correction and a replay: someone has to be told
         await _notify_step(outcome)
+    if (on_end := _get().on_end) is not None:
+        on_end(req.run_id)
     return outcome

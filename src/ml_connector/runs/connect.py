@@ -19,8 +19,9 @@ override applies only to a customer marked ``emulator = true``
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,11 @@ from ml_connector.credentials import CredentialStore, open_credential_store
 from ml_connector.credentials.kinds import LOOKER_CLIENT_ID, LOOKER_CLIENT_SECRET
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.api.httplog import HttpLog
-from ml_connector.datev.client import DatevClient
+from ml_connector.datev.client import DatevClient, datev_http_client
 from ml_connector.datev.oauth.connection_store import ConnectionStore, relogin_hint
 from ml_connector.datev.oauth.manager import TokenManager
 from ml_connector.errors import ReconsentRequiredError
-from ml_connector.http.clients import tls_context
+from ml_connector.http.clients import ClientPool, tls_context
 from ml_connector.runs.extract import LookerCredentials, resolve_looker_credentials
 from ml_connector.store.open import open_store
 
@@ -125,15 +126,33 @@ def datev_endpoints(customer_id: str, customer: Customer, api_url: str | None = 
 class DatevConnections:
     """Opens a DATEV client per customer, from the stored OAuth connection.
 
-    A client lives for one step (``async with connections.client(...)``): the durable
-    engine may run steps on different event loops, and HTTP connections must not
-    cross loops or outlive the step. What is costly to build, the TLS context, is
-    built once per process (:func:`~ml_connector.http.clients.tls_context`).
+    Without a ``pool`` the HTTP clients live for one step (``async with
+    connections.client(...)``). With one (the engine hands its own in, see
+    :meth:`use_client_pool`) the DATEV API and token endpoint clients are kept per
+    customer, remote and event loop, and reused by the following steps and runs; the
+    token goes into each request, never into the kept client.
     """
 
-    def __init__(self, settings: SyncSettings, connections: ConnectionStore) -> None:
+    def __init__(
+        self,
+        settings: SyncSettings,
+        connections: ConnectionStore,
+        pool: ClientPool | None = None,
+    ) -> None:
         self.settings = settings
         self.connections = connections
+        self.pool = pool
+
+    @asynccontextmanager
+    async def _http(
+        self, key: tuple[str, ...], build: Callable[[], httpx.AsyncClient]
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """The pool's client for ``key``, else a new one closed after the step."""
+        if self.pool is not None:
+            yield self.pool.client(key, build)
+            return
+        async with build() as http:
+            yield http
 
     @asynccontextmanager
     async def client(self, customer_id: str, customer: Customer) -> AsyncIterator[DatevClient]:
@@ -146,15 +165,25 @@ class DatevConnections:
             )
         api_url = datev_api_url(customer_id, customer, self.settings.datev_api_url)
         check_issuer(customer_id, customer, info.endpoints.issuer, api_url)
-        async with httpx.AsyncClient(timeout=30.0, verify=tls_context()) as http:
-            tokens = TokenManager(self.connections, customer_id, http=http)
-            async with DatevClient(
-                tokens,
+        endpoints = datev_endpoints(customer_id, customer, api_url)
+        token_key = (customer_id, "datev-token", info.endpoints.token_endpoint)
+        api_key = (customer_id, "datev-api", *dataclasses.astuple(endpoints))
+        async with (
+            self._http(token_key, _token_http_client) as token_http,
+            self._http(api_key, datev_http_client) as api_http,
+            DatevClient(
+                TokenManager(self.connections, customer_id, http=token_http),
                 app_client_id=info.client_id,
-                endpoints=datev_endpoints(customer_id, customer, api_url),
+                endpoints=endpoints,
                 http_log=HttpLog(self.settings.http_log_dir),
-            ) as client:
-                yield client
+                http=api_http,
+            ) as client,
+        ):
+            yield client
+
+
+def _token_http_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=30.0, verify=tls_context())
 
 
 def open_connections(settings: SyncSettings, engine: Engine) -> DatevConnections:

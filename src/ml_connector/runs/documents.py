@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
 from ml_connector.config import LoadedConfig
 from ml_connector.config.models import Documents, RenderedDocument
 from ml_connector.datev.api.names import DOCUMENT_MAX_BYTES, upload_filename
@@ -81,6 +78,9 @@ def check_pdf(content: bytes, filename: str) -> None:
             location=filename,
             hint="split or compress the document",
         )
+    from pypdf import PdfReader  # only runs with documents need it (start-up time)
+    from pypdf.errors import PyPdfError
+
     try:
         pages = len(PdfReader(io.BytesIO(content), strict=False).pages)
     except (PyPdfError, ValueError, TypeError, KeyError, OSError) as exc:

@@ -61,7 +61,9 @@ class EngineOptions:
 
     system_database_url: str | None = None
     executor_id: str | None = None
-    queue_polling_interval: float = 1.0
+    #: seconds between queue polls; ``None``: 1 s for a worker, 0.1 s for a run the
+    #: process waits for (``run``, ``replay``) on a private (SQLite) system database
+    queue_polling_interval: float | None = None
     poll: PollPolicy = DATEV_JOB_POLLING
     application_version: str = f"ml-connector-{__version__}"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -76,14 +78,35 @@ class RunAlreadyExistsError(Exception):
         self.state = state
 
 
-def engine_settings(settings: SyncSettings, options: EngineOptions) -> EngineSettings:
-    """The engine's settings for ``settings`` (same data directory and store)."""
+#: the polling intervals of an engine that runs one run while its caller waits
+ONE_SHOT_POLLING = 0.1
+#: ... and of a worker (DBOS's defaults)
+WORKER_POLLING = 1.0
+
+
+def engine_settings(
+    settings: SyncSettings, options: EngineOptions, *, one_shot: bool = False
+) -> EngineSettings:
+    """The engine's settings for ``settings`` (same data directory and store).
+
+    ``one_shot``: the process runs one run and waits for it (``run``, ``replay``). Its
+    engine then looks at the queue every 0.1 s rather than every second when the
+    system database is private (SQLite: no other worker; on a shared database the
+    interval is the queue's, stored for every worker), and its DBOS notification
+    listener polls every 0.1 s, so that shutting down does not wait up to a second.
+    """
+    url = options.system_database_url
+    private = url is None or url.startswith("sqlite")
+    queue = options.queue_polling_interval
+    if queue is None:
+        queue = ONE_SHOT_POLLING if one_shot and private else WORKER_POLLING
     return EngineSettings(
         data_dir=settings.data_dir,
         store_url=settings.store_url,
-        system_database_url=options.system_database_url,
+        system_database_url=url,
         executor_id=options.executor_id,
-        queue_polling_interval=options.queue_polling_interval,
+        queue_polling_interval=queue,
+        listener_polling_interval=ONE_SHOT_POLLING if one_shot else WORKER_POLLING,
         poll=options.poll,
         application_version=options.application_version,
         **dict(options.extra),
@@ -158,7 +181,10 @@ def run_pipeline(
         hook = _hook(progress, f"{pipeline} {period}: ")
         notifier = notifier_for_steps(live)
         with Engine(
-            engine_settings(settings, opts), live, notifier=notifier, on_boundary=hook
+            engine_settings(settings, opts, one_shot=True),
+            live,
+            notifier=notifier,
+            on_boundary=hook,
         ) as engine:
             run_id = run_id_for(pipeline, period)
             earlier = run_store.get_run(engine.store, run_id)
@@ -189,7 +215,10 @@ def replay_run(
         hook = _hook(progress, f"{run_id}: ")
         notifier = notifier_for_steps(steps)
         with Engine(
-            engine_settings(settings, opts), steps, notifier=notifier, on_boundary=hook
+            engine_settings(settings, opts, one_shot=True),
+            steps,
+            notifier=notifier,
+            on_boundary=hook,
         ) as engine:
             new_id = engine.replay(run_id, only_failed=only_failed, allow_empty=allow_empty)
             if progress is not None:

@@ -61,6 +61,7 @@ from ml_connector.engine.ports import (
 )
 from ml_connector.errors import ConfigurationError
 from ml_connector.formats.dxso.jobs import MANIFEST
+from ml_connector.http.clients import ClientPool
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.stream import UNASSIGNED_FILE, RunStream, StreamedRun
 from ml_connector.runs import dxso_send
@@ -628,6 +629,10 @@ class LiveRunSteps:
 
     async def aclose(self) -> None:
         """Nothing to close: clients live for one step (kept for callers that close)."""
+
+    def use_client_pool(self, pool: ClientPool | None) -> None:
+        """Keep the DATEV clients in ``pool`` (the engine's) across steps and runs."""
+        self.connections.pool = pool
 
     def close(self) -> None:
         """Release the store."""

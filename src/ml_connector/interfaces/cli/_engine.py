@@ -18,6 +18,7 @@ __all__ = [
     "advice",
     "cli_settings",
     "dry_run",
+    "freeze_imports",
     "next_step",
     "print_outcome",
     "run_through_engine",
@@ -45,6 +46,18 @@ def cli_settings(
         looker_url=looker_url,
         datev_api_url=datev_url,
     )
+
+
+def freeze_imports() -> None:
+    """Leave what is imported so far out of garbage collection (``gc.freeze``).
+
+    The modules a run needs (engine, mapping, database, HTTP) live until the process
+    exits; without this every full collection during the run, and the one at exit
+    (about 0.4 s), walks all of their objects again.
+    """
+    import gc
+
+    gc.freeze()
 
 
 def next_step(outcome: RunOutcome) -> str | None:
@@ -114,6 +127,7 @@ def run_through_engine(
     """``run PIPELINE --period P`` without ``--dry-run``: queue, or run now and print."""
     from ml_connector.runs.launch import RunAlreadyExistsError, queue_run, run_pipeline
 
+    freeze_imports()
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
     )

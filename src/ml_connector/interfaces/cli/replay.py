@@ -60,9 +60,10 @@ def replay(
       period, part, pipeline and its booking lines) and resends nothing DATEV
       already has.
     """
-    from ml_connector.interfaces.cli._engine import cli_settings, print_outcome
+    from ml_connector.interfaces.cli._engine import cli_settings, freeze_imports, print_outcome
     from ml_connector.runs.launch import EngineOptions, replay_run
 
+    freeze_imports()
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url
     )
