@@ -1,25 +1,31 @@
-"""How fast the DATEV emulator accepts EXTF uploads, against its own checks alone.
+"""How fast the DATEV emulator accepts EXTF uploads, and its memory with the ledger on disk.
 
 Uploads N files of R booking lines through the DATEV client into the in-process
-emulator (ASGI transport, no sockets; ledger in a SQLite file in a temporary data
+emulator (ASGI transport, no sockets; ledger in a SQLite file in a temporary state
 dir) until every job is processed, and prints files/s, lines/s, the ratio to running
-the emulator's EXTF checks on the same bytes (its floor: it checks every upload)
-and the peak memory of the process. Usage::
+the emulator's EXTF checks on the same bytes (its floor: it checks every upload),
+the resident memory (RSS) after each tenth of the files and the peak. Then it stops
+the emulator and starts it again on the same state dir: every booking must still be
+there (counted, and the last page of ``/admin/ledger`` read). Usage::
 
-    python benchmarks/datev_emulator_upload.py [FILES] [LINES]
+    python benchmarks/datev_emulator_upload.py --full    # 20 files x 50,000 = 1M bookings
+    python benchmarks/datev_emulator_upload.py --quick   # 5 files x 2,000
+    python benchmarks/datev_emulator_upload.py FILES LINES
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
+from starlette.applications import Starlette
 
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.client import DatevClient
@@ -54,6 +60,50 @@ def make_file(lines: int) -> bytes:
     return ("\r\n".join([header, columns, *rows]) + "\r\n").encode("cp1252")
 
 
+def rss_mb() -> float:
+    """Resident set size of this process now, MB."""
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+
+
+def start(state_dir: Path) -> tuple[EmulatorStore, Starlette]:
+    """The emulator on ``state_dir`` (what it holds there is read back)."""
+    store = EmulatorStore(state_dir)
+    checker = StaticTokenChecker(["bench"], client_id="bench")
+    return store, create_app(EmulatorConfig(), checker=checker, store=store)
+
+
+def client_for(app: Starlette) -> DatevClient:
+    return DatevClient(
+        _Token(),
+        app_client_id="bench",
+        endpoints=Endpoints.emulator("http://bench"),
+        transport=httpx.ASGITransport(app=app),
+    )
+
+
+async def upload(app: Starlette, content: bytes, files: int) -> tuple[float, list[float]]:
+    """Upload ``files`` copies (distinct names); seconds taken and RSS after each tenth."""
+    samples: list[float] = []
+    async with client_for(app) as client:
+        started = time.perf_counter()
+        for n in range(files):
+            await client.upload_extf("455148-1", content, f"EXTF_bench_{n}.csv")
+            await asyncio.gather(*emulator_state(app).background)
+            if (n + 1) % max(1, files // 10) == 0:
+                samples.append(rss_mb())
+        return time.perf_counter() - started, samples
+
+
+async def last_page(app: Starlette, total: int) -> int:
+    """Bookings on the last ``/admin/ledger`` page (read by position)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        page = await http.get("/admin/ledger", params={"after": str(total - 10)})
+        page.raise_for_status()
+        return len(page.json()["bookings"])
+
+
 async def main(files: int, lines: int) -> None:
     content = make_file(lines)
     started = time.perf_counter()
@@ -61,25 +111,19 @@ async def main(files: int, lines: int) -> None:
         check_extf(content, consultant_number=455148, client_number=1)
     baseline = time.perf_counter() - started
 
-    data_dir = tempfile.TemporaryDirectory(prefix="datev-bench-")
-    store = EmulatorStore(Path(data_dir.name))
-    checker = StaticTokenChecker(["bench"], client_id="bench")
-    app = create_app(EmulatorConfig(), checker=checker, store=store)
-    async with DatevClient(
-        _Token(),
-        app_client_id="bench",
-        endpoints=Endpoints.emulator("http://bench"),
-        transport=httpx.ASGITransport(app=app),
-    ) as client:
-        started = time.perf_counter()
-        for n in range(files):
-            await client.upload_extf("455148-1", content, f"EXTF_bench_{n}.csv")
-        await asyncio.gather(*emulator_state(app).background)
-        elapsed = time.perf_counter() - started
-    booked = emulator_state(app).ledger.count_bookings()
-    store.close()
-    data_dir.cleanup()
-    assert booked == files * lines, booked
+    with tempfile.TemporaryDirectory(prefix="datev-bench-") as state_dir:
+        store, app = start(Path(state_dir))
+        elapsed, samples = await upload(app, content, files)
+        booked = emulator_state(app).ledger.count_bookings()
+        store.close()
+        before_restart = rss_mb()
+        store, app = start(Path(state_dir))  # the same state dir: a restart
+        kept = emulator_state(app).ledger.count_bookings()
+        tail = await last_page(app, kept)
+        after_restart = rss_mb()
+        store.close()
+    assert booked == kept == files * lines, (booked, kept)
+    assert tail == 10, tail
     print(f"files={files} lines/file={lines} bytes/file={len(content)}")
     print(f"checks alone: {baseline:.3f} s ({files * lines / baseline:,.0f} lines/s)")
     print(
@@ -87,10 +131,25 @@ async def main(files: int, lines: int) -> None:
         f"{files * lines / elapsed:,.0f} lines/s)"
     )
     print(f"ratio emulator/checks: {elapsed / baseline:.2f}")
+    print("RSS after each tenth of the files (MB): " + ", ".join(f"{m:.0f}" for m in samples))
+    print(
+        f"restart on the same state dir: {kept:,} bookings kept; RSS {before_restart:.0f} MB "
+        f"before, {after_restart:.0f} MB after reopening and reading the last ledger page"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {peak:.0f} MB for {booked:,} bookings")
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    asyncio.run(main(*(args + [20, 1000][len(args) :])))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help="20 files x 50,000 = 1M bookings")
+    size.add_argument("--quick", action="store_true", help="5 files x 2,000 bookings")
+    parser.add_argument("files", type=int, nargs="?", default=20)
+    parser.add_argument("lines", type=int, nargs="?", default=1000)
+    args = parser.parse_args()
+    if args.full:
+        args.files, args.lines = 20, 50_000
+    elif args.quick:
+        args.files, args.lines = 5, 2_000
+    asyncio.run(main(args.files, args.lines))

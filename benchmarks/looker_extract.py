@@ -8,7 +8,10 @@ extracts every row partitioned by ``rows.bucket`` (4,000 rows each, below the
 - rows/s, API calls, peak memory growth (RSS) for a 20 % pass and the full pass;
 - the floor measured in the same run: ``calls x latency / concurrency`` plus the
   time the client spent parsing and typing the result bytes during this run;
-- the ratio elapsed / floor (target <= 1.5) and the memory ratio full / 20 % (flat: ~1).
+- where the time goes: the client's CPU (parsing vs the HTTP client and the extract's
+  bookkeeping), the emulator's CPU (rendering the JSON, its HTTP server: not in the
+  floor) and the time the client is off the CPU;
+- the ratio elapsed / floor (target <= 1.3) and the memory ratio full / 20 % (flat: ~1).
 
 Usage: ``.venv/bin/python benchmarks/looker_extract.py [--rows N] [--latency-ms 20]
 [--concurrency 10]``
@@ -96,6 +99,7 @@ async def extract(
     peak = base
     calls_before = client.stats.calls
     parse_before = client.stats.parse_seconds
+    parse_cpu_before = client.stats.parse_cpu_seconds
     start = time.perf_counter()
     cpu = time.process_time()
     extraction = client.extract(query, partition_by=["rows.bucket"], count_measure="rows.row_count")
@@ -113,6 +117,7 @@ async def extract(
     summary = extraction.summary()
     summary["cpu"] = time.process_time() - cpu
     summary["parse"] = client.stats.parse_seconds - parse_before
+    summary["parse_cpu"] = client.stats.parse_cpu_seconds - parse_cpu_before
     summary["calls"] = client.stats.calls - calls_before
     return n, elapsed, peak - base, summary
 
@@ -177,8 +182,18 @@ async def main(rows: int, latency_ms: float, concurrency: int, per_row: bool) ->
     print(f"API calls             {calls:>12,}  (incl. count + plan)")
     print(f"elapsed               {elapsed:>12.2f} s")
     print(f"rows/s                {n / elapsed:>12,.0f}")
-    print(f"client CPU            {summary['cpu']:>12.2f} s")
-    print(f"emulator CPU          {server_cpu:>12.2f} s  (separate process)")
+    print(
+        f"client CPU            {summary['cpu']:>12.2f} s  = parse {summary['parse_cpu']:.2f} s"
+        f" + HTTP client and extract bookkeeping {summary['cpu'] - summary['parse_cpu']:.2f} s"
+    )
+    print(
+        f"emulator CPU          {server_cpu:>12.2f} s  (separate process: rendering the JSON"
+        " and its HTTP server; not in the floor)"
+    )
+    print(
+        f"client off CPU        {elapsed - summary['cpu']:>12.2f} s  (waiting for answers,"
+        " or runnable while other processes hold the CPUs)"
+    )
     print(f"load average          {os.getloadavg()[0]:>12.2f}  ({os.cpu_count()} CPUs)")
     print(
         f"floor                 {floor:>12.2f} s  = calls x {latency_ms:g} ms / {concurrency}"
@@ -190,7 +205,7 @@ async def main(rows: int, latency_ms: float, concurrency: int, per_row: bool) ->
         f"  (one page parsed alone: {parse_per_row * 1e6:.2f} us/row; with that floor of"
         f" {quiet_floor:.2f} s the ratio is {elapsed / quiet_floor:.2f})"
     )
-    print(f"ratio elapsed/floor   {elapsed / floor:>12.2f}  (target <= 1.5)")
+    print(f"ratio elapsed/floor   {elapsed / floor:>12.2f}  (target <= 1.3)")
     print(f"peak RSS growth       {mem_full / mib:>12.1f} MiB for {n:,} rows")
     print(f"peak RSS growth       {mem_small / mib:>12.1f} MiB for {n_small:,} rows (20 %)")
     print(f"  ({t_small:.2f} s for the 20 % pass; flat memory = growth independent of rows)")

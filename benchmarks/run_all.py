@@ -284,7 +284,7 @@ def scaleout_rows(sizes: Sizes) -> list[Row]:
 def datev_emulator_rows(sizes: Sizes) -> list[Row]:
     """The DATEV emulator's peak memory after many uploaded bookings."""
     files, lines = (20, 50_000) if sizes.full else (5, 2_000)
-    out = _script("datev_emulator_upload.py", str(files), str(lines))
+    out = _script("datev_emulator_upload.py", "--full" if sizes.full else "--quick")
     rss = _number(r"peak memory: ([\d.]+) MB", out)
     return [
         Row(

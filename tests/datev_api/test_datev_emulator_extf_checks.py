@@ -9,6 +9,7 @@ from datev_api_support import make_extf
 
 from ml_connector_sandbox.emulators.datev import extf_check
 from ml_connector_sandbox.emulators.datev.extf_check import check_extf
+from ml_connector_sandbox.emulators.datev.extf_file import read_extf
 
 DATA = Path(__file__).parents[1] / "data" / "extf"
 MUSTERDATEI = DATA / "datev-musterdatei_EXTF_Buchungsstapel_fv13.csv"
@@ -136,3 +137,18 @@ def test_a_field_over_the_csv_limit_is_an_invalid_file_not_a_crash() -> None:
     verdict = check_extf(content, consultant_number=455148, client_number=1)
     assert verdict.code == "1008833"
     assert "field larger than field limit" in (verdict.detail or "")
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\n", "\r"])
+def test_rows_split_at_every_line_ending_and_keep_quoted_line_breaks(ending: str) -> None:
+    sample = make_extf(
+        455148, 1, [("1,00", "S", "1000", "8400", "A"), ("2,00", "H", "1000", "8400", "B")]
+    )
+    text = sample.decode("cp1252").replace("\r\n", ending).replace('"Text A"', '"Text\r\nA"')
+    content = read_extf(text.encode("cp1252"))
+    rows = list(content.rows())
+    assert content.row_count == 2
+    assert [(r.line, r.fields[0], r.fields[13]) for r in rows] == [
+        (3, "1,00", "Text\r\nA"),
+        (4, "2,00", "Text B"),
+    ]

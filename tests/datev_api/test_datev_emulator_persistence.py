@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,15 +13,19 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from datev_api_support import APP_CLIENT_ID, BASE, emulator_config, make_extf
+from fpdf import FPDF
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from ml_connector.datev.api.endpoints import Endpoints
+from ml_connector.datev.client import DatevClient
 from ml_connector.interfaces.cli import main
+from ml_connector_sandbox.emulators.datev.api_admin import LEDGER_PAGE
 from ml_connector_sandbox.emulators.datev.app import create_app, emulator_state
 from ml_connector_sandbox.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
-from ml_connector_sandbox.emulators.datev.ledger import Booking, Transfer
+from ml_connector_sandbox.emulators.datev.ledger import Booking, Ledger, Transfer
 from ml_connector_sandbox.emulators.datev.state import EmulatorState, ExtfJobState
+from ml_connector_sandbox.emulators.datev.static_tokens import StaticTokenChecker
 from ml_connector_sandbox.emulators.datev.store import FILE_NAME, EmulatorStore
 
 URLS = Endpoints.emulator(BASE)
@@ -213,3 +219,101 @@ def test_sandbox_client_is_confidential_with_a_secret_kept_in_the_data_dir(
     assert _sandbox_secret(public["app"]) is None
     for app in (first["app"], again["app"], public["app"]):
         emulator_state(app).store.close()
+
+
+def _pdf() -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 10, "Rechnung")
+    return bytes(pdf.output())
+
+
+def _client_for(app: Starlette) -> DatevClient:
+    return DatevClient(
+        _StaticToken(),
+        app_client_id=APP_CLIENT_ID,
+        endpoints=URLS,
+        transport=httpx.ASGITransport(app=app),
+    )
+
+
+class _StaticToken:
+    async def get_access_token(self) -> SecretStr:
+        return SecretStr("token-1")
+
+    async def invalidate(self, token: SecretStr) -> None:
+        return None
+
+
+def _start_static(data_dir: Path) -> tuple[Starlette, EmulatorStore]:
+    store = EmulatorStore(data_dir)
+    checker = StaticTokenChecker(["token-1"], client_id=APP_CLIENT_ID)
+    return create_app(emulator_config(), checker=checker, store=store), store
+
+
+async def test_documents_and_booked_files_survive_a_restart(tmp_path: Path) -> None:
+    app, store = _start_static(tmp_path)
+    guid = uuid.uuid4()
+    async with _client_for(app) as client:
+        await client.upload_extf(
+            "455148-1", make_extf(455148, 1, [("1,00", "S", "1000", "8400", "A")]), "EXTF_a.csv"
+        )
+        await asyncio.gather(*emulator_state(app).background)
+        first = await client.upload_document(
+            "455148-1", _pdf(), "Rechnung 1.pdf", document_type="Rechnungseingang", document_id=guid
+        )
+    store.close()
+
+    app, store = _start_static(tmp_path)
+    async with _client_for(app) as client:
+        again = await client.upload_document(
+            "455148-1", _pdf(), "Rechnung 1.pdf", document_type="Rechnungseingang", document_id=guid
+        )
+        # the same file again after the restart: a duplicate transfer, not booked twice
+        await client.upload_extf(
+            "455148-1", make_extf(455148, 1, [("1,00", "S", "1000", "8400", "A")]), "EXTF_a.csv"
+        )
+        await asyncio.gather(*emulator_state(app).background)
+    ledger = emulator_state(app).ledger
+    documents, bookings, duplicates = ledger.documents(), ledger.bookings(), ledger.duplicates()
+    store.close()
+    assert first.created
+    assert not again.created  # the document stored before the restart is known
+    assert [d.id for d in documents] == [str(guid)]
+    assert [b.amount for b in bookings] == [Decimal("1.00")]
+    assert [d.filename for d in duplicates] == ["EXTF_a.csv"]
+
+
+async def test_admin_ledger_answers_the_bookings_one_page_at_a_time(tmp_path: Path) -> None:
+    app, store = _start_static(tmp_path)
+    total = LEDGER_PAGE + 2
+    bookings = (
+        Booking("455148-1", "j", "f", n, Decimal(n), "S", "1000", "8400", "0101", "A", "t")
+        for n in range(1, total + 1)
+    )
+    transfer = Transfer("extf", "455148-1", "j", "f", "x", None, "now", True, total)
+    emulator_state(app).ledger.record(transfer, bookings)
+    async with http_for(app) as http:
+        first = (await http.get("/admin/ledger")).json()
+        rest = (await http.get("/admin/ledger", params={"after": first["next_after"]})).json()
+        refused = await http.get("/admin/ledger", params={"limit": "0"})
+    store.close()
+    assert len(first["bookings"]) == LEDGER_PAGE
+    assert first["total_bookings"] == total
+    assert [b["line"] for b in rest["bookings"]] == [total - 1, total]
+    assert "next_after" not in rest
+    assert refused.status_code == 400
+
+
+def test_without_a_data_dir_the_ledger_is_a_temporary_file(tmp_path: Path) -> None:
+    store = EmulatorStore()
+    ledger = Ledger(store)
+    transfer = Transfer("extf", "455148-1", "j", "f", "x", None, "now", True, 1)
+    ledger.record(
+        transfer, [Booking("455148-1", "j", "f", 1, Decimal(1), "S", "1", "2", "0101", "A", "t")]
+    )
+    assert store.path.is_file()
+    assert ledger.count_bookings() == 1
+    store.close()
+    assert not store.data_dir.exists()

@@ -17,7 +17,12 @@ from ml_connector.errors import ConfigurationError, DataError
 from ml_connector.http.polling import LOOKER_TASK_POLLING
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.looker import InlineQuery, LookerClient
-from ml_connector_sandbox.emulators.looker import create_app, demo_dataset_dir
+from ml_connector_sandbox.emulators.looker import (
+    EndpointFaults,
+    Faults,
+    create_app,
+    demo_dataset_dir,
+)
 
 GL = "gl_monthly"
 MakeClient = Callable[..., LookerClient]
@@ -183,3 +188,21 @@ def test_bench_extract_is_exactly_once_for_any_size_and_cap(n: int, cap: int) ->
     ids, complete = asyncio.run(run())
     assert sorted(ids) == list(range(n))
     assert complete
+
+
+async def test_the_total_count_and_the_plan_are_asked_at_once(
+    make_app: MakeApp, make_client: MakeClient
+) -> None:
+    # 1 ms per call keeps each query running across a turn of the event loop
+    app = make_app(faults=Faults(endpoints={"*": EndpointFaults(latency_ms=1)}))
+    one_month = QUERY.with_filters({f"{GL}.period_month": "2024-11"})
+    async with make_client(app, max_concurrency=2) as client:
+        extraction = client.extract(
+            one_month, partition_by=[f"{GL}.period_month"], count_measure=f"{GL}.row_count"
+        )
+        rows = [row async for row in extraction]
+    looker = app.state.looker
+    assert len(rows) == extraction.report.total_count == 63
+    # count, plan, then the one partition: only count and plan can have run at once
+    assert looker.calls["run_inline_query"] == 3
+    assert looker.peak_running == 2

@@ -3,12 +3,13 @@
 Looker has no offset, so the extract is partitioned by filters:
 
 1. **Count.** One query of only ``count_measure`` gives the total ``N``.
-2. **Plan.** One query of ``[partition_by[0], count_measure]`` lists each distinct
-   value with its row count. The values are disjoint equality filters (NULL becomes
-   ``NULL``, strings are escaped), so every row falls in exactly one partition. A
-   partition holding ``row_cap`` rows or more is split by the next field of
-   ``partition_by`` the same way; when no field is left it is fetched as one
-   unlimited query task instead (or refused). The counts must add up to ``N``.
+2. **Plan.** At the same time (both are reads), one query of
+   ``[partition_by[0], count_measure]`` lists each distinct value with its row count.
+   The values are disjoint equality filters (NULL becomes ``NULL``, strings are
+   escaped), so every row falls in exactly one partition. A partition holding
+   ``row_cap`` rows or more is split by the next field of ``partition_by`` the same
+   way; when no field is left it is fetched as one unlimited query task instead (or
+   refused). The counts must add up to ``N``.
 3. **Fetch.** Each partition is one call with ``limit = row_cap``. Because its count
    is below the limit, ``rows == limit`` (truncation) cannot happen unnoticed; the
    number of rows received must equal the planned count, or the extract fails.
@@ -179,9 +180,17 @@ class Extraction:
         client = self.client
         report = self.report
         calls_before = client.stats.calls
-        total_rows = await self._count(dict(self.query.filters), [])
+        # the total and the plan are independent reads: one round trip for both
+        counted = asyncio.ensure_future(self._count(dict(self.query.filters), []))
+        try:
+            plan = await self._plan(dict(self.query.filters), 0)
+            total_rows = await counted
+        finally:
+            if not counted.done():
+                counted.cancel()
+            elif not counted.cancelled():
+                counted.exception()  # seen: a failed plan's error is the one raised
         report.total_count = int(total_rows[0][self.count_measure] or 0) if total_rows else 0
-        plan = await self._plan(dict(self.query.filters), 0)
         report.partitions = len(plan)
         report.planned_rows = sum(p.expected for p in plan)
         report.partition_counts = [(dict(p.filters), p.expected) for p in plan]

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from ml_connector_sandbox.emulators.datev.app import emulator_state
 from ml_connector_sandbox.emulators.datev.config import EmulatedClient, EmulatorConfig
 from ml_connector_sandbox.emulators.datev.idp import IdentityProvider, OAuthClientRegistration
 from ml_connector_sandbox.emulators.datev.ledger import Ledger
+from ml_connector_sandbox.emulators.datev.store import EmulatorStore
 from ml_connector_sandbox.emulators.looker import EndpointFaults, Faults
 from ml_connector_sandbox.emulators.looker import create_app as create_looker_app
 
@@ -30,6 +32,7 @@ __all__ = [
     "DEMO_BERATER",
     "DEMO_MANDANT",
     "DEMO_OAUTH_CLIENT",
+    "EMULATOR_DIR",
     "DemoEmulators",
     "demo_datev_config",
     "running_emulators",
@@ -39,6 +42,8 @@ DEMO_BERATER = 29098
 DEMO_MANDANT = 55003
 DEMO_OAUTH_CLIENT = "ml-connector-demo"
 DEMO_LOOKER_CLIENT_ID = "ml-connector-demo"
+#: the DATEV emulator's state directory in a demo's data directory
+EMULATOR_DIR = "sandbox-datev"
 
 
 def demo_datev_config(*, fast: bool = True) -> EmulatorConfig:
@@ -89,26 +94,34 @@ def running_emulators(
     *,
     looker_secret: str | None = None,
     latency_seconds: float = 0.0,
+    datev_dir: Path | None = None,
 ) -> Iterator[DemoEmulators]:
     """Start both emulators on free loopback ports; stop them on exit.
 
     ``latency_seconds`` is added to every API call of both (benchmarks).
+    ``datev_dir`` keeps the DATEV emulator's ledger, jobs, documents and grants
+    (started again on it, it continues); without it they go to a temporary
+    directory removed on exit.
     """
     secret = SecretStr(looker_secret or secrets.token_urlsafe(24))
     datev_secret = SecretStr(secrets.token_urlsafe(24))
+    store = EmulatorStore(datev_dir)
     idp = IdentityProvider(
-        oauth_clients=[OAuthClientRegistration(DEMO_OAUTH_CLIENT, datev_secret)], auto_consent=True
+        oauth_clients=[OAuthClientRegistration(DEMO_OAUTH_CLIENT, datev_secret)],
+        auto_consent=True,
+        store=store,
     )
     config = datev_config or demo_datev_config()
     faults = None
     if latency_seconds:
         config.faults.latency_seconds = latency_seconds
         faults = Faults(endpoints={"*": EndpointFaults(latency_ms=latency_seconds * 1000)})
-    datev_app = create_datev_app(config, idp)
+    datev_app = create_datev_app(config, idp, store=store)
     looker_app = create_looker_app(
         client_id=DEMO_LOOKER_CLIENT_ID, client_secret=secret, faults=faults
     )
     with ExitStack() as stack:
+        stack.callback(store.close)
         datev = stack.enter_context(serve_in_thread(datev_app))
         idp.set_issuer(datev.url + "/openid")
         looker = stack.enter_context(serve_in_thread(looker_app))

@@ -30,6 +30,7 @@ from ml_connector.errors import ConfigurationError
 from ml_connector.formats.dxso.jobs import read_manifest as read_job_manifest
 from ml_connector.http.polling import PollPolicy
 from ml_connector.mapping.money import MoneyFacts
+from ml_connector.paths import ensure_data_dir
 from ml_connector.runs.connect import open_sync_store
 from ml_connector.runs.documents import read_manifest
 from ml_connector.runs.launch import EngineOptions, describe_boundary, engine_settings
@@ -37,7 +38,7 @@ from ml_connector.runs.steps import LiveRunSteps
 from ml_connector.store.audit import verify
 from ml_connector.store.runs import list_files
 from ml_connector.store.tables import AuditEventRow
-from ml_connector_sandbox.demo.emulators import DemoEmulators, running_emulators
+from ml_connector_sandbox.demo.emulators import EMULATOR_DIR, DemoEmulators, running_emulators
 from ml_connector_sandbox.demo.setup import (
     DEMO_CUSTOMER,
     DEMO_DXSO_PIPELINE,
@@ -55,7 +56,14 @@ from ml_connector_sandbox.demo.summary import (
     DemoTieOut,
 )
 
-__all__ = ["DEMO_ENGINE", "DEMO_MONTHS", "default_workdir", "run_demo"]
+__all__ = [
+    "DEMO_ENGINE",
+    "DEMO_MONTHS",
+    "check_fresh",
+    "default_workdir",
+    "emulator_dir",
+    "run_demo",
+]
 
 #: a closed quarter of the demo dataset; December holds one row back (a GL account
 #: that has no DATEV account mapped yet), so the summary shows a rejection and its reason
@@ -74,14 +82,20 @@ def _stderr(line: str) -> None:
     print(f"[demo] {line}", file=sys.stderr, flush=True)
 
 
+def emulator_dir(workdir: Path) -> Path:
+    """Where a demo in ``workdir`` keeps its DATEV emulator's state (in the demo's data dir)."""
+    return ensure_data_dir(workdir / "data") / EMULATOR_DIR
+
+
 def default_workdir(data_dir: Path) -> Path:
     """A fresh directory for one demo under ``data_dir/demo``."""
     return data_dir / "demo" / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
-def _check_fresh(workdir: Path) -> None:
+def check_fresh(workdir: Path) -> None:
+    """Refuse a ``workdir`` whose data directory holds more than the DATEV emulator's state."""
     data = workdir / "data"
-    if data.exists() and any(data.iterdir()):
+    if data.exists() and any(p.name != EMULATOR_DIR for p in data.iterdir()):
         raise ConfigurationError(
             f"{workdir} holds an earlier demo",
             hint="choose an empty directory with --workdir, or delete that one",
@@ -271,11 +285,11 @@ def run_demo(
     say: Progress = progress or (lambda _line: None)
     periods = list(months or DEMO_MONTHS)
     workdir = workdir.resolve()
-    _check_fresh(workdir)
+    check_fresh(workdir)
     say("starting the Looker and DATEV emulators on loopback")
     with ExitStack() as stack:
         if emulators is None:
-            emulators = stack.enter_context(running_emulators())
+            emulators = stack.enter_context(running_emulators(datev_dir=emulator_dir(workdir)))
         say(f"Looker emulator at {emulators.looker_url}, DATEV emulator at {emulators.datev_url}")
         say(f"creating the data directory {workdir / 'data'} and the configuration")
         install = asyncio.run(install_demo(workdir, emulators, store_url=store_url))

@@ -16,7 +16,7 @@ from ml_connector.interfaces.web.server import serve_app
 from ml_connector.store.open import open_store
 from ml_connector.store.web import add_user
 from ml_connector_sandbox.demo.emulators import running_emulators
-from ml_connector_sandbox.demo.run import DEMO_ENGINE, run_demo
+from ml_connector_sandbox.demo.run import DEMO_ENGINE, check_fresh, emulator_dir, run_demo
 
 __all__ = ["DEMO_ADMIN", "serve_demo"]
 
@@ -45,7 +45,9 @@ def add_demo_admin(data_dir: Path) -> str:
 
 def serve_demo(workdir: Path, months: list[str] | None, *, host: str, port: int) -> None:
     """Run the demo, then serve the app on its data until stopped."""
-    with running_emulators() as emulators:
+    workdir = workdir.resolve()
+    check_fresh(workdir)
+    with running_emulators(datev_dir=emulator_dir(workdir)) as emulators:
         summary = run_demo(workdir, months=months, emulators=emulators)
         data_dir = Path(summary.data_dir)
         password = add_demo_admin(data_dir)

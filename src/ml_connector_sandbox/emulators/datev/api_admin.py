@@ -2,7 +2,8 @@
 
 =========================  ====================================================
 ``GET  /admin/ledger``     transfers, bookings, duplicates and documents (JSON);
-                           ``?limit=N&after=P`` pages the bookings (``next_after``)
+                           bookings in pages of ``limit`` (default 1,000) after
+                           position ``after``; ``next_after`` starts the next page
 ``GET  /admin/faults``     current fault settings
 ``PUT  /admin/faults``     change fault settings (JSON object, partial)
 ``POST /admin/revoke-tokens``          identity provider: revoke every token
@@ -24,7 +25,11 @@ from starlette.routing import Route
 
 from ml_connector_sandbox.emulators.datev.state import EmulatorState
 
-__all__ = ["admin_routes"]
+__all__ = ["LEDGER_PAGE", "admin_routes"]
+
+#: bookings per ``/admin/ledger`` page unless ``limit`` says otherwise (the ledger
+#: is on disk and may hold millions; one answer holds one page)
+LEDGER_PAGE = 1000
 
 
 def _state(request: Request) -> EmulatorState:
@@ -35,12 +40,12 @@ def _state(request: Request) -> EmulatorState:
 async def ledger(request: Request) -> Response:
     """Everything the emulator accepted; bookings paged with ``limit`` and ``after``."""
     query = request.query_params
-    after, limit = query.get("after", "0"), query.get("limit")
-    if not after.isdigit() or (limit is not None and not limit.isdigit()):
-        return JSONResponse({"error": "after and limit must be whole numbers"}, status_code=400)
-    snapshot = _state(request).ledger.snapshot(
-        after=int(after), limit=int(limit) if limit is not None else None
-    )
+    after, limit = query.get("after", "0"), query.get("limit", str(LEDGER_PAGE))
+    if not (after.isdigit() and limit.isdigit() and int(limit) > 0):
+        return JSONResponse(
+            {"error": "after must be a whole number, limit a positive one"}, status_code=400
+        )
+    snapshot = _state(request).ledger.snapshot(after=int(after), limit=int(limit))
     return JSONResponse(snapshot)
 
 

@@ -3,14 +3,20 @@
 The ledger streams bookings into SQLite (memory stays flat however many are
 accepted); jobs, documents and the identity provider's grants are JSON objects
 keyed by kind and id, written through on every change and read back at start, so
-a restarted emulator on the same data dir still knows them.
+a restarted emulator on the same data dir still knows them. Without a data dir
+(tests, benchmarks) the file lives in a temporary directory, removed on
+:meth:`EmulatorStore.close` or at exit: on disk as well, so the ledger never
+grows in memory.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,19 +49,23 @@ _ADDED_BOOKING_COLUMNS = ("currency", "rate", "base_amount", "base_currency")
 
 
 class EmulatorStore:
-    """One SQLite database under ``data_dir``; in memory only (tests) when None."""
+    """One SQLite database under ``data_dir``; under a temporary directory when None."""
 
     def __init__(self, data_dir: Path | None = None) -> None:
+        self.temporary = data_dir is None
+        if data_dir is None:
+            data_dir = Path(tempfile.mkdtemp(prefix="datev-emulator-"))
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self.path: Path | None = None
-        target = ":memory:"
-        if data_dir is not None:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self.path = data_dir / FILE_NAME
-            target = str(self.path)
+        self.path = data_dir / FILE_NAME
         self.lock = threading.RLock()
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        if self.temporary:  # nothing in it outlives the process: no need to wait for the disk
+            self._db.execute("PRAGMA synchronous=OFF")
+        self._cleanup = weakref.finalize(
+            self, _discard, self._db, data_dir if self.temporary else None
+        )
         self._db.executescript(_SCHEMA)
         self._add_missing_columns()
 
@@ -67,9 +77,9 @@ class EmulatorStore:
                 self._db.execute(f"ALTER TABLE bookings ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database (and remove it, when temporary)."""
         with self.lock:
-            self._db.close()
+            self._cleanup()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -117,3 +127,10 @@ class EmulatorStore:
                 "SELECT key, value FROM objects WHERE kind = ? ORDER BY seq", [kind]
             )
         ]
+
+
+def _discard(db: sqlite3.Connection, temporary_dir: Path | None) -> None:
+    """Close ``db``; remove ``temporary_dir`` with it."""
+    db.close()
+    if temporary_dir is not None:
+        shutil.rmtree(temporary_dir, ignore_errors=True)
