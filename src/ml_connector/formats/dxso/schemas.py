@@ -1,8 +1,8 @@
 """Validation against DATEV's DXSO v6.0 XSDs (shipped in ``ml_connector.datev.dxso_schemas``).
 
-The schemas are loaded once per process.  :func:`entry_problems` checks a single entry
-element against its ledger's type (so one bad row can be held before any file is
-written); :func:`validate_ledger` and :func:`validate_document` check whole files.
+The schemas are loaded once per process, when first needed. :func:`entry_problems` checks
+a single entry element against its ledger's type (so one bad row can be held before any
+file is written); :func:`validate_ledger` and :func:`validate_document` check whole files.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import xml.etree.ElementTree as ET
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import xmlschema
+from typing import TYPE_CHECKING, Any
 
 from ml_connector.errors import DataError
 from ml_connector.formats.dxso.models import Ledger
+
+if TYPE_CHECKING:
+    import xmlschema
 
 __all__ = [
     "DOCUMENT_NS",
@@ -34,7 +35,10 @@ DOCUMENT_XSD = "Document_v060.xsd"
 
 @cache
 def schema(name: str) -> xmlschema.XMLSchema:
-    """One of the shipped XSDs, loaded once."""
+    """One of the shipped XSDs, loaded once (xmlschema imported on first use: an EXTF
+    run never needs it, and it costs start-up time and memory)."""
+    import xmlschema
+
     folder = Path(str(resources.files("ml_connector.datev") / "dxso_schemas"))
     return xmlschema.XMLSchema(str(folder / name))
 
@@ -62,6 +66,8 @@ def entry_problems(ledger: Ledger, element: ET.Element) -> list[str]:
 
 
 def _validate(name: str, content: bytes, what: str) -> None:
+    import xmlschema
+
     try:
         errors = list(schema(name).iter_errors(xmlschema.XMLResource(content)))
     except (xmlschema.XMLSchemaException, ET.ParseError) as exc:
