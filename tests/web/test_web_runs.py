@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
+from pathlib import Path
 
 from sqlalchemy import Engine
 from web_support import FILENAME, TestClient
 
 from ml_connector.store.audit import AuditEvent, append_in
-from ml_connector.store.runs import ProtocolRecord, record_protocol
+from ml_connector.store.runs import ProtocolRecord, RunFileRecord, add_file, record_protocol
 from ml_connector.store.transactions import write_transaction
 
 
@@ -132,3 +135,22 @@ def test_run_page_shows_the_stored_dxso_protocol(
     assert "DXSO protocol" in page
     assert "AR_202610_0001.xml" in page
     assert "Rechnungsnummer fehlt" in page
+
+
+def test_a_dxso_job_folder_downloads_as_one_zip(
+    as_role: dict[str, TestClient], recorded_run: str, web_engine: Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "DXSO_AR_2026-10_01_abc"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}", encoding="utf-8")
+    (folder / "document.xml").write_text("<archive/>", encoding="utf-8")
+    (folder / "escape.xml").symlink_to(tmp_path.parent)  # never followed into the archive
+    record = RunFileRecord(recorded_run, 2, str(folder), folder.name, "cd" * 32, "ref-2", 3)
+    with write_transaction(web_engine) as conn:
+        add_file(conn, record)
+    answer = as_role["viewer"].get(f"/runs/{recorded_run}/files/{folder.name}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/zip"
+    assert f'filename="{folder.name}.zip"' in answer.headers["content-disposition"]
+    names = zipfile.ZipFile(io.BytesIO(answer.content)).namelist()
+    assert names == [f"{folder.name}/document.xml", f"{folder.name}/manifest.json"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ml_connector.interfaces.web.context import load_web_config, queue_url, settings_of
 from ml_connector.interfaces.web.datev_login import needs_consent
@@ -113,11 +115,28 @@ def run_page(request: Request, who: Viewer, run_id: str) -> HTMLResponse:
     )
 
 
+def _zipped(folder: Path) -> bytes:
+    """The files of ``folder`` (a DXSO job: manifest, XML, receipts) as one ZIP."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in sorted(folder.iterdir()):
+            if item.is_file() and not item.is_symlink():
+                archive.write(item, f"{folder.name}/{item.name}")
+    return buffer.getvalue()
+
+
 @router.get("/runs/{run_id}/files/{filename}")
-def run_file(request: Request, _who: Viewer, run_id: str, filename: str) -> FileResponse:
-    """Download a file the run wrote (only the run's own files, by their recorded path)."""
+def run_file(request: Request, _who: Viewer, run_id: str, filename: str) -> Response:
+    """Download a file the run wrote (only the run's own files, by their recorded path);
+    a DXSO job folder comes as one ZIP of its files."""
     run = run_or_404(request, run_id)
     for file in list_files(store(request), run.id):
-        if file.filename == filename and Path(file.path).is_file():
-            return FileResponse(file.path, filename=file.filename, media_type="text/csv")
+        path = Path(file.path)
+        if file.filename != filename:
+            continue
+        if path.is_file():
+            return FileResponse(path, filename=file.filename, media_type="text/csv")
+        if path.is_dir():
+            headers = {"Content-Disposition": f'attachment; filename="{path.name}.zip"'}
+            return Response(_zipped(path), media_type="application/zip", headers=headers)
     raise HTTPException(404, f"run {run_id!r} has no file {filename!r} on this server")
