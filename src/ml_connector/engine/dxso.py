@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from dbos import DBOS
-
 from ml_connector.engine import workflow as wf
 from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS
 from ml_connector.engine.ports import (
@@ -71,13 +69,7 @@ def _stored_job(req: wf.RunRequest, file: PreparedFile) -> DxsoJob | None:
     return DxsoJob(str(payload["datev_job_id"]), str(payload["folder_name"]))
 
 
-@DBOS.step(
-    name="ml_connector.dxso_create",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=wf._retriable,
-)
+@wf.datev_step("ml_connector.dxso_create")
 async def _create_step(req: wf.RunRequest, file: PreparedFile) -> DxsoJob:
     job = await asyncio.to_thread(_stored_job, req, file)
     if job is None:
@@ -88,13 +80,7 @@ async def _create_step(req: wf.RunRequest, file: PreparedFile) -> DxsoJob:
     return job
 
 
-@DBOS.step(
-    name="ml_connector.dxso_upload",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=wf._retriable,
-)
+@wf.datev_step("ml_connector.dxso_upload")
 async def _upload_step(
     req: wf.RunRequest, file: PreparedFile, job: DxsoJob, number: int
 ) -> str | None:
@@ -111,25 +97,13 @@ async def _upload_step(
     return name
 
 
-@DBOS.step(
-    name="ml_connector.dxso_finalize",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=wf._retriable,
-)
+@wf.datev_step("ml_connector.dxso_finalize")
 async def _finalize_step(req: wf.RunRequest, file: PreparedFile, job_id: str) -> None:
     await _steps().dxso_finalize(req.spec, job_id)
     wf._boundary(f"dxso_finalized:{file.part}")
 
 
-@DBOS.step(
-    name="ml_connector.dxso_poll",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=wf._retriable,
-)
+@wf.datev_step("ml_connector.dxso_poll")
 async def _poll_step(req: wf.RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
     status = await _steps().dxso_poll(req.spec, job_id)
     wf._boundary(f"dxso_poll:{file.part}")
@@ -156,13 +130,7 @@ def _store_protocol(
         run_store.record_protocol(conn, req.run_id, entries)
 
 
-@DBOS.step(
-    name="ml_connector.dxso_protocol",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=wf._retriable,
-)
+@wf.datev_step("ml_connector.dxso_protocol")
 async def _protocol_step(req: wf.RunRequest, file: PreparedFile, job_id: str) -> DxsoResult:
     """Read the finished job's protocol and store it (DATEV deletes it after ~2 months)."""
     result = await _steps().dxso_result(req.spec, file, job_id)
@@ -171,13 +139,7 @@ async def _protocol_step(req: wf.RunRequest, file: PreparedFile, job_id: str) ->
     return result
 
 
-@DBOS.step(
-    name="ml_connector.dxso_cancel",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=wf._retriable,
-)
+@wf.datev_step("ml_connector.dxso_cancel")
 async def _cancel_step(req: wf.RunRequest, file: PreparedFile, job_id: str) -> bool:
     """Delete the job if it is still open; whether it was."""
     cancelled = await _steps().dxso_cancel(req.spec, job_id)

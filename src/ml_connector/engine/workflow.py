@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain as chain_items
 from itertools import islice
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from dbos import DBOS
 from sqlalchemy import Connection
@@ -74,6 +75,8 @@ __all__ = ["WORKFLOW_NAME", "EngineDeps", "RunRequest", "install", "run_workdir"
 log = logging.getLogger(__name__)
 
 WORKFLOW_NAME = "ml_connector.run"
+P = ParamSpec("P")
+R = TypeVar("R")
 #: a boundary hook gets names like "prepare", "submitted:1", "submit:1", "poll:1"
 BoundaryHook = Callable[[str], None]
 Notifier = Callable[[RunOutcome], Awaitable[object]]
@@ -367,13 +370,19 @@ def _retriable(exc: BaseException) -> bool:
     return isinstance(exc, RetriableError)
 
 
-@DBOS.step(
-    name="ml_connector.submit",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=_retriable,
-)
+def datev_step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A durable step that calls DATEV: a retriable error (a timeout, a 5xx, a 429) is
+    retried twice (after 5 s, then 10 s); anything else fails the step at once."""
+    return DBOS.step(
+        name=name,
+        retries_allowed=True,
+        max_attempts=3,
+        interval_seconds=5.0,
+        should_retry=_retriable,
+    )
+
+
+@datev_step("ml_connector.submit")
 async def _submit_step(req: RunRequest, file: PreparedFile) -> str:
     steps = _get().steps
     earlier = await steps.find_submission(req.spec, file)
@@ -407,13 +416,7 @@ def _record_submission(
             append_in(conn, req.spec.datev_client, [event])
 
 
-@DBOS.step(
-    name="ml_connector.upload_document",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=_retriable,
-)
+@datev_step("ml_connector.upload_document")
 async def _document_step(req: RunRequest, number: int, document: PreparedDocument) -> bool:
     """Upload one supporting document under its deterministic id, then record it.
 
@@ -447,13 +450,7 @@ def _record_document(req: RunRequest, document: PreparedDocument, created: bool)
         append_in(conn, req.spec.datev_client, [event])
 
 
-@DBOS.step(
-    name="ml_connector.poll",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=_retriable,
-)
+@datev_step("ml_connector.poll")
 async def _poll_step(req: RunRequest, file: PreparedFile, job_id: str) -> JobStatus:
     status = await _get().steps.poll(req.spec, file, job_id)
     _boundary(f"poll:{file.part}")
@@ -616,13 +613,7 @@ def _prepared_file(record: run_store.RunFileRecord) -> PreparedFile:
     )
 
 
-@DBOS.step(
-    name="ml_connector.unsettled",
-    retries_allowed=True,
-    max_attempts=3,
-    interval_seconds=5.0,
-    should_retry=_retriable,
-)
+@datev_step("ml_connector.unsettled")
 async def _unsettled_step(req: RunRequest) -> tuple[Unsettled, ...]:
     """The files of earlier runs of the period whose DATEV job has no recorded outcome:
     those with a stored job id, and those DATEV finds by name (sent, then a crash before
