@@ -10,6 +10,7 @@ import pytest
 from datev_api_support import Setup, emulator_config
 
 from ml_connector.datev.api.models import DxsoStatus, ProtocolEntry
+from ml_connector.engine.ports import DxsoJob
 from ml_connector.errors import ConfigurationError
 from ml_connector.formats.dxso.jobs import write_jobs
 from ml_connector.formats.dxso.models import Ledger, LedgerEntry, Receipt
@@ -52,7 +53,7 @@ def _folder(tmp_path: Path) -> Path:
 
 
 async def _upload_all(
-    setup: Setup, folder: Path, opened: dxso_send.OpenedJob, uploaded: frozenset[str]
+    setup: Setup, folder: Path, opened: DxsoJob, uploaded: frozenset[str]
 ) -> list[str]:
     sent = []
     while name := await dxso_send.upload_next(setup.client, CLIENT, folder, opened, uploaded):

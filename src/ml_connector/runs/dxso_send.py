@@ -22,6 +22,7 @@ from pathlib import Path
 from ml_connector.datev.api.models import DxsoStatus, ProtocolEntry
 from ml_connector.datev.api.problems import DatevConfigurationError, DatevRejectedError
 from ml_connector.datev.client import DatevClient
+from ml_connector.engine.ports import DxsoJob
 from ml_connector.errors import ConfigurationError
 from ml_connector.formats.dxso.jobs import DEFAULT_FOLDERS, read_manifest
 from ml_connector.formats.dxso.models import Ledger
@@ -29,7 +30,6 @@ from ml_connector.formats.dxso.writer import DOCUMENT_FILE, with_folder_name
 
 __all__ = [
     "DxsoOutcome",
-    "OpenedJob",
     "finalize",
     "open_job",
     "poll_once",
@@ -39,14 +39,6 @@ __all__ = [
 ]
 
 NEW_BELEGE_ONLINE = "#DCO01301"
-
-
-@dataclass(frozen=True, slots=True)
-class OpenedJob:
-    """What the engine records after the create call."""
-
-    job_id: str
-    folder_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +95,7 @@ def _manifest_files(folder: Path) -> list[str]:
     return [str(item["name"]) for item in files]
 
 
-async def open_job(datev: DatevClient, client_id: str, folder: Path) -> OpenedJob:
+async def open_job(datev: DatevClient, client_id: str, folder: Path) -> DxsoJob:
     """Create the job for the folder's ledger and month.
 
     ``#DCO01301`` (the client uses the new Belege online) stops with what to use instead.
@@ -126,7 +118,7 @@ async def open_job(datev: DatevClient, client_id: str, folder: Path) -> OpenedJo
             ) from None
         raise
     names = job.cash_ledger_names if ledger is Ledger.CASH else job.ledger_folder_names
-    return OpenedJob(job.id, names[0] if names else DEFAULT_FOLDERS[ledger])
+    return DxsoJob(job.id, names[0] if names else DEFAULT_FOLDERS[ledger])
 
 
 async def received_files(datev: DatevClient, client_id: str, job_id: str) -> frozenset[str]:
@@ -135,7 +127,7 @@ async def received_files(datev: DatevClient, client_id: str, job_id: str) -> fro
     return frozenset(e.filename for e in entries if e.filename and e.type != "error")
 
 
-def _content(folder: Path, name: str, opened: OpenedJob) -> bytes:
+def _content(folder: Path, name: str, opened: DxsoJob) -> bytes:
     content = (folder / name).read_bytes()
     return with_folder_name(content, opened.folder_name) if name == DOCUMENT_FILE else content
 
@@ -151,7 +143,7 @@ async def upload_next(
     datev: DatevClient,
     client_id: str,
     folder: Path,
-    opened: OpenedJob,
+    opened: DxsoJob,
     uploaded: frozenset[str],
 ) -> str | None:
     """Upload the first file of the manifest not in ``uploaded``; its name, or ``None``

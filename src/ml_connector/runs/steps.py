@@ -581,8 +581,7 @@ class LiveRunSteps:
     async def dxso_create(self, spec: RunSpec, file: PreparedFile) -> DxsoJob:
         """Open the job of a job folder (``#DCO01301``: a clear error to use EXTF)."""
         async with self._datev(spec) as datev:
-            opened = await dxso_send.open_job(datev, spec.datev_client, Path(file.path))
-        return DxsoJob(opened.job_id, opened.folder_name)
+            return await dxso_send.open_job(datev, spec.datev_client, Path(file.path))
 
     async def dxso_received(self, spec: RunSpec, job_id: str) -> frozenset[str]:
         """The files the open job has received, from its protocol."""
@@ -593,10 +592,9 @@ class LiveRunSteps:
         self, spec: RunSpec, file: PreparedFile, job: DxsoJob, received: frozenset[str]
     ) -> str | None:
         """Upload the folder's next file not in ``received``."""
-        opened = dxso_send.OpenedJob(job.job_id, job.folder_name)
         async with self._datev(spec) as datev:
             return await dxso_send.upload_next(
-                datev, spec.datev_client, Path(file.path), opened, received
+                datev, spec.datev_client, Path(file.path), job, received
             )
 
     async def dxso_finalize(self, spec: RunSpec, job_id: str) -> None:
