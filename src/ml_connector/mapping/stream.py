@@ -28,7 +28,7 @@ import json
 import re
 import shutil
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import chain
 from pathlib import Path
@@ -57,6 +57,7 @@ from ml_connector.mapping.mapper import (
     RowLinker,
     RowMapper,
     duplicate_key,
+    period_header,
     same_content,
 )
 from ml_connector.mapping.money import MoneyFacts, MoneyTally, format_money
@@ -149,19 +150,8 @@ def batch_header(
     datev = config.model.customers[pipeline.customer].datev
     label = pipeline.batch_label or pipeline_name
     label = _LABEL_CHARS.sub("", f"{label} {period}")[:30].strip()
-    return BatchHeader(
-        beraternummer=datev.consultant_number,
-        mandantennummer=datev.client_number,
-        wj_beginn=period.fiscal_year_start(datev.fiscal_year_start_month),
-        sachkontenlaenge=datev.account_length,
-        datum_vom=period.start,
-        datum_bis=period.end,
-        festschreibung=datev.festschreibung,
-        skr=datev.skr,
-        erzeugt_am=now,
-        bezeichnung=label,
-        anwendungsinformation="ml-connector",
-    )
+    header = period_header(datev, period)
+    return replace(header, erzeugt_am=now, bezeichnung=label, anwendungsinformation="ml-connector")
 
 
 # ---------------------------------------------------------------- what a run leaves behind
