@@ -48,7 +48,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         _allow_web_login(emulators, Path(summary.config_path), url, DEMO_OAUTH_CLIENT)
         settings = demo_web_settings(data_dir, Path(summary.config_path), emulators.datev_url, url)
         app = create_app(settings)  # migrates the store first: Alembic is not thread-safe
-        stop = start_worker(settings, DEMO_ENGINE)
+        stop_worker = start_worker(settings, DEMO_ENGINE)
         server = serve_in_thread(app, port=port)
         try:
             yield LiveApp(
@@ -63,7 +63,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
             )
         finally:
             server.stop()
-            stop.set()
+            stop_worker()
             os.environ.pop("MLC_BROWSER_DATEV_CLIENT_SECRET", None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from ml_connector.interfaces.web.app import create_app
 from ml_connector.interfaces.web.settings import WebSettings
@@ -13,10 +14,13 @@ from ml_connector.runs.launch import EngineOptions
 __all__ = ["serve_app", "start_worker"]
 
 _log = logging.getLogger("ml_connector.web")
+#: how long stopping waits for a run in progress to reach a checkpoint and the engine to end
+_STOP_TIMEOUT = 60.0
 
 
-def start_worker(settings: WebSettings, options: EngineOptions) -> threading.Event:
-    """A worker thread (queued runs and schedules) that stops when the event is set."""
+def start_worker(settings: WebSettings, options: EngineOptions) -> Callable[[], None]:
+    """Start a worker thread (queued runs and schedules); returns the function that stops
+    it and waits until its engine has shut down, so another engine may start after it."""
     from ml_connector.runs.launch import work
 
     sync = SyncSettings(
@@ -34,8 +38,14 @@ def start_worker(settings: WebSettings, options: EngineOptions) -> threading.Eve
         except Exception:
             _log.exception("the worker stopped; queued runs wait for 'ml-connector worker'")
 
-    threading.Thread(target=run, name="ml-connector-worker", daemon=True).start()
-    return stop
+    thread = threading.Thread(target=run, name="ml-connector-worker", daemon=True)
+    thread.start()
+
+    def stop_worker() -> None:
+        stop.set()
+        thread.join(_STOP_TIMEOUT)
+
+    return stop_worker
 
 
 def serve_app(
@@ -50,7 +60,7 @@ def serve_app(
     import uvicorn
 
     app = create_app(settings)
-    stop = start_worker(settings, worker) if worker is not None else None
+    stop_worker = start_worker(settings, worker) if worker is not None else None
     try:
         uvicorn.run(
             app,
@@ -62,5 +72,5 @@ def serve_app(
             log_level="warning",
         )
     finally:
-        if stop is not None:
-            stop.set()
+        if stop_worker is not None:
+            stop_worker()
