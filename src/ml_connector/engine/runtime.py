@@ -50,7 +50,6 @@ from ml_connector.http.clients import ClientPool
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy, poll_delay
 from ml_connector.logs import tracebacks_at_debug
 from ml_connector.paths import DataDirLock, ensure_data_dir, lock_data_dir
-from ml_connector.schedule import due_runs
 from ml_connector.store import runs as run_store
 from ml_connector.store.db import (
     database_unreachable,
@@ -323,6 +322,8 @@ class Engine:
 
         Returns the new run ids. Idempotent: the run id is per (pipeline, period).
         """
+        from ml_connector.schedule import due_runs
+
         by_name = {s.pipeline: s for s in schedules}
         started: list[str] = []
         for name, _fire, period in due_runs(

@@ -30,7 +30,6 @@ from ml_connector.errors import ConfigurationError
 from ml_connector.http.polling import DATEV_JOB_POLLING, PollPolicy
 from ml_connector.runs.connect import SyncSettings
 from ml_connector.runs.steps import LiveRunSteps, datev_client_id
-from ml_connector.schedule import parse_rule
 from ml_connector.store import runs as run_store
 
 if TYPE_CHECKING:
@@ -286,6 +285,8 @@ def queue_replay(
 
 def scheduled_pipelines(config: LoadedConfig) -> list[ScheduledPipeline]:
     """Every pipeline with a ``schedule``, with its customer and DATEV client."""
+    from ml_connector.schedule import parse_rule
+
     return [
         ScheduledPipeline(
             pipeline=name,

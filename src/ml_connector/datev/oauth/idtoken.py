@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from joserfc import jwt
-from joserfc.errors import (
-    ExpiredTokenError,
-    InvalidClaimError,
-    JoseError,
-    MissingClaimError,
-)
-from joserfc.jwk import KeySet
 from pydantic import SecretStr
 
 from ml_connector.datev.oauth.endpoints import ProviderEndpoints
 from ml_connector.errors import ConfigurationError, NeedsUserError, RetriableError
+
+if TYPE_CHECKING:  # joserfc is imported by the login only, not by every run
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
 
 __all__ = ["ID_TOKEN_ALGORITHMS", "IdTokenRejectedError", "fetch_jwks", "verify_id_token"]
 
@@ -42,6 +38,9 @@ class IdTokenRejectedError(NeedsUserError):
 
 async def fetch_jwks(endpoints: ProviderEndpoints, http: httpx.AsyncClient) -> KeySet:
     """The provider's signing keys."""
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     if not endpoints.jwks_uri:
         raise ConfigurationError(
             f"the identity provider {endpoints.issuer} publishes no signing keys (jwks_uri)",
@@ -67,6 +66,8 @@ async def fetch_jwks(endpoints: ProviderEndpoints, http: httpx.AsyncClient) -> K
 
 
 def _claims_problem(exc: JoseError) -> str:
+    from joserfc.errors import ExpiredTokenError, InvalidClaimError, MissingClaimError
+
     if isinstance(exc, ExpiredTokenError):
         return "the ID token has expired"
     if isinstance(exc, InvalidClaimError | MissingClaimError):
@@ -89,6 +90,9 @@ def verify_id_token(
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """The verified claims of ``id_token``; :class:`IdTokenRejectedError` otherwise."""
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
     try:
         token = jwt.decode(id_token.get_secret_value(), keys, algorithms=list(ID_TOKEN_ALGORITHMS))
     except JoseError:

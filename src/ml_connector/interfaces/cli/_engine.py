@@ -125,8 +125,10 @@ def run_through_engine(
     as_json: bool,
 ) -> None:
     """``run PIPELINE --period P`` without ``--dry-run``: queue, or run now and print."""
-    from ml_connector.runs.launch import RunAlreadyExistsError, queue_run, run_pipeline
+    from ml_connector.interfaces.cli import imports_without_gc
 
+    with imports_without_gc():
+        from ml_connector.runs.launch import RunAlreadyExistsError, queue_run, run_pipeline
     freeze_imports()
     settings = cli_settings(
         config_path=config_path, store_url=store_url, looker_url=looker_url, datev_url=datev_url

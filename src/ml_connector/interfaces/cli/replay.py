@@ -60,8 +60,11 @@ def replay(
       period, part, pipeline and its booking lines) and resends nothing DATEV
       already has.
     """
-    from ml_connector.interfaces.cli._engine import cli_settings, freeze_imports, print_outcome
-    from ml_connector.runs.launch import EngineOptions, replay_run
+    from ml_connector.interfaces.cli import imports_without_gc
+
+    with imports_without_gc():
+        from ml_connector.interfaces.cli._engine import cli_settings, freeze_imports, print_outcome
+        from ml_connector.runs.launch import EngineOptions, replay_run
 
     freeze_imports()
     settings = cli_settings(

@@ -66,12 +66,15 @@ def run(
     sent to DATEV. Exits 0 when the batch is ready to send, 1 when rejections or the
     tie-out block it (see report.txt / report.json).
     """
-    from ml_connector.interfaces.cli._engine import (
-        cli_settings,
-        dry_run,
-        would_send,
-        would_upload,
-    )
+    from ml_connector.interfaces.cli import imports_without_gc
+
+    with imports_without_gc():
+        from ml_connector.interfaces.cli._engine import (
+            cli_settings,
+            dry_run,
+            would_send,
+            would_upload,
+        )
 
     if not dry_run_flag:
         if rows_file is not None or totals_file is not None or out_dir is not None:
