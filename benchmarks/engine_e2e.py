@@ -315,8 +315,9 @@ def role_cli(args: argparse.Namespace) -> dict[str, Any]:
     """``ml-connector run bench-gl --period M`` per month, each a fresh process: its wall
     time, the run's own work (the store's ``started_at`` to ``finished_at``) and the
     difference, the start-up overhead (imports, store, engine launch, queue pick-up,
-    shutdown)."""
-    from datetime import datetime
+    shutdown); also the time from the spawn to ``started_at`` and the process's CPU
+    seconds (steadier than wall time on a shared machine)."""
+    from datetime import UTC, datetime
 
     from ml_connector.runs.connect import open_sync_store
     from ml_connector.store import runs as run_store
@@ -331,9 +332,10 @@ def role_cli(args: argparse.Namespace) -> dict[str, Any]:
         ML_CONNECTOR_DATEV_API_URL=args.datev_url,
     )
     store_args = ["--store-url", args.store_url] if args.store_url else []
-    walls, works = [], []
+    walls, works, befores, cpus = [], [], [], []
     for month in args.months_list:
-        start = time.perf_counter()
+        start, spawned = time.perf_counter(), datetime.now(UTC)
+        cpu = _children_cpu()
         subprocess.run(
             [cli, "run", PIPELINE, "--period", month, "--json", *store_args],
             env=env,
@@ -341,6 +343,7 @@ def role_cli(args: argparse.Namespace) -> dict[str, Any]:
             capture_output=True,
         )
         walls.append(time.perf_counter() - start)
+        cpus.append(_children_cpu() - cpu)
         store = open_sync_store(settings)
         try:
             run = run_store.get_run(store, f"run:{PIPELINE}:{month}")
@@ -350,6 +353,7 @@ def role_cli(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"the run of {month} did not finish")
         took = datetime.fromisoformat(run.finished_at) - datetime.fromisoformat(run.started_at)
         works.append(took.total_seconds())
+        befores.append((datetime.fromisoformat(run.started_at) - spawned).total_seconds())
     overheads = sorted(w - k for w, k in zip(walls, works, strict=True))
     return {
         "seconds": sum(walls),
@@ -357,7 +361,17 @@ def role_cli(args: argparse.Namespace) -> dict[str, Any]:
         "work_s": sum(works),
         "overhead_median_s": overheads[len(overheads) // 2],
         "overheads_s": [round(o, 2) for o in overheads],
+        "before_start_median_s": sorted(befores)[len(befores) // 2],
+        "cpu_median_s": sorted(cpus)[len(cpus) // 2],
     }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 ROLES = {
