@@ -17,7 +17,9 @@ polls the queue every ``--polling`` seconds.
 
 Printed per worker count: wall time (gate opened to last run finished; all workers
 are launched and wait at a common start line first), runs/s over that window, mean
-run time, the workers' CPU time and the machine's CPU load, and the ratio against
+run time, the workers' CPU time, the local PostgreSQL server's CPU time (its
+processes, ended backends included; other clients of the server count too), the
+machine's CPU busy share and load average, and the ratio against
 the first worker count (the baseline, measured in the same invocation). Then the
 exclusivity check: for every DATEV client, its runs' [started, finished] intervals
 (from the store) must not overlap; every pair of runs of a client was runnable at
@@ -101,6 +103,8 @@ class Result:
     clients: int
     states: dict[str, int]
     cpu_s: float
+    pg_cpu_s: float
+    load: float
     mean_run_s: float
     machine_busy: float
 
@@ -125,6 +129,23 @@ def cpu_of(procs: list[subprocess.Popen[str]]) -> float:
         with open(f"/proc/{proc.pid}/stat", encoding="ascii") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of the local PostgreSQL server so far: every ``postgres`` process,
+    with the ended backends its postmaster reaped (0 when the server is elsewhere;
+    other clients of the same server count too)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        name, fields = text.split("(", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            values = fields.split()
+            total += sum(int(v) for v in values[11:15])  # utime stime cutime cstime
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -187,6 +208,7 @@ def measure(args: argparse.Namespace, workers: int) -> Result:
                         raise SystemExit("a worker exited early")
                     time.sleep(0.1)
                 cpu0 = cpu_of(procs)
+                pg0 = postgres_cpu()
                 busy0 = machine_busy()
                 t0 = time.monotonic()
                 start = time.time()
@@ -201,6 +223,8 @@ def measure(args: argparse.Namespace, workers: int) -> Result:
                     time.sleep(0.2)
                 wall_s = time.monotonic() - t0
                 cpu_s = cpu_of(procs) - cpu0
+                pg_cpu_s = postgres_cpu() - pg0
+                load = os.getloadavg()[0]
                 busy1 = machine_busy()
             with store.connect() as conn:
                 rows = conn.execute(
@@ -230,6 +254,8 @@ def measure(args: argparse.Namespace, workers: int) -> Result:
         len(by_client),
         states,
         cpu_s,
+        pg_cpu_s,
+        load,
         mean_run,
         machine,
     )
@@ -276,7 +302,9 @@ def main() -> None:
             f"active {result.active_s:.1f} s, {result.rate:.1f} runs/s, "
             f"mean run {result.mean_run_s * 1000:.0f} ms, worker CPU {result.cpu_s:.1f} s "
             f"({result.cpu_s / result.runs * 1000:.0f} ms per run), "
-            f"machine CPU busy {result.machine_busy:.0%}, "
+            f"PostgreSQL CPU {result.pg_cpu_s:.1f} s "
+            f"({result.pg_cpu_s / result.runs * 1000:.0f} ms per run), "
+            f"machine CPU busy {result.machine_busy:.0%}, load {result.load:.1f}, "
             f"ratio vs {base.workers} worker(s): {result.rate / base.rate:.2f}x; "
             f"exclusivity: {result.overlaps} overlapping run pairs "
             f"over {result.clients} clients",

@@ -148,6 +148,18 @@ class EngineSettings:
 
 _active: Engine | None = None
 
+#: store connections beyond ``worker_concurrency``: heartbeat, enqueue and ``wait``
+STORE_POOL_SPARE = 4
+
+
+def store_pool(url: str, settings: EngineSettings) -> dict[str, Any]:
+    """Pool size of the store engine on a database server: one connection per run this
+    process executes at once, plus spares, so connections are kept, not opened per step
+    (SQLAlchemy closes a connection beyond its ``pool_size`` when it is returned)."""
+    if url.startswith("sqlite") or settings.worker_concurrency is None:
+        return {}
+    return {"pool_size": max(5, settings.worker_concurrency + STORE_POOL_SPARE)}
+
 
 class Engine:
     """The sync engine of this process: launch it, enqueue runs, wait for outcomes."""
@@ -162,7 +174,8 @@ class Engine:
     ) -> None:
         self.settings = settings
         ensure_data_dir(settings.data_dir)  # private, also when both databases are remote
-        self.store: SqlEngine = make_engine(settings.store_url or sqlite_url(settings.data_dir))
+        store_url = settings.store_url or sqlite_url(settings.data_dir)
+        self.store: SqlEngine = make_engine(store_url, **store_pool(store_url, settings))
         self.system_database_url = system_database_url(
             settings.data_dir, settings.system_database_url
         )
@@ -221,6 +234,11 @@ class Engine:
             "log_level": self.settings.log_level,
             "notification_listener_polling_interval_sec": self.settings.listener_polling_interval,
         }
+        if not self.system_database_url.startswith("sqlite"):
+            # no ping before every checkout (a round trip per checkpoint): a connection
+            # PostgreSQL dropped fails its statement, SQLAlchemy discards the pool and
+            # DBOS retries the operation on a new connection (``db_retry``)
+            config["db_engine_kwargs"] = {"pool_pre_ping": False}
         if self.settings.application_version:
             config["application_version"] = self.settings.application_version
         DBOS(config=config)
