@@ -32,6 +32,7 @@ from ml_connector.mapping.expressions import ExpressionError, LookupMissError
 from ml_connector.mapping.extf_checks import checked_text, line_problems
 from ml_connector.mapping.lookups import LookupKind, LookupSet, normalise_key
 from ml_connector.mapping.period import Period
+from ml_connector.mapping.rowcode import field_function
 from ml_connector.mapping.spec import HOME_CURRENCY, CompiledMapping, FieldRule
 from ml_connector.mapping.text import (
     TEXT_CHANGE_KINDS,
@@ -352,6 +353,9 @@ class RowMapper:
         self._currency_column: dict[str, bool] = {}
         self._automatic = client.automatic_account_set
         self._convert = self._converters()
+        self._fields = field_function(
+            mapping.fields, lookups, self._variables, self._convert, self._fail
+        )
         dxso = mapping.dxso
         self._dxso = (
             None
@@ -418,12 +422,16 @@ class RowMapper:
     def _raw(self, rule: FieldRule, row: Mapping[str, object]) -> object:
         try:
             return rule.value(row, self.lookups, self._variables)
-        except LookupMissError as exc:
+        except ExpressionError as exc:
+            raise self._fail(exc, rule.target) from None
+
+    def _fail(self, exc: Exception, target: str) -> _Reject:
+        """The rejection of a field whose lookup missed or whose expression failed."""
+        if isinstance(exc, LookupMissError):
             kind = self.lookups.kind_of(exc.table) if self.lookups.has_table(exc.table) else None
             reason = _UNMAPPED.get(kind or LookupKind.VALUE, RejectReason.UNMAPPED_VALUE)
-            raise _Reject(reason, rule.target, str(exc), exc.key) from None
-        except ExpressionError as exc:
-            raise _Reject(RejectReason.INVALID_VALUE, rule.target, str(exc), None) from None
+            return _Reject(reason, target, str(exc), exc.key)
+        return _Reject(RejectReason.INVALID_VALUE, target, str(exc), None)
 
     def _amount(self, row: Mapping[str, object]) -> Decimal:
         value = self._raw(self.mapping.amount, row)
@@ -455,17 +463,9 @@ class RowMapper:
         self, row: Mapping[str, object], index: int, row_key: str, amount: Decimal
     ) -> MappedRow:
         changes: list[DataChange] = []
-        values: dict[str, object] = {}
-        convert = self._convert
-        for name, rule in self.mapping.fields.items():
-            value = self._raw(rule, row)
-            if value is None or (
-                isinstance(value, str) and name != "buchungstext" and not value.strip()
-            ):
-                values[name] = None
-            else:
-                values[name] = convert[name](value, changes)
-        self._hold_text_changes(changes)
+        values = self._fields(row, changes)
+        if changes:
+            self._hold_text_changes(changes)
         belegdatum = values.get("belegdatum")
         if belegdatum is None:
             raise _Reject(RejectReason.MISSING_DATE, "belegdatum", "no date", None)
