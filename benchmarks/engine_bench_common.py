@@ -53,7 +53,19 @@ def pg_database(name: str) -> Iterator[str]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB."""
+    """Peak resident set size of this process so far, in MB.
+
+    Linux's ``VmHWM`` (this process image's own peak): ``ru_maxrss`` of a process
+    started with fork and exec also counts the parent's RSS at the fork, so a child
+    of a large benchmark process would report the parent's size instead of its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

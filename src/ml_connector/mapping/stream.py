@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime
 from itertools import chain
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
@@ -85,6 +85,7 @@ __all__ = [
     "RunFacts",
     "RunStream",
     "StreamedRun",
+    "TracePiece",
     "batch_header",
     "booking_payload",
     "held_record",
@@ -194,6 +195,64 @@ def held_record(rejection: Rejection) -> dict[str, object]:
 
 def _source(row: Mapping[str, object]) -> dict[str, Any]:
     return {str(k): to_jsonable(v) for k, v in row.items()}
+
+
+#: the store's canonical JSON (``store.canonical``) of JSON-native values: keys sorted,
+#: no whitespace, UTF-8 kept, no NaN; the row records file is written in it
+_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
+class _TraceSpill:
+    """One line per row trace, already in the row record's canonical JSON pieces:
+    ``<place>\t<booking>\t"rejection":..,"row_key":..,"source":..`` where ``<place>``
+    is ``-`` (nothing sent), ``b<n>`` (the n-th new booking line) or ``r<n>`` (the
+    n-th reversal line). The records file is written from it without parsing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._out: IO[str] | None = path.open("w", encoding="utf-8")
+
+    def append(
+        self,
+        row_key: str,
+        source: Mapping[str, Any],
+        booking: Mapping[str, Any] | None,
+        rejection: str | None,
+        place: str,
+    ) -> None:
+        """One trace; ``source`` and ``booking`` hold JSON values only."""
+        assert self._out is not None, "spill already closed for writing"
+        rest = (
+            f'"rejection":{_canonical(rejection)},"row_key":{_canonical(row_key)},'
+            f'"source":{_canonical(source)}'
+        )
+        self._out.write(f"{place}\t{_canonical(booking)}\t{rest}\n")
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        """``(place, booking JSON, rest)`` per trace, in order."""
+        self.close()
+        with self.path.open(encoding="utf-8") as handle:
+            for text in handle:
+                place, booking, rest = text[:-1].split("\t", 2)
+                yield place, booking, rest
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+@dataclass(frozen=True, slots=True)
+class TracePiece:
+    """A row trace as canonical JSON pieces: ``booking`` (``null`` for none) and
+    ``rest`` (``"rejection":..,"row_key":..,"source":..``); ``position`` as in
+    :class:`RowTrace`."""
+
+    booking: str
+    rest: str
+    position: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,7 +566,7 @@ class RunStream:
         self._reversals = LineSpill(scratch / "reversals.jsonl")
         self._bookings = LineSpill(scratch / "bookings.jsonl")
         self._held = (scratch / "held.jsonl").open("w", encoding="utf-8")
-        self._traces = JsonSpill(scratch / "traces.jsonl") if trace_rows else None
+        self._traces = _TraceSpill(scratch / "traces.jsonl") if trace_rows else None
         self._unassigned = JsonSpill(scratch / UNASSIGNED_FILE)
         dxso = self.mapping.dxso
         self._dxso = None if dxso is None else DxsoBatch(dxso, self.mapping.currency, scratch)
@@ -653,7 +712,7 @@ class RunStream:
         write_rows([held_record(rejection)], self._held)
         if self._traces is not None:
             key = rejection.row_key or f"row-{rejection.index + 1}"
-            self._traces.append([key, _source(rejection.row), None, rejection.describe(), None])
+            self._traces.append(key, _source(rejection.row), None, rejection.describe(), "-")
 
     def _mapped(self, row: MappedRow) -> None:
         self.rows_mapped += 1
@@ -678,14 +737,14 @@ class RunStream:
         texts = row.texts if self._rendered else None
         lines = [] if texts is not None and self._traces is None else _lines_json(row.lines)
         reversed_lines = [line_to_json(line) for line in reversal] if change.applied else []
-        position: list[object] | None = None
+        position = "-"
         if change.applied:
             self._money.add_lines(reversal)
             self._money.add_lines(row.lines)
             for item in reversed_lines:
                 self._reversals.append(item)
             if change.booking:
-                position = ["b", self._bookings.count]
+                position = f"b{self._bookings.count}"
                 self._spill_booking(row, texts, lines)
                 if self._dxso is not None and row.dxso is not None:
                     self._dxso.add(row.dxso)
@@ -694,7 +753,7 @@ class RunStream:
             payload = _payload(row.content_digest, lines, reversed_lines)
             if row.changes:
                 payload["changes"] = [change.to_json() for change in row.changes]
-            self._traces.append([row.row_key, _source(row.row), payload, None, position])
+            self._traces.append(row.row_key, _source(row.row), payload, None, position)
 
     def _note_receipt(self, row: MappedRow) -> None:
         """Remember the row's own document for its invoice (a receipt in the dxso job)."""
@@ -757,7 +816,7 @@ class RunStream:
                 reversed_lines = [line_to_json(line) for line in reversal]
                 if self._traces is not None:
                     payload = _payload(None, [], reversed_lines)
-                    self._traces.append([row_key, {}, payload, None, ["r", self._reversals.count]])
+                    self._traces.append(row_key, {}, payload, None, f"r{self._reversals.count}")
                 for item in reversed_lines:
                     self._reversals.append(item)
         self._held.close()
@@ -901,20 +960,29 @@ class RunStream:
     def traces(self) -> Iterator[RowTrace]:
         """One trace per row of the period (extract order), then one per gone key
         reversed by this batch; positions only when the batch is ready."""
+        for piece in self.trace_pieces():
+            rest = json.loads("{" + piece.rest + "}")
+            booking = json.loads(piece.booking)
+            yield RowTrace(
+                rest["row_key"], rest["source"], booking, rest["rejection"], piece.position
+            )
+
+    def trace_pieces(self) -> Iterator[TracePiece]:
+        """:meth:`traces` as the canonical JSON they were spilled in (not parsed)."""
         if self._traces is None:
             raise RuntimeError("the run was started without trace_rows")
         if self._finished is None:
             raise RuntimeError("finish the run first")
         ready = self._ready
-        for key, source, booking, rejection, position in self._traces:
+        for place, booking, rest in self._traces:
             at: int | None = None
-            if position is not None:
-                kind, offset = position
-                if not ready and kind == "r":
+            if place != "-":
+                if not ready and place[0] == "r":
                     continue  # gone keys are reversed only by a batch that is sent
-                at = offset if kind == "r" else self._reversal_lines + offset
+                offset = int(place[1:])
+                at = offset if place[0] == "r" else self._reversal_lines + offset
                 at = at if ready else None
-            yield RowTrace(key, source, booking, rejection, at)
+            yield TracePiece(booking, rest, at)
 
 
 def _same_rules(checked: BatchHeader | None, header: BatchHeader) -> bool:

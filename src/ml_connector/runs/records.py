@@ -17,14 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ml_connector.engine.ports import RowRecord
-from ml_connector.mapping.stream import RowTrace, booking_payload
+from ml_connector.mapping.stream import RowTrace, TracePiece, booking_payload
+from ml_connector.store.canonical import canonical_text
 
 __all__ = [
     "FileSlice",
     "booking_payload",
+    "record_lines",
     "row_records",
+    "write_record_lines",
 ]
 
 
@@ -66,3 +70,29 @@ def row_records(traces: Iterable[RowTrace], slices: Sequence[FileSlice]) -> Iter
             filename=filename,
             line=line,
         )
+
+
+def record_lines(pieces: Iterable[TracePiece], slices: Sequence[FileSlice]) -> Iterator[str]:
+    """The records file's lines for :func:`row_records` of the same traces, composed
+    from the spilled canonical JSON (the same text as
+    :func:`~ml_connector.engine.ports.write_records` writes, without parsing a row)."""
+    for piece in pieces:
+        filename, line = (
+            _locate(slices, piece.position) if piece.position is not None else (None, None)
+        )
+        where = f'"filename":{canonical_text(filename)},"line":{"null" if line is None else line}'
+        yield f'{{"booking":{piece.booking},{where},{piece.rest}}}\n'
+
+
+def write_record_lines(path: Path, lines: Iterable[str]) -> int:
+    """Write ``lines`` (from :func:`record_lines`) to ``path``, replacing it when done;
+    returns the count (read back with :func:`~ml_connector.engine.ports.iter_records`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for text in lines:
+            handle.write(text)
+            count += 1
+    tmp.replace(path)
+    return count

@@ -57,7 +57,6 @@ from ml_connector.engine.ports import (
     PreparedFile,
     RunBlockedError,
     RunSpec,
-    write_records,
 )
 from ml_connector.errors import ConfigurationError
 from ml_connector.formats.dxso.jobs import MANIFEST
@@ -91,7 +90,7 @@ from ml_connector.runs.extract import (
     render_dashboard,
 )
 from ml_connector.runs.names import file_sha256, reference_id_for
-from ml_connector.runs.records import FileSlice, row_records
+from ml_connector.runs.records import FileSlice, record_lines, write_record_lines
 from ml_connector.runs.row_documents import LookerFiles, RowDocumentLinks, row_document_links
 from ml_connector.runs.sources import RowSource
 from ml_connector.store.posted import iter_latest
@@ -526,7 +525,7 @@ class LiveRunSteps:
     ) -> StreamedRun:
         done = run.finish(totals)
         slices = [FileSlice(item.path.name, item.bookings) for item in done.files]
-        write_records(workdir / RECORDS_FILE, row_records(run.traces(), slices))
+        write_record_lines(workdir / RECORDS_FILE, record_lines(run.trace_pieces(), slices))
         return done
 
     # ------------------------------------------------------------ DATEV
