@@ -238,13 +238,17 @@ class DemoSummary:
             out.append("  tie-out against Looker")
             out += [t.render() for t in self.tie_outs]
         out.append("  runs")
+        shown: dict[str, str] = {}
         for run in self.runs:
             line = (
                 f"    {run.run_id}: {run.state} ({run.rows_read} read, "
                 f"{run.rows_mapped} mapped, {run.rows_rejected} rejected)"
             )
             out.append(line + (f" - {run.error}" if run.error else ""))
-            out += [f"      warning: {warning}" for warning in run.warnings]
+            for warning in run.warnings:
+                first = shown.setdefault(warning, run.run_id)
+                said = warning if first == run.run_id else f"the same as for {first}"
+                out.append(f"      warning: {said}")
         if self.documents:
             out.append("  documents in Belege online (linked by Beleglink)")
         for d in self.documents:
