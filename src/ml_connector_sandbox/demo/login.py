@@ -17,8 +17,7 @@ from pydantic import SecretStr
 from ml_connector.datev.oauth.client import OAuthClient
 from ml_connector.datev.oauth.connection_store import ConnectionInfo, ConnectionStore
 from ml_connector.datev.oauth.endpoints import discover
-from ml_connector.datev.oauth.login import LoginRequest, login_with_loopback
-from ml_connector.datev.oauth.scopes import scope_for
+from ml_connector.datev.oauth.login import datev_login_request, login_with_loopback
 
 __all__ = ["DEMO_APIS", "login_unattended"]
 
@@ -59,12 +58,8 @@ async def login_unattended(
 
     async with httpx.AsyncClient(timeout=30.0) as http:
         endpoints = await discover(issuer, http)
-        request = LoginRequest(
-            connection=connection,
-            endpoints=endpoints,
-            client=OAuthClient(client_id, client_secret),
-            scope=scope_for(apis),
-        )
+        client = OAuthClient(client_id, client_secret)
+        request = datev_login_request(connection, endpoints, client, apis)
         info = await login_with_loopback(
             request, store, http, open_url=open_url, wait_seconds=wait_seconds
         )

@@ -27,12 +27,14 @@ from ml_connector.datev.oauth.flow import (
 )
 from ml_connector.datev.oauth.loopback import LoopbackReceiver
 from ml_connector.datev.oauth.pending import PendingLogins
+from ml_connector.datev.oauth.scopes import scope_for
 
 __all__ = [
     "LoginRequest",
     "begin_login",
     "complete_login",
     "consenting_user",
+    "datev_login_request",
     "login_with_loopback",
     "logout",
 ]
@@ -50,6 +52,31 @@ class LoginRequest:
     callback_path: str = "/callback"
     redirect_host: str = "127.0.0.1"
     extra_params: tuple[tuple[str, str], ...] = ()
+
+
+def datev_login_request(
+    connection: str,
+    endpoints: ProviderEndpoints,
+    client: OAuthClient,
+    apis: tuple[str, ...],
+    *,
+    port: int = 0,
+    callback_path: str = "/callback",
+    redirect_host: str = "127.0.0.1",
+) -> LoginRequest:
+    """The login asking for the scopes of ``apis``; on DATEV's own identity provider
+    also ``enableWindowsSso=true``, which DATEV requires for "Login mit DATEV"."""
+    own_issuer = endpoints.issuer.startswith("https://login.datev.de/")
+    return LoginRequest(
+        connection=connection,
+        endpoints=endpoints,
+        client=client,
+        scope=scope_for(apis or ("extf-files",)),
+        port=port,
+        callback_path=callback_path,
+        redirect_host=redirect_host,
+        extra_params=(("enableWindowsSso", "true"),) if own_issuer else (),
+    )
 
 
 def begin_login(

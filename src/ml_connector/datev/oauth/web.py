@@ -21,8 +21,7 @@ from ml_connector.credentials.kinds import DATEV_CLIENT_SECRET
 from ml_connector.credentials.resolve import resolve_secret
 from ml_connector.datev.oauth.client import OAuthClient
 from ml_connector.datev.oauth.endpoints import resolve_endpoints
-from ml_connector.datev.oauth.login import LoginRequest
-from ml_connector.datev.oauth.scopes import scope_for
+from ml_connector.datev.oauth.login import LoginRequest, datev_login_request
 from ml_connector.errors import ConfigurationError
 
 __all__ = ["CALLBACK_PATH", "customer_login_request", "web_redirect_uri"]
@@ -85,11 +84,5 @@ async def customer_login_request(
     override = emulator_override(customer_id, customer, what="the DATEV API URL", url=api_url)
     issuer = f"{override}/openid" if override else side.emulator_issuer
     endpoints = await resolve_endpoints(issuer or side.environment, http)
-    own_issuer = endpoints.issuer.startswith("https://login.datev.de/")
-    return LoginRequest(
-        connection=customer_id,
-        endpoints=endpoints,
-        client=OAuthClient(side.oauth.client_id, secret),
-        scope=scope_for(apis),
-        extra_params=(("enableWindowsSso", "true"),) if own_issuer else (),
-    )
+    client = OAuthClient(side.oauth.client_id, secret)
+    return datev_login_request(customer_id, endpoints, client, apis)

@@ -59,11 +59,11 @@ async def _login_request(
     from pydantic import SecretStr
 
     from ml_connector.config.access import emulator_override
+    from ml_connector.credentials.kinds import DATEV_CLIENT_SECRET
     from ml_connector.credentials.resolve import resolve_secret
     from ml_connector.datev.oauth.client import OAuthClient
     from ml_connector.datev.oauth.endpoints import resolve_endpoints
-    from ml_connector.datev.oauth.login import LoginRequest
-    from ml_connector.datev.oauth.scopes import scope_for
+    from ml_connector.datev.oauth.login import datev_login_request
     from ml_connector.errors import ConfigurationError
 
     secret: SecretStr | None = None
@@ -88,7 +88,7 @@ async def _login_request(
             if side.oauth.client_secret and not client_secret_env:
                 secret = resolve_secret(
                     side.oauth.client_secret,
-                    kind="datev_client_secret",
+                    kind=DATEV_CLIENT_SECRET,
                     store=store.credentials,
                 )
             parts = urlsplit(side.oauth.redirect_uri)
@@ -111,17 +111,14 @@ async def _login_request(
         )
 
     endpoints = await resolve_endpoints(environment or "production", http)
-    return LoginRequest(
-        connection=connection or customer or "default",
-        endpoints=endpoints,
-        client=OAuthClient(client_id, secret),
-        scope=scope_for(apis or ("extf-files",)),
+    return datev_login_request(
+        connection or customer or "default",
+        endpoints,
+        OAuthClient(client_id, secret),
+        apis,
         port=config_port if port is None else port,
         callback_path=redirect_path,
         redirect_host=redirect_host,
-        extra_params=(("enableWindowsSso", "true"),)
-        if endpoints.issuer.startswith("https://login.datev.de/")
-        else (),
     )
 
 
