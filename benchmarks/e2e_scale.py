@@ -8,7 +8,7 @@ as ``e2e_scale.json``. The extract alone is the baseline, measured in the same
 invocation for each size.
 
 Usage: ``.venv/bin/python benchmarks/e2e_scale.py [--sizes 100000,250000,500000,1000000]
-[--latency-ms 20] [--out docs/performance]``
+[--latency-ms 20] [--out docs/figures]``
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,250000,500000,1000000")
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--out", type=Path, default=Path("docs/performance"))
+    parser.add_argument("--out", type=Path, default=Path("docs/figures"))
     args = parser.parse_args()
     results = []
     for rows in (int(size) for size in args.sizes.split(",")):
