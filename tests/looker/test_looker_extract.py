@@ -206,3 +206,29 @@ async def test_the_total_count_and_the_plan_are_asked_at_once(
     # count, plan, then the one partition: only count and plan can have run at once
     assert looker.calls["run_inline_query"] == 3
     assert looker.peak_running == 2
+
+
+@pytest.mark.parametrize(("read_ahead_rows", "most_ahead"), [(130, 2), (10, 1)])
+async def test_a_slow_consumer_holds_only_the_read_ahead_budget(
+    make_app: MakeApp, make_client: MakeClient, read_ahead_rows: int, most_ahead: int
+) -> None:
+    """24 monthly partitions of about 63 rows: while the consumer works on one, at most
+    ``read_ahead_rows`` more rows are fetched ahead (one partition even when it is larger)."""
+    app = make_app()
+    looker = app.state.looker
+    async with make_client(app, max_concurrency=10) as client:
+        extraction = client.extract(
+            QUERY,
+            partition_by=[f"{GL}.period_month"],
+            count_measure=f"{GL}.row_count",
+            read_ahead_rows=read_ahead_rows,
+        )
+        ahead, ids = [], []
+        async for batch in extraction.batches():
+            await asyncio.sleep(0.02)  # the mapping at work: fetches could run meanwhile
+            ids += [row[f"{GL}.line_id"] for row in batch]
+            consumed = len(ahead) + 1
+            ahead.append(looker.calls["run_inline_query"] - 2 - consumed)
+    assert extraction.report.complete
+    assert sorted(ids) == sorted(csv_line_ids())
+    assert max(ahead) == most_ahead

@@ -31,7 +31,7 @@ from ml_connector.http.polling import LOOKER_TASK_POLLING, PollPolicy, poll_dela
 from ml_connector.http.retry import RetryPolicy, retry_async, transport_error
 from ml_connector.looker.auth import TokenCache
 from ml_connector.looker.errors import classify, is_html, server_message
-from ml_connector.looker.extract import Extraction
+from ml_connector.looker.extract import READ_AHEAD_ROWS, Extraction
 from ml_connector.looker.fields import LookerField, explore_fields
 from ml_connector.looker.query import InlineQuery
 from ml_connector.looker.rows import JsonArrayStream, Row, RowTyper, loads, parse_rows
@@ -566,6 +566,7 @@ class LookerClient:
         partition_by: Sequence[str],
         count_measure: str,
         allow_query_task: bool = True,
+        read_ahead_rows: int = READ_AHEAD_ROWS,
     ) -> Extraction:
         """Every row of ``query`` exactly once, however many, with a completeness report.
 
@@ -577,4 +578,5 @@ class LookerClient:
             partition_by=list(partition_by),
             count_measure=count_measure,
             allow_query_task=allow_query_task,
+            read_ahead_rows=read_ahead_rows,
         )

@@ -18,9 +18,9 @@ So the rows yielded are complete and duplicate-free exactly when ``report.comple
 is true at the end: the partitions are disjoint, cover all ``N`` rows, and each
 delivered exactly its count. Any mismatch raises :class:`DataError` (the data
 changed during the extract, or a filter did not match as planned) rather than
-dropping a row. Up to ``max_concurrency`` partitions are fetched at once and as
-many more wait their turn; rows come out in plan order, and only those partitions
-(at most ``2 x max_concurrency x row_cap`` rows) are held in memory.
+dropping a row. Partitions are fetched ahead of the one being consumed while their
+planned rows stay within ``read_ahead_rows`` (and at most ``2 x max_concurrency`` of
+them); rows come out in plan order, and only those partitions are held in memory.
 """
 
 from __future__ import annotations
@@ -38,7 +38,13 @@ from ml_connector.looker.rows import Row, filter_literal
 if TYPE_CHECKING:
     from ml_connector.looker.client import LookerClient
 
-__all__ = ["ExtractReport", "Extraction", "Partition"]
+__all__ = ["READ_AHEAD_ROWS", "ExtractReport", "Extraction", "Partition"]
+
+#: rows of the partitions fetched ahead of the one being consumed (planned counts); with
+#: Looker's 5,000-row cap that is 4 to 5 partitions at once: a slow consumer (the mapping)
+#: holds this many rows, not the whole month, and at 20 ms per call 5 calls in flight
+#: keep up with the parsing of their answers
+READ_AHEAD_ROWS = 24_000
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class Extraction:
         partition_by: list[str],
         count_measure: str,
         allow_query_task: bool = True,
+        read_ahead_rows: int = READ_AHEAD_ROWS,
     ) -> None:
         if not partition_by:
             raise ConfigurationError("extract needs at least one partition_by field")
@@ -91,6 +98,7 @@ class Extraction:
         self.partition_by = partition_by
         self.count_measure = count_measure
         self.allow_query_task = allow_query_task
+        self.read_ahead_rows = read_ahead_rows
         self.report = ExtractReport()
         self._iter: AsyncIterator[Row] | None = None
         self._started = False
@@ -201,15 +209,18 @@ class Extraction:
                 hint="a partition value did not round-trip as a filter; choose another field",
             )
         window: deque[tuple[Partition, asyncio.Task[list[Row]] | None]] = deque()
-        pending = iter(plan)
+        pending = deque(plan)
 
         def refill() -> None:
-            # twice the pool: the next pages are in flight while the head one is consumed;
-            # the client's semaphore still bounds concurrent calls to max_concurrency
-            while len(window) < 2 * client.max_concurrency:
-                part = next(pending, None)
-                if part is None:
+            # twice the pool: the next pages are in flight while the head one is consumed,
+            # as long as the rows they hold stay within the read-ahead budget (at least one
+            # partition always goes); the client's semaphore bounds concurrent calls
+            held = sum(part.expected for part, _ in window)
+            while pending and len(window) < 2 * client.max_concurrency:
+                if window and held + pending[0].expected > self.read_ahead_rows:
                     return
+                part = pending.popleft()
+                held += part.expected
                 task = None if part.via_task else asyncio.ensure_future(self._fetch(part))
                 window.append((part, task))
                 if part.via_task:
