@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import httpx
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
+from engine_bench_common import peak_rss_mb
 from ml_connector.datev.api.endpoints import Endpoints
 from ml_connector.datev.client import DatevClient
 from ml_connector_sandbox.emulators.datev.app import create_app, emulator_state
@@ -136,7 +136,7 @@ async def main(files: int, lines: int) -> None:
         f"restart on the same state dir: {kept:,} bookings kept; RSS {before_restart:.0f} MB "
         f"before, {after_restart:.0f} MB after reopening and reading the last ledger page"
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(f"peak memory: {peak:.0f} MB for {booked:,} bookings")
 
 

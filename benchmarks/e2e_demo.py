@@ -12,11 +12,11 @@ Usage: ``.venv/bin/python benchmarks/e2e_demo.py [--latency-ms 20] [--months 24]
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from pathlib import Path
 
+from engine_bench_common import peak_rss_mb
 from ml_connector_sandbox.demo import run_demo
 from ml_connector_sandbox.demo.emulators import running_emulators
 
@@ -50,7 +50,7 @@ def main() -> None:
     months = _months(args.months)
     base, rows, posted = _once(months, 0.0)
     slow, _, _ = _once(months, args.latency_ms / 1000)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(f"months {len(months)}, rows {rows}, bookings posted {posted}")
     print(
         f"baseline (0 ms):    {base:6.2f} s  {rows / base:8.0f} rows/s  "

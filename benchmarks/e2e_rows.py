@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from engine_bench_common import peak_rss_mb
 from ml_connector.credentials import open_credential_store
 from ml_connector.datev.oauth.connection_store import ConnectionStore
 from ml_connector.http.polling import PollPolicy
@@ -92,7 +92,7 @@ ID, SECRET = "bench-client", "bench-secret-for-the-emulator"
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 def _looker(rows: int, latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:

@@ -28,7 +28,6 @@ import csv
 import itertools
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+
+from engine_bench_common import peak_rss_mb
 
 MODES = ("csv-extf", "csv-minimal", "extf-trusted", "extf-validated", "extf-split")
 LABELS = {
@@ -111,7 +112,7 @@ def _measure(mode: str, lines: int, pool_size: int, workdir: Path) -> dict[str, 
     header = _header()
     pool = _pool(pool_size)
     target = workdir / f"{mode}.csv"
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = round(peak_rss_mb() * 1024)
     size = 0
     if mode.startswith("csv"):
         rows = [line_fields(b) for b in pool]  # type: ignore[arg-type]
@@ -158,7 +159,7 @@ def _measure(mode: str, lines: int, pool_size: int, workdir: Path) -> dict[str, 
             )
         elapsed = time.perf_counter() - start
         size = target.stat().st_size
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = round(peak_rss_mb() * 1024)
     return {
         "mode": mode,
         "lines": lines,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,14 +34,16 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from engine_bench_common import peak_rss_mb
+
 PERIOD = "2025-12"
 PIPELINE = "gl-monthly"
 _CHANGE_EVERY = 100
 
 
 def _rss_mb() -> float:
-    """Peak RSS of this process so far, in MB (Linux: ru_maxrss is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process so far, in MB (``VmHWM``: its own, not its parent's)."""
+    return peak_rss_mb()
 
 
 def _stored_postings(lines: Iterable[str]) -> Iterator[tuple[str, str]]:

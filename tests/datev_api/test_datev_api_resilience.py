@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from ml_connector.datev.api.problems import (
     DatevRateLimitedError,
     DatevUnavailableError,
 )
-from ml_connector.datev.client import DatevClient
+from ml_connector.datev.client import UPLOAD_CHUNK_BYTES, DatevClient
 from ml_connector.errors import ReconsentRequiredError, RetriableError
 from ml_connector.http.retry import RetryPolicy
 
@@ -205,3 +206,34 @@ async def test_nothing_lost_nothing_twice_under_faults(setup: Setup) -> None:
     assert sorted(t.filename for t in transfers) == sorted(files)
     assert setup.state.ledger.duplicates() == []
     assert len(setup.state.ledger.bookings()) == len(files)
+
+
+async def test_extf_upload_from_a_file_sends_the_whole_file_on_every_attempt(
+    tmp_path: Path,
+) -> None:
+    """A file larger than one read chunk: each send (after a 503, after a refreshed
+    token) carries exactly the file's bytes with its length, not a chunked body."""
+    content = make_extf(455148, 1, [("1,00", "S", "1000", "8400", "A")]) + b"x" * (
+        3 * UPLOAD_CHUNK_BYTES + 17
+    )
+    path = tmp_path / "EXTF_a.csv"
+    path.write_bytes(content)
+    accepted = httpx.Response(202, headers={"Location": "/clients/1-2/extf-files/jobs/J3"})
+    client, seen = make_client([httpx.Response(503), httpx.Response(401), accepted])
+    upload = await client.upload_extf("1-2", path, "EXTF_a.csv", reference_id="ref-3")
+    assert upload.job_id == "J3"
+    assert [r.method for r in seen] == ["POST", "POST", "POST"]
+    for request in seen:
+        assert request.content == content
+        assert request.headers["Content-Length"] == str(len(content))
+        assert "Transfer-Encoding" not in request.headers
+        assert request.headers["Reference-Id"] == "ref-3"
+
+
+async def test_emulator_books_an_extf_file_streamed_from_disk(setup: Setup, tmp_path: Path) -> None:
+    path = tmp_path / "EXTF_disk.csv"
+    path.write_bytes(make_extf(455148, 1, [("2,50", "S", "1000", "8400", "D")]))
+    upload = await setup.client.upload_extf("455148-1", path, "EXTF_disk.csv")
+    assert upload.job_id
+    assert [t.filename for t in setup.state.ledger.transfers("455148-1")] == ["EXTF_disk.csv"]
+    assert len(setup.state.ledger.bookings()) == 1

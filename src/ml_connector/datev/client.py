@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
@@ -74,6 +75,29 @@ _SAFE_RETRY_STATUSES = frozenset({429, 503})
 _DXSO_IMPORT_TYPES = frozenset(
     {"accountsPayableLedgerImport", "accountsReceivableLedgerImport", "cashLedgerImport"}
 )
+
+
+UPLOAD_CHUNK_BYTES = 256 * 1024
+
+
+class FileBody:
+    """A request body read from a file in ``UPLOAD_CHUNK_BYTES`` chunks.
+
+    Not a generator: httpx iterates it afresh for each send, and each iteration opens
+    the file again from its first byte, so a retried upload sends the whole file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(self.path.open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK_BYTES):
+                yield chunk
+        finally:
+            handle.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,7 +523,7 @@ class DatevClient:
     async def upload_extf(
         self,
         client_id: str,
-        content: bytes,
+        content: bytes | Path,
         filename: str,
         *,
         reference_id: str | None = None,
@@ -513,13 +537,24 @@ class DatevClient:
         Reference-Id before the file is sent again, so a retry never books twice.
         ``check_existing`` does that lookup before the first POST too: use it when
         resuming after a crash or a given-up attempt (with the same ``reference_id``).
+
+        ``content`` may be a path: the file is then streamed from disk in bounded chunks
+        (same bytes and ``Content-Length`` on the wire), and every send, a retry or the
+        re-send after a refreshed token included, reads it again from the start.
         """
         check_extf_filename(filename)
-        if len(content) > EXTF_MAX_BYTES:
+        body: bytes | FileBody
+        if isinstance(content, Path):
+            body = FileBody(content)
+            size = body.size
+        else:
+            body = content
+            size = len(content)
+        if size > EXTF_MAX_BYTES:
             raise DataError(
                 "EXTF file larger than DATEV's 50 MB limit",
                 location=filename,
-                value=len(content),
+                value=size,
                 hint="split the export into several files",
             )
         reference = reference_id or str(uuid.uuid4())
@@ -528,6 +563,8 @@ class DatevClient:
             "Filename": filename,
             "Reference-Id": reference,
         }
+        if isinstance(body, FileBody):
+            headers["Content-Length"] = str(size)
         if client_application_version:
             headers["Client-Application-Version"] = client_application_version
         path = f"/clients/{client_id}/extf-files/import"
@@ -544,7 +581,7 @@ class DatevClient:
                     DatevApi.EXTF,
                     "POST",
                     path,
-                    content=content,
+                    content=body,
                     headers=headers,
                     expected=(202,),
                     idempotent=False,

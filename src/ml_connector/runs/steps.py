@@ -540,10 +540,9 @@ class LiveRunSteps:
 
     async def submit(self, spec: RunSpec, file: PreparedFile) -> str:
         """Upload ``file`` with its ``Reference-Id``; the DATEV job id."""
-        content = await asyncio.to_thread(Path(file.path).read_bytes)
         async with self._datev(spec) as datev:
             upload = await datev.upload_extf(
-                spec.datev_client, content, file.filename, reference_id=file.reference_id
+                spec.datev_client, Path(file.path), file.filename, reference_id=file.reference_id
             )
         return upload.job_id
 
