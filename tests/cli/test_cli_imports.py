@@ -65,3 +65,44 @@ def test_an_unknown_command_is_refused() -> None:
     result = CliRunner().invoke(main, ["runn"])
     assert result.exit_code == 2
     assert "No such command 'runn'" in result.output
+
+
+#: what a run of an EXTF pipeline must not import: DXSO's XML schema machinery (loaded
+#: when a DXSO document is checked against DATEV's XSDs), the web stack, the sandbox, the
+#: login's JOSE library and the schedules' holiday calendars
+_NOT_FOR_AN_EXTF_RUN = (
+    "xmlschema",
+    "elementpath",
+    "ml_connector.interfaces.web",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "ml_connector_sandbox",
+    "joserfc",
+    "holidays",
+)
+
+_RUN_PROBE = """
+import json, sys
+from ml_connector.interfaces.cli import main
+from ml_connector.interfaces.cli import _engine
+from ml_connector.runs import launch, steps
+from ml_connector.engine import runtime
+from ml_connector.formats.extf import render
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_an_extf_run_imports_no_xml_schema_web_app_or_sandbox() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _RUN_PROBE], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert {"dbos", "ml_connector.engine.runtime", "ml_connector.runs.steps"} <= loaded
+    heavy = sorted(
+        m
+        for m in loaded
+        for prefix in _NOT_FOR_AN_EXTF_RUN
+        if m == prefix or m.startswith(prefix + ".")
+    )
+    assert heavy == []
