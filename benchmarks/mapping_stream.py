@@ -41,11 +41,6 @@ PIPELINE = "gl-monthly"
 _CHANGE_EVERY = 100
 
 
-def _rss_mb() -> float:
-    """Peak RSS of this process so far, in MB (``VmHWM``: its own, not its parent's)."""
-    return peak_rss_mb()
-
-
 def _stored_postings(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
     """``(row_key, booking JSON)`` as the store holds each key's newest posting."""
     for text in lines:
@@ -150,8 +145,8 @@ def _child(mode: str, n: int) -> dict[str, object]:
         "rows_per_s": n / seconds,
         "files": len(files),
         "bookings": sum(files),
-        "peak_rss_mb": _rss_mb(),
-        "growth_mb": _rss_mb() - base_rss,
+        "peak_rss_mb": peak_rss_mb(),
+        "growth_mb": peak_rss_mb() - base_rss,
     }
 
 
