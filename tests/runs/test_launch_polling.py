@@ -13,27 +13,33 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432/mlc"
 
 
 @pytest.mark.parametrize(
-    ("system_db", "one_shot", "queue", "listener"),
+    ("system_db", "one_shot", "pickup", "queue", "listener"),
     [
-        (None, True, 0.1, 0.1),  # private SQLite: nobody else polls this queue
-        ("sqlite:////tmp/dbos.sqlite3", True, 0.1, 0.1),
-        (PG, True, 1.0, 0.1),  # shared: the queue's interval is every worker's
-        (None, False, 1.0, 1.0),  # a worker
-        (PG, False, 1.0, 1.0),
+        (None, True, 0.02, 0.1, 0.1),  # private SQLite: nobody else polls this queue
+        ("sqlite:////tmp/dbos.sqlite3", True, 0.02, 0.1, 0.1),
+        (PG, True, None, 1.0, 0.1),  # shared: the queue's interval is every worker's
+        (None, False, None, 1.0, 1.0),  # a worker
+        (PG, False, None, 1.0, 1.0),
     ],
 )
 def test_a_waiting_run_polls_its_private_queue_often_a_worker_rarely(
-    tmp_path: Path, system_db: str | None, one_shot: bool, queue: float, listener: float
+    tmp_path: Path,
+    system_db: str | None,
+    one_shot: bool,
+    pickup: float | None,
+    queue: float,
+    listener: float,
 ) -> None:
     options = EngineOptions(system_database_url=system_db)
     settings = engine_settings(SyncSettings(data_dir=tmp_path), options, one_shot=one_shot)
-    assert (settings.queue_polling_interval, settings.listener_polling_interval) == (
-        queue,
-        listener,
-    )
+    assert (
+        settings.pickup_polling_interval,
+        settings.queue_polling_interval,
+        settings.listener_polling_interval,
+    ) == (pickup, queue, listener)
 
 
 def test_an_explicit_queue_interval_is_kept(tmp_path: Path) -> None:
     options = EngineOptions(queue_polling_interval=0.05)
     settings = engine_settings(SyncSettings(data_dir=tmp_path), options, one_shot=True)
-    assert settings.queue_polling_interval == 0.05
+    assert (settings.queue_polling_interval, settings.pickup_polling_interval) == (0.05, None)

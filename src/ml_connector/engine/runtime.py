@@ -131,6 +131,10 @@ class EngineSettings:
     #: how often the queue is polled for runnable runs, seconds (a setting of the queue,
     #: stored in the system database: every worker sharing it follows the last launch)
     queue_polling_interval: float = 1.0
+    #: while the run :meth:`Engine.wait` waits for is still queued, the queue is polled
+    #: this often instead (``run`` and ``replay``: the run starts without waiting for a
+    #: slow poll, and the queue goes back to ``queue_polling_interval`` once it started)
+    pickup_polling_interval: float | None = None
     #: how often DBOS's notification listener polls (this process only); shutting down
     #: waits for its current sleep to end
     listener_polling_interval: float = 1.0
@@ -199,6 +203,7 @@ class Engine:
         self._heartbeat: threading.Thread | None = None
         self._launched = False
         self._lock: DataDirLock | None = None
+        self._picking_up = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -247,12 +252,8 @@ class Engine:
         tracebacks_at_debug("ml_connector.engine.workflow")
         try:
             DBOS.launch()
-            DBOS.register_queue(
-                QUEUE_NAME,
-                partition_concurrency=1,
-                worker_concurrency=self.settings.worker_concurrency,
-                polling_interval_sec=self.settings.queue_polling_interval,
-                on_conflict="always_update",
+            self._register_queue(
+                self.settings.pickup_polling_interval or self.settings.queue_polling_interval
             )
         except BaseException as exc:
             DBOS.destroy()
@@ -270,6 +271,32 @@ class Engine:
         )
         self._heartbeat.start()
 
+    def _register_queue(self, polling_interval: float) -> None:
+        DBOS.register_queue(
+            QUEUE_NAME,
+            partition_concurrency=1,
+            worker_concurrency=self.settings.worker_concurrency,
+            polling_interval_sec=polling_interval,
+            on_conflict="always_update",
+        )
+        self._picking_up = polling_interval != self.settings.queue_polling_interval
+
+    def _picked_up(self) -> None:
+        """The awaited run started: the queue goes back to its own interval."""
+        if self._picking_up:
+            self._register_queue(self.settings.queue_polling_interval)
+
+    def _ready_for_pickup(self) -> None:
+        """Leave the queue at the pickup interval: the queue thread of the next launch
+        starts with the stored one, so the next ``run`` is picked up without a slow poll
+        (a worker launching next stores its own interval, as every launch does)."""
+        if self.settings.pickup_polling_interval is None or self._picking_up:
+            return
+        try:
+            self._register_queue(self.settings.pickup_polling_interval)
+        except Exception:  # shutting down goes on: the next run waits one slow poll at most
+            log.debug("could not store the queue's pickup interval", exc_info=True)
+
     def shutdown(self) -> None:
         """Stop DBOS and the heartbeat; pending runs resume at the next launch."""
         global _active
@@ -278,6 +305,7 @@ class Engine:
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(5)
+        self._ready_for_pickup()
         DBOS.destroy()  # ends its event loop: the pool closes its clients there
         self.clients.close()  # and any left on another loop
         self._pool_steps(None)
@@ -376,6 +404,8 @@ class Engine:
         reads = 0
         while True:
             status = DBOS.get_workflow_status(run_id)
+            if status is not None and status.status != "ENQUEUED":
+                self._picked_up()
             if status is not None and status.status in ("SUCCESS", "ERROR"):
                 result: RunOutcome = DBOS.retrieve_workflow(run_id).get_result()
                 return result

@@ -79,6 +79,8 @@ class RunAlreadyExistsError(Exception):
 
 #: the polling intervals of an engine that runs one run while its caller waits
 ONE_SHOT_POLLING = 0.1
+#: ... and of its private queue until that run is picked up (then ONE_SHOT_POLLING)
+ONE_SHOT_PICKUP = 0.02
 #: ... and of a worker (DBOS's defaults)
 WORKER_POLLING = 1.0
 
@@ -89,22 +91,25 @@ def engine_settings(
     """The engine's settings for ``settings`` (same data directory and store).
 
     ``one_shot``: the process runs one run and waits for it (``run``, ``replay``). Its
-    engine then looks at the queue every 0.1 s rather than every second when the
-    system database is private (SQLite: no other worker; on a shared database the
-    interval is the queue's, stored for every worker), and its DBOS notification
-    listener polls every 0.1 s, so that shutting down does not wait up to a second.
+    engine then looks at the queue every 0.02 s until the run is picked up and every
+    0.1 s after that, rather than every second, when the system database is private
+    (SQLite: no other worker; on a shared database the interval is the queue's, stored
+    for every worker), and its DBOS notification listener polls every 0.1 s, so that
+    shutting down does not wait up to a second.
     """
     url = options.system_database_url
     private = url is None or url.startswith("sqlite")
     queue = options.queue_polling_interval
+    fast = queue is None and one_shot and private
     if queue is None:
-        queue = ONE_SHOT_POLLING if one_shot and private else WORKER_POLLING
+        queue = ONE_SHOT_POLLING if fast else WORKER_POLLING
     return EngineSettings(
         data_dir=settings.data_dir,
         store_url=settings.store_url,
         system_database_url=url,
         executor_id=options.executor_id,
         queue_polling_interval=queue,
+        pickup_polling_interval=ONE_SHOT_PICKUP if fast else None,
         listener_polling_interval=ONE_SHOT_POLLING if one_shot else WORKER_POLLING,
         poll=options.poll,
         application_version=options.application_version,
