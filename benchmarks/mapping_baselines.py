@@ -8,7 +8,9 @@ its peak RSS (``ru_maxrss``) is its own. The booking lines of all three are comp
 bytes are identical.
 
 * ``product``: :class:`~ml_connector.mapping.stream.RunStream` as the engine's prepare
-  step runs it (row traces on): map, validate, tie out, write split EXTF files;
+  step runs it (row traces on): map, validate, tie out against the control totals
+  (Looker's answer, computed before the clock starts), write split EXTF files and the
+  row records file;
 * ``hand``: a hand-written loop that knows this one mapping: dict lookups, f-strings,
   no validation beyond what the mapping itself needs (the floor of pure Python);
 * ``pandas``: what a user would write with pandas: read the rows into a DataFrame,
@@ -94,18 +96,26 @@ def _header_bytes(out: Path) -> bytes:
         return handle.readline() + handle.readline()
 
 
-def _product(n: int, out: Path) -> list[Path]:
+def _product(n: int, out: Path, control: list[dict[str, object]] | None = None) -> list[Path]:
+    """What the engine's prepare step does with the rows: map, validate, tie out against
+    the control totals (Looker's, computed before the clock starts), write the split
+    EXTF files and the row records file from the traces."""
     from ml_connector.config import load_config
     from ml_connector.examples import demo_config_path
     from ml_connector.mapping.stream import RunStream
+    from ml_connector.runs.records import FileSlice, record_lines, write_record_lines
 
     config = load_config(demo_config_path())
-    control = mapping_stream.totals(n)
+    control = mapping_stream.totals(n) if control is None else control
     with RunStream(config, "gl-monthly", "2025-12", out, now=NOW, trace_rows=True) as run:
         run.add_many(mapping_stream.generate(n))
         done = run.finish(control)
         assert done.ready, done.facts.blockers
-        sum(1 for _ in run.traces())
+        slices = [FileSlice(item.path.name, item.bookings) for item in done.files]
+        records = write_record_lines(
+            out / "records.jsonl", record_lines(run.trace_pieces(), slices)
+        )
+        assert records >= done.facts.rows_mapped
         return [item.path for item in done.files]
 
 
@@ -221,10 +231,11 @@ def child(mode: str, n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-baselines-") as tmp:
         work = Path(tmp)
         header = b"" if mode == "product" else _header_bytes(work / "header")
+        control = mapping_stream.totals(n) if mode == "product" else None
         base = _rss_mb()
         start, cpu = time.perf_counter(), time.process_time()
         if mode == "product":
-            files = _product(n, work / "out")
+            files = _product(n, work / "out", control)
         else:
             (work / "out").mkdir()
             files = (_hand if mode == "hand" else _pandas)(n, work / "out", header)

@@ -13,6 +13,7 @@ from mapping_support import make_config, make_row
 
 from ml_connector.config import LoadedConfig
 from ml_connector.config.loader import ConfigFileError
+from ml_connector.formats.extf.models import line_to_json
 from ml_connector.mapping.mapper import MappedRow, Rejection, RejectReason, RowMapper
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.stream import RunStream
@@ -32,6 +33,8 @@ def _map(config: LoadedConfig, **values: object) -> MappedRow | Rejection:
 def _mapped(config: LoadedConfig, **values: object) -> MappedRow:
     outcome = _map(config, **values)
     assert isinstance(outcome, MappedRow), outcome
+    # the JSON form (traces, spills, posted records) is the lines', currency columns too
+    assert outcome.lines_json == tuple(line_to_json(line) for line in outcome.lines)
     return outcome
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,14 @@ import pytest
 from mapping_support import make_config, make_row
 
 from ml_connector.config import LoadedConfig
-from ml_connector.mapping.mapper import MappedRow, Rejection, RejectReason, RowMapper
+from ml_connector.formats.extf.models import line_to_json
+from ml_connector.mapping.mapper import (
+    MappedRow,
+    Rejection,
+    RejectReason,
+    RowMapper,
+    content_digest,
+)
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.spec import FieldRule
 
@@ -32,6 +40,9 @@ def config(tmp_path: Path) -> LoadedConfig:
 def mapped(config: LoadedConfig, **values: object) -> MappedRow:
     outcome = mapper(config).map_row(make_row(**values))
     assert isinstance(outcome, MappedRow), outcome
+    # the JSON form (traces, spills, posted records) and the digest are the lines'
+    assert outcome.lines_json == tuple(line_to_json(line) for line in outcome.lines)
+    assert outcome.content_digest == content_digest(outcome.lines)
     return outcome
 
 
@@ -208,3 +219,30 @@ def test_a_key_taken_by_a_rejected_row_is_not_reused(config: LoadedConfig) -> No
         RejectReason.UNMAPPED_ACCOUNT,
         RejectReason.DUPLICATE_KEY,
     ]
+
+
+def test_the_content_digest_keeps_its_stored_form(config: LoadedConfig) -> None:
+    """Posted records store this digest: a new release must compute the same one for the
+    same line, or re-running a posted period would book every row again."""
+    row = mapped(config, revenue_type="domestic_19", account="REV-100", amount=Decimal("-1190"))
+    (line,) = row.lines
+    text = "\x1f".join(
+        [
+            "umsatz=1190.00",
+            "soll_haben=H",
+            "konto=1590",
+            "gegenkonto=8200",
+            "bu_schluessel=3",
+            "belegdatum=2026-10-31",
+            "belegfeld_1=RE-1",
+            "buchungstext=Miete Oktober",
+            "kost1=100",
+            "festschreibung=False",
+        ]
+    )
+    expected = "v2:" + hashlib.sha256(text.encode() + b"\n").hexdigest()[:32]
+    assert row.content_digest == expected
+    assert content_digest(row.lines) == expected
+    reversal = dataclasses.replace(line, generalumkehr=True)  # GU is not content
+    assert content_digest((reversal,)) == expected
+    assert row.lines_json == (line_to_json(line),)

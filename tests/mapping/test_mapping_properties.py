@@ -14,9 +14,15 @@ from hypothesis import strategies as st
 from mapping_support import make_config, make_row, posted_lines, stream_run, totals_of, v_totals
 
 from ml_connector.config import LoadedConfig
-from ml_connector.formats.extf.models import BatchHeader
+from ml_connector.formats.extf.models import BatchHeader, line_to_json
 from ml_connector.formats.extf.validate import validate_line
-from ml_connector.mapping.mapper import MappedRow, Rejection, RejectReason, RowMapper
+from ml_connector.mapping.mapper import (
+    MappedRow,
+    Rejection,
+    RejectReason,
+    RowMapper,
+    content_digest,
+)
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.tieout import tie_out
 
@@ -91,6 +97,9 @@ def test_any_row_maps_to_valid_lines_or_is_rejected_with_a_reason(
         assert outcome.lines or outcome.amount == 0
         for line in outcome.lines:
             assert validate_line(line, HEADER) == []
+        # what traces, spills and posted records hold is the line, and its digest too
+        assert outcome.lines_json == tuple(line_to_json(line) for line in outcome.lines)
+        assert outcome.content_digest == content_digest(outcome.lines)
     else:
         assert isinstance(outcome.reason, RejectReason)
         assert outcome.message

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from mapping_support import Ran, make_config, make_row, posted_lines, stream_run, v_totals
 
+from ml_connector.canonical import canonical_json
 from ml_connector.config import LoadedConfig
 from ml_connector.mapping.mapper import MappedRow, RowMapper, RowOutcome
 from ml_connector.mapping.period import Period
 from ml_connector.mapping.restatement import ChangeKind
 from ml_connector.mapping.tieout import tie_out
-from ml_connector.store.canonical import canonical_json
 
 
 def outcomes_of(config: LoadedConfig, rows: list[dict[str, object]]) -> list[RowOutcome]:

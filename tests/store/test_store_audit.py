@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from ml_connector.canonical import canonical_json, sha256_hex
 from ml_connector.store.audit import (
     GENESIS_HASH,
     AuditEvent,
@@ -19,7 +20,6 @@ from ml_connector.store.audit import (
     iter_events,
     verify,
 )
-from ml_connector.store.canonical import canonical_json, sha256_hex
 
 
 def _rows(run: str, n: int) -> list[AuditEvent]:

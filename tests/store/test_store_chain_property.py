@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from ml_connector.canonical import canonical_json
 from ml_connector.store.audit import AuditEvent, append_events, verify
-from ml_connector.store.canonical import canonical_json
 from ml_connector.store.db import make_engine, migrate
 
 FIELDS = ["recorded_at", "run_id", "kind", "row_key", "filename", "payload", "prev_hash"]

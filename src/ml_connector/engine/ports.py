@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from ml_connector.canonical import canonical_json
 from ml_connector.datev.api.models import ProtocolEntry
 from ml_connector.errors import DataError, RetriableError
 from ml_connector.http.clients import ClientPool
-from ml_connector.store.canonical import canonical_json
 
 if TYPE_CHECKING:  # schedules (cron, holidays) are for workers, not every run
     from ml_connector.schedule.rules import ScheduleRule

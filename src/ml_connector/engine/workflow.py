@@ -32,6 +32,7 @@ from dbos import DBOS
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
+from ml_connector.canonical import canonical_json
 from ml_connector.engine.dbos_compat import NONDETERMINISM_ERRORS, step_failure_cause
 from ml_connector.engine.ports import (
     DatevJobPendingError,
@@ -66,7 +67,6 @@ from ml_connector.store.audit import (
     head_in,
     recorded_row_sources,
 )
-from ml_connector.store.canonical import canonical_json
 from ml_connector.store.posted import PostedRecord, posted_summary, record_posted_in
 from ml_connector.store.transactions import utc_now, write_transaction
 

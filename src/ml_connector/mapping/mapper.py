@@ -25,7 +25,8 @@ from ml_connector.formats.extf.models import (
     COLUMN_ATTRS,
     BatchHeader,
     BookingLine,
-    filled_columns,
+    columns_to_json,
+    line_to_json,
 )
 from ml_connector.mapping.dxso import DxsoEntryMaker, DxsoHold, entry_digest
 from ml_connector.mapping.expressions import ExpressionError, LookupMissError
@@ -65,7 +66,7 @@ __all__ = [
     "content_digest",
     "content_digest_v1",
     "duplicate_key",
-    "line_digest_text",
+    "json_digest",
     "period_header",
     "same_content",
 ]
@@ -162,6 +163,9 @@ class MappedRow:
     texts: tuple[str, ...] | None = None
     """The EXTF text of each line, rendered by the checks that accepted it for the batch
     header of the mapper's period (:attr:`RowMapper.header`); ``None`` when not rendered."""
+    lines_json: tuple[dict[str, object], ...] = ()
+    """Each line as :func:`line_to_json` gives it (the content digest is computed from
+    it, and traces, spills and posted records are made of it)."""
 
 
 RowOutcome = MappedRow | Rejection
@@ -230,21 +234,28 @@ _DIGEST_VALUES = operator.attrgetter(*_DIGEST_ATTRS)
 DIGEST_VERSION = "v2:"
 
 
-def line_digest_text(line: BookingLine) -> str:
+def _digest_text(line: Mapping[str, object]) -> str:
     """Canonical text of a line's content (Generalumkehr excluded): its set columns as
-    ``attribute=value`` in column order, separated by U+001F (empty columns left out)."""
+    ``attribute=value`` in column order, separated by U+001F (empty columns left out),
+    from the line as :func:`line_to_json` gives it."""
     return "\x1f".join(
-        [f"{attr}={value}" for attr, value in filled_columns(line) if attr != "generalumkehr"]
+        [f"{attr}={value}" for attr, value in line.items() if attr != "generalumkehr"]
     )
+
+
+def json_digest(lines: Iterable[Mapping[str, object]]) -> str:
+    """``v2:`` + SHA-256 (hex, 32 characters) over the content of lines given as
+    :func:`line_to_json` gives them."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(_digest_text(line).encode())
+        digest.update(b"\n")
+    return DIGEST_VERSION + digest.hexdigest()[:32]
 
 
 def content_digest(lines: Iterable[BookingLine]) -> str:
     """``v2:`` + SHA-256 (hex, 32 characters) over the lines' content."""
-    digest = hashlib.sha256()
-    for line in lines:
-        digest.update(line_digest_text(line).encode())
-        digest.update(b"\n")
-    return DIGEST_VERSION + digest.hexdigest()[:32]
+    return json_digest(line_to_json(line) for line in lines)
 
 
 def content_digest_v1(lines: Iterable[BookingLine]) -> str:
@@ -351,6 +362,7 @@ class RowMapper:
         self._custom_checker = line_checker is not None
         self._variables: dict[str, object] = {"period": str(period) if period else None}
         self._currency_column: dict[str, bool] = {}
+        self._json_orders: dict[tuple[str, ...], list[str]] = {}
         self._automatic = client.automatic_account_set
         self._convert = self._converters()
         self._fields = field_function(
@@ -499,13 +511,16 @@ class RowMapper:
         debit = amount > 0 if self.mapping.sign == "debit_positive" else amount < 0
         if self.mapping.amount_account == "gegenkonto":
             debit = not debit
-        line = BookingLine(umsatz=abs(amount), soll_haben="S" if debit else "H", **values)  # type: ignore[arg-type]
+        values["umsatz"] = abs(amount)
+        values["soll_haben"] = "S" if debit else "H"
+        line = BookingLine(**values)  # type: ignore[arg-type]
         text = None if self.header is None else checked_text(line, self.header)
         if text is None or self._custom_checker:
             problems = list(self.line_checker(line))
             if problems:
                 raise _Reject(RejectReason.EXTF_RULE, None, "; ".join(problems), None)
-        digest = content_digest((line,))
+        line_json = self._json_form(values)
+        digest = json_digest((line_json,))
         entry = None
         if self._dxso is not None:
             try:
@@ -518,8 +533,27 @@ class RowMapper:
             self._hold_text_changes(changes)
         texts = None if text is None else (text,)
         return MappedRow(
-            index, row_key, row_period, (line,), amount, digest, row, tuple(changes), entry, texts
+            index,
+            row_key,
+            row_period,
+            (line,),
+            amount,
+            digest,
+            row,
+            tuple(changes),
+            entry,
+            texts,
+            (line_json,),
         )
+
+    def _json_form(self, values: Mapping[str, object]) -> dict[str, object]:
+        """:func:`line_to_json` of the line built from ``values`` (every column of a
+        :class:`BookingLine` not given is empty), with the column order of each set of
+        fields worked out once."""
+        order = self._json_orders.get(names := tuple(values))
+        if order is None:
+            order = self._json_orders[names] = sorted(names, key=COLUMN_ATTRS.index)
+        return columns_to_json([(attr, values[attr]) for attr in order])
 
     def _row_link(self, row: Mapping[str, object]) -> str | None:
         assert self.row_link is not None

@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from ml_connector.formats.extf.models import BookingLine, filled_columns
+from ml_connector.formats.extf.models import BookingLine, line_to_json
 from ml_connector.mapping.mapper import FIELD_TYPES
 
 __all__ = [
@@ -38,19 +38,6 @@ __all__ = [
 ]
 
 _STORNO = "Storno "
-
-
-def line_to_json(line: BookingLine) -> dict[str, object]:
-    """The filled columns of ``line`` as JSON values (Decimal as text, dates ISO)."""
-    out: dict[str, object] = {}
-    for attr, value in filled_columns(line):
-        if isinstance(value, Decimal):
-            out[attr] = str(value)
-        elif isinstance(value, date):
-            out[attr] = value.isoformat()
-        else:
-            out[attr] = value
-    return out
 
 
 def line_from_json(data: object) -> BookingLine:

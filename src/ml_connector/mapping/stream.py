@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from ml_connector.canonical import canonical_json
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
 from ml_connector.formats.dxso.models import Receipt
@@ -197,15 +198,9 @@ def _source(row: Mapping[str, object]) -> dict[str, Any]:
     return {str(k): to_jsonable(v) for k, v in row.items()}
 
 
-#: the store's canonical JSON (``store.canonical``) of JSON-native values: keys sorted,
-#: no whitespace, UTF-8 kept, no NaN; the row records file is written in it
-_canonical = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
-
-
 class _TraceSpill:
-    """One line per row trace, already in the row record's canonical JSON pieces:
+    """One line per row trace, already in the row record's canonical JSON
+    (:func:`~ml_connector.canonical.canonical_json`) pieces:
     ``<place>\t<booking>\t"rejection":..,"row_key":..,"source":..`` where ``<place>``
     is ``-`` (nothing sent), ``b<n>`` (the n-th new booking line) or ``r<n>`` (the
     n-th reversal line). The records file is written from it without parsing."""
@@ -217,18 +212,17 @@ class _TraceSpill:
     def append(
         self,
         row_key: str,
-        source: Mapping[str, Any],
+        source: Mapping[str, object],
         booking: Mapping[str, Any] | None,
         rejection: str | None,
         place: str,
     ) -> None:
-        """One trace; ``source`` and ``booking`` hold JSON values only."""
+        """One trace; ``source`` is the row as extracted (text keys), ``booking`` holds
+        JSON values only."""
         assert self._out is not None, "spill already closed for writing"
-        rest = (
-            f'"rejection":{_canonical(rejection)},"row_key":{_canonical(row_key)},'
-            f'"source":{_canonical(source)}'
-        )
-        self._out.write(f"{place}\t{_canonical(booking)}\t{rest}\n")
+        source = source if isinstance(source, dict) else dict(source)
+        rest = canonical_json({"rejection": rejection, "row_key": row_key, "source": source})
+        self._out.write(f"{place}\t{canonical_json(booking)}\t{rest[1:-1]}\n")
 
     def __iter__(self) -> Iterator[tuple[str, str, str]]:
         """``(place, booking JSON, rest)`` per trace, in order."""
@@ -712,7 +706,7 @@ class RunStream:
         write_rows([held_record(rejection)], self._held)
         if self._traces is not None:
             key = rejection.row_key or f"row-{rejection.index + 1}"
-            self._traces.append(key, _source(rejection.row), None, rejection.describe(), "-")
+            self._traces.append(key, rejection.row, None, rejection.describe(), "-")
 
     def _mapped(self, row: MappedRow) -> None:
         self.rows_mapped += 1
@@ -735,7 +729,7 @@ class RunStream:
             )
         self._count(change)
         texts = row.texts if self._rendered else None
-        lines = [] if texts is not None and self._traces is None else _lines_json(row.lines)
+        lines = [] if texts is not None and self._traces is None else list(row.lines_json)
         reversed_lines = [line_to_json(line) for line in reversal] if change.applied else []
         position = "-"
         if change.applied:
@@ -753,7 +747,7 @@ class RunStream:
             payload = _payload(row.content_digest, lines, reversed_lines)
             if row.changes:
                 payload["changes"] = [change.to_json() for change in row.changes]
-            self._traces.append(row.row_key, _source(row.row), payload, None, position)
+            self._traces.append(row.row_key, row.row, payload, None, position)
 
     def _note_receipt(self, row: MappedRow) -> None:
         """Remember the row's own document for its invoice (a receipt in the dxso job)."""
@@ -994,10 +988,6 @@ def _same_rules(checked: BatchHeader | None, header: BatchHeader) -> bool:
         header.datum_vom,
         header.datum_bis,
     )
-
-
-def _lines_json(lines: Sequence[BookingLine]) -> list[dict[str, object]]:
-    return [line_to_json(line) for line in lines]
 
 
 def _reversal(lines_json: str) -> tuple[BookingLine, ...]:

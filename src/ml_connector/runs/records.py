@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_connector.canonical import canonical_text
 from ml_connector.engine.ports import RowRecord
 from ml_connector.mapping.stream import RowTrace, TracePiece, booking_payload
-from ml_connector.store.canonical import canonical_text
 
 __all__ = [
     "FileSlice",

@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ml_connector.canonical import canonical_json, canonical_text, sha256_hex
 from ml_connector.errors import ConfigurationError
-from ml_connector.store.canonical import canonical_json, canonical_text, sha256_hex
 from ml_connector.store.integrity import ChainFacts, check_posted, check_runs
 from ml_connector.store.tables import AUDIT_EVENTS, CHAIN_HEADS, RUNS
 from ml_connector.store.transactions import utc_now, write_transaction

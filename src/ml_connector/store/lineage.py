@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
+from ml_connector.canonical import canonical_json
 from ml_connector.store.audit import StoredEvent
-from ml_connector.store.canonical import canonical_json
 from ml_connector.store.tables import AUDIT_EVENTS
 
 __all__ = [

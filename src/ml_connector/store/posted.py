@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from ml_connector.store.canonical import canonical_json, sha256_hex
+from ml_connector.canonical import canonical_json, sha256_hex
 from ml_connector.store.tables import POSTED_RECORDS
 from ml_connector.store.transactions import utc_now, write_transaction
 

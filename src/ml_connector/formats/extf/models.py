@@ -18,7 +18,7 @@ million lines must stay cheap); :mod:`ml_connector.formats.extf.validate` does.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,7 +34,9 @@ __all__ = [
     "BatchHeader",
     "BookingLine",
     "RenderedLine",
+    "columns_to_json",
     "filled_columns",
+    "line_to_json",
 ]
 
 
@@ -409,4 +411,26 @@ def filled_columns(line: BookingLine) -> list[tuple[str, object]]:
         values = values_of(line)
         if values != empty:
             out += [(a, v) for a, v in zip(attrs, values, strict=True) if v is not None]
+    return out
+
+
+def line_to_json(line: BookingLine) -> dict[str, object]:
+    """The filled columns of ``line`` as JSON values (Decimal as text, dates ISO), in
+    column order: what row traces, spills and posted records hold, and what the content
+    digest is computed from."""
+    return columns_to_json(filled_columns(line))
+
+
+def columns_to_json(columns: Iterable[tuple[str, object]]) -> dict[str, object]:
+    """``(attribute, value)`` pairs as :func:`line_to_json` gives them (``None`` left out)."""
+    out: dict[str, object] = {}
+    for attr, value in columns:
+        if value is None:
+            continue
+        if isinstance(value, Decimal):
+            out[attr] = str(value)
+        elif isinstance(value, date):
+            out[attr] = value.isoformat()
+        else:
+            out[attr] = value
     return out
