@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from ml_connector.canonical import canonical_json
 from ml_connector.datev.api.models import ProtocolEntry
 from ml_connector.errors import DataError, RetriableError
-from ml_connector.http.clients import ClientPool
 
-if TYPE_CHECKING:  # schedules (cron, holidays) are for workers, not every run
+if TYPE_CHECKING:  # schedules (cron, holidays) are for workers, not every run; the
+    # HTTP clients for the steps that hold them, not for the seam's data types
+    from ml_connector.http.clients import ClientPool
     from ml_connector.schedule.rules import ScheduleRule
 
 __all__ = [

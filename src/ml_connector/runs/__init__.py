@@ -6,11 +6,7 @@
 - :mod:`.names`: deterministic ``Reference-Id`` per file (pure);
 - :mod:`.ping`: the checks behind ``ml-connector ping``;
 - :mod:`.launch`: the engine wired to :class:`LiveRunSteps` (``run``, ``worker``, ``replay``).
+
+Import from the modules themselves: the package imports none of them, so the pure ones
+(:mod:`.records`, :mod:`.names`) come without the clients and stores.
 """
-
-from __future__ import annotations
-
-from ml_connector.runs.connect import SyncSettings
-from ml_connector.runs.steps import LiveRunSteps, RunBlockedError
-
-__all__ = ["LiveRunSteps", "RunBlockedError", "SyncSettings"]
