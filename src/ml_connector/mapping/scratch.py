@@ -48,10 +48,44 @@ CREATE TABLE documents (
 """
 
 
-class KeyIndex:
-    """Posted state and seen keys of one run, in a SQLite file (bounded page cache)."""
+#: rows whose first use is kept in memory before it is written to the index in one go
+_BATCH = 2_000
+_SEEN_SQL = "INSERT INTO seen (row_key, first, mapped) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+_DOCUMENT_SQL = (
+    "INSERT INTO documents (cleaned, source, first) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
 
-    def __init__(self, path: Path) -> None:
+
+class _NewKeys:
+    """Which texts were surely never added, in fixed memory (a Bloom filter: three bits
+    of ``bits`` per text; "maybe added" is then checked against the index itself)."""
+
+    def __init__(self, bits: int) -> None:
+        self._mask = bits - 1
+        self._bits = bytearray(bits // 8 or 1)
+
+    def add(self, text: str) -> bool:
+        """Add ``text``; whether it was surely not added before."""
+        h, mask, bits = hash(text), self._mask, self._bits
+        new = False
+        for at in (h & mask, (h >> 24) & mask, ((h >> 40) ^ (h >> 7)) & mask):
+            byte, bit = at >> 3, 1 << (at & 7)
+            if not bits[byte] & bit:
+                bits[byte] |= bit
+                new = True
+        return new
+
+
+class KeyIndex:
+    """Posted state and seen keys of one run, in a SQLite file (bounded page cache).
+
+    A row key or Belegfeld 1 that is surely new (most of them) is not looked up: its
+    first use waits in memory and is written with the next batch of ``2,000``.
+    """
+
+    def __init__(self, path: Path, *, filter_bits: int = 1 << 24) -> None:
+        if filter_bits & (filter_bits - 1):
+            raise ValueError("filter_bits must be a power of two")
         path.unlink(missing_ok=True)
         self.path = path
         # used from one thread at a time (the run may hop between worker threads)
@@ -61,6 +95,18 @@ class KeyIndex:
             "PRAGMA temp_store=FILE; BEGIN;" + _SCHEMA
         )
         self.posted_count = 0
+        self._new_keys, self._new_documents = _NewKeys(filter_bits), _NewKeys(filter_bits)
+        self._seen: list[tuple[str, int, int]] = []
+        self._documents: list[tuple[str, str, int]] = []
+
+    def _flush(self) -> None:
+        """Write the first uses kept in memory."""
+        if self._seen:
+            self._db.executemany(_SEEN_SQL, self._seen)
+            self._seen.clear()
+        if self._documents:
+            self._db.executemany(_DOCUMENT_SQL, self._documents)
+            self._documents.clear()
 
     def add_posted(self, row_key: str, digest: str, lines_json: str) -> None:
         """Remember what was posted for ``row_key`` (a later entry for a key replaces its
@@ -83,10 +129,13 @@ class KeyIndex:
 
     def see(self, row_key: str, index: int, *, mapped: bool) -> int | None:
         """Record the row key's first use; the earlier row's index if it was used before."""
-        cursor = self._db.execute(
-            "INSERT INTO seen (row_key, first, mapped) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (row_key, index, int(mapped)),
-        )
+        if self._new_keys.add(row_key):
+            self._seen.append((row_key, index, int(mapped)))
+            if len(self._seen) >= _BATCH:
+                self._flush()
+            return None
+        self._flush()
+        cursor = self._db.execute(_SEEN_SQL, (row_key, index, int(mapped)))
         if cursor.rowcount == 1:
             return None
         found = self._db.execute("SELECT first FROM seen WHERE row_key = ?", (row_key,)).fetchone()
@@ -95,11 +144,13 @@ class KeyIndex:
     def document(self, cleaned: str, source: str, index: int) -> tuple[str, int] | None:
         """Record the first source value that became Belegfeld 1 ``cleaned``; the first
         ``(source, row index)`` when an earlier row had a *different* source value."""
-        cursor = self._db.execute(
-            "INSERT INTO documents (cleaned, source, first) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (cleaned, source, index),
-        )
+        if self._new_documents.add(cleaned):
+            self._documents.append((cleaned, source, index))
+            if len(self._documents) >= _BATCH:
+                self._flush()
+            return None
+        self._flush()
+        cursor = self._db.execute(_DOCUMENT_SQL, (cleaned, source, index))
         if cursor.rowcount == 1:
             return None
         found = self._db.execute(
@@ -111,6 +162,7 @@ class KeyIndex:
         """Posted keys without a mapped row in this run, in posted order, as
         ``(row_key, lines_json, held)``: ``held`` when the key's row was rejected,
         else the row is gone."""
+        self._flush()
         cursor = self._db.execute(
             "SELECT p.row_key, p.lines, s.mapped FROM posted p "
             "LEFT JOIN seen s ON s.row_key = p.row_key "
