@@ -14,17 +14,26 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
 
-__all__ = ["canonical_json", "canonical_text", "sha256_hex"]
+__all__ = ["canonical_json", "canonical_text", "sha256_hex", "to_jsonable"]
 
 
-def _default(value: Any) -> Any:
+def to_jsonable(value: object) -> object:
+    """The JSON-friendly form of a value: a Decimal as its exact text (``"-1250.00"``),
+    a date or datetime in ISO 8601, anything else as it is."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
+    return value
+
+
+def _default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value)
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+    out = to_jsonable(value)
+    if out is value:
+        raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+    return out
 
 
 _ENCODER = json.JSONEncoder(

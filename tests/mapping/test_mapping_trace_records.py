@@ -12,10 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mapping_support import make_config, make_row
 
-from ml_connector.canonical import canonical_json
+from ml_connector.canonical import canonical_json, to_jsonable
 from ml_connector.engine.ports import iter_records, write_records
 from ml_connector.mapping.period import Period
-from ml_connector.mapping.rows import to_jsonable
 from ml_connector.mapping.stream import RunStream
 from ml_connector.runs.records import FileSlice, record_lines, row_records, write_record_lines
 

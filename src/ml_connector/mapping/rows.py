@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
+from ml_connector.canonical import to_jsonable
 from ml_connector.errors import DataError
 
-__all__ = ["iter_rows", "read_rows", "rows_from_jsonl", "to_jsonable", "write_rows"]
+__all__ = ["iter_rows", "read_rows", "rows_from_jsonl", "write_rows"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -122,15 +123,6 @@ def iter_rows(path: Path, *, raw: bool = False) -> Generator[dict[str, object], 
 def read_rows(path: Path) -> list[dict[str, object]]:
     """All rows of a ``.jsonl`` file, checked as by :func:`iter_rows`."""
     return list(iter_rows(path))
-
-
-def to_jsonable(value: object) -> object:
-    """A JSON-friendly form for reports: Decimal as exact text (``"-1250.00"``), dates ISO."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def write_rows(rows: Iterable[Mapping[str, object]], handle: IO[str]) -> int:

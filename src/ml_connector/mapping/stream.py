@@ -35,7 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ml_connector.canonical import canonical_json
+from ml_connector.canonical import canonical_json, to_jsonable
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
 from ml_connector.formats.dxso.models import Receipt
@@ -70,7 +70,7 @@ from ml_connector.mapping.restatement import (
     line_to_json,
     reversal_of,
 )
-from ml_connector.mapping.rows import to_jsonable, write_rows
+from ml_connector.mapping.rows import write_rows
 from ml_connector.mapping.scratch import JsonSpill, KeyIndex, LineSpill
 from ml_connector.mapping.tieout import TieOutReport, TieOutTally
 

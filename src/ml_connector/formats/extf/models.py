@@ -24,6 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
+from ml_connector.canonical import to_jsonable
 from ml_connector.formats.extf.spec import COLUMN_HEADINGS
 
 __all__ = [
@@ -423,14 +424,4 @@ def line_to_json(line: BookingLine) -> dict[str, object]:
 
 def columns_to_json(columns: Iterable[tuple[str, object]]) -> dict[str, object]:
     """``(attribute, value)`` pairs as :func:`line_to_json` gives them (``None`` left out)."""
-    out: dict[str, object] = {}
-    for attr, value in columns:
-        if value is None:
-            continue
-        if isinstance(value, Decimal):
-            out[attr] = str(value)
-        elif isinstance(value, date):
-            out[attr] = value.isoformat()
-        else:
-            out[attr] = value
-    return out
+    return {attr: to_jsonable(value) for attr, value in columns if value is not None}
