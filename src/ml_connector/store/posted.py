@@ -121,14 +121,15 @@ def record_posted_in(conn: Connection, records: Iterable[PostedRecord]) -> int:
     count = 0
     batch: list[dict[str, Any]] = []
     for r in records:
+        payload = canonical_json(dict(r.booking))
         batch.append(
             {
                 "pipeline": r.pipeline,
                 "datev_client": r.datev_client,
                 "period": r.period,
                 "row_key": r.row_key,
-                "digest": r.digest,
-                "payload": canonical_json(dict(r.booking)),
+                "digest": sha256_hex(payload),  # the record's digest, from the one encoding
+                "payload": payload,
                 "run_id": r.run_id,
                 "filename": r.filename,
                 "datev_job_id": r.datev_job_id,
