@@ -282,9 +282,15 @@ class Engine:
         self._picking_up = polling_interval != self.settings.queue_polling_interval
 
     def _picked_up(self) -> None:
-        """The awaited run started: the queue goes back to its own interval."""
-        if self._picking_up:
+        """The awaited run started: the queue goes back to its own interval (should that
+        fail, the queue is only polled more often than needed while the run works)."""
+        if not self._picking_up:
+            return
+        try:
             self._register_queue(self.settings.queue_polling_interval)
+        except Exception:
+            self._picking_up = False
+            log.debug("could not store the queue's polling interval", exc_info=True)
 
     def _ready_for_pickup(self) -> None:
         """Leave the queue at the pickup interval: the queue thread of the next launch
