@@ -57,22 +57,41 @@ _DOCUMENT_SQL = (
 
 
 class _NewKeys:
-    """Which texts were surely never added, in fixed memory (a Bloom filter: three bits
-    of ``bits`` per text; "maybe added" is then checked against the index itself)."""
+    """Which texts were surely never added: Bloom filters of three bits per text (a
+    "maybe added" is then checked against the index itself). The first has
+    ``first_bits``; each time the newest holds a text per 16 bits, one eight times
+    larger (up to ``most_bits``) takes the new texts, so a small run keeps a small one."""
 
-    def __init__(self, bits: int) -> None:
-        self._mask = bits - 1
-        self._bits = bytearray(bits // 8 or 1)
+    def __init__(self, first_bits: int, most_bits: int) -> None:
+        self._most = most_bits
+        self._older: list[tuple[int, bytearray]] = []
+        self._mask, self._bits, self._room = 0, bytearray(), 0
+        self._start(first_bits)
+
+    def _start(self, bits: int) -> None:
+        if self._bits:
+            self._older.append((self._mask, self._bits))
+        self._mask, self._bits, self._room = bits - 1, bytearray(bits // 8 or 1), bits // 16
 
     def add(self, text: str) -> bool:
         """Add ``text``; whether it was surely not added before."""
-        h, mask, bits = hash(text), self._mask, self._bits
-        new = False
-        for at in (h & mask, (h >> 24) & mask, ((h >> 40) ^ (h >> 7)) & mask):
+        h = hash(text)
+        spots = (h, h >> 24, (h >> 40) ^ (h >> 7))
+        for mask, bits in self._older:
+            a, b, c = spots[0] & mask, spots[1] & mask, spots[2] & mask
+            if bits[a >> 3] >> (a & 7) & bits[b >> 3] >> (b & 7) & bits[c >> 3] >> (c & 7) & 1:
+                return False
+        mask, bits, new = self._mask, self._bits, False
+        for spot in spots:
+            at = spot & mask
             byte, bit = at >> 3, 1 << (at & 7)
             if not bits[byte] & bit:
                 bits[byte] |= bit
                 new = True
+        if new:
+            self._room -= 1
+            if self._room <= 0 and self._mask + 1 < self._most:
+                self._start(min((self._mask + 1) * 8, self._most))
         return new
 
 
@@ -80,12 +99,19 @@ class KeyIndex:
     """Posted state and seen keys of one run, in a SQLite file (bounded page cache).
 
     A row key or Belegfeld 1 that is surely new (most of them) is not looked up: its
-    first use waits in memory and is written with the next batch of ``2,000``.
+    first use waits in memory and is written with the next batch of ``2,000``. The
+    filters that say so take 64 KiB each for up to 32,768 texts and grow to about
+    2.6 MiB each for a million.
     """
 
-    def __init__(self, path: Path, *, filter_bits: int = 1 << 24) -> None:
-        if filter_bits & (filter_bits - 1):
-            raise ValueError("filter_bits must be a power of two")
+    def __init__(
+        self, path: Path, *, filter_bits: int = 1 << 19, most_filter_bits: int = 1 << 24
+    ) -> None:
+        for bits in (filter_bits, most_filter_bits):
+            if bits < 8 or bits & (bits - 1):
+                raise ValueError("filter sizes must be powers of two of at least 8 bits")
+        if filter_bits > most_filter_bits:
+            raise ValueError("filter_bits must not exceed most_filter_bits")
         path.unlink(missing_ok=True)
         self.path = path
         # used from one thread at a time (the run may hop between worker threads)
@@ -95,7 +121,8 @@ class KeyIndex:
             "PRAGMA temp_store=FILE; BEGIN;" + _SCHEMA
         )
         self.posted_count = 0
-        self._new_keys, self._new_documents = _NewKeys(filter_bits), _NewKeys(filter_bits)
+        self._new_keys = _NewKeys(filter_bits, most_filter_bits)
+        self._new_documents = _NewKeys(filter_bits, most_filter_bits)
         self._seen: list[tuple[str, int, int]] = []
         self._documents: list[tuple[str, str, int]] = []
 
