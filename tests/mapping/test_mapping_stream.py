@@ -29,13 +29,12 @@ from mapping_support import (
 
 from ml_connector.config import LoadedConfig
 from ml_connector.formats.extf.columns import COLUMN_ATTRS
-from ml_connector.formats.extf.models import RenderedLine
+from ml_connector.formats.extf.models import RenderedLine, line_to_json
 from ml_connector.formats.extf.reader import read_file
 from ml_connector.formats.extf.render import line_renderer
 from ml_connector.formats.extf.samples import sample_lines
 from ml_connector.formats.extf.split import write_split
 from ml_connector.mapping.mapper import MappedRow
-from ml_connector.mapping.restatement import line_to_json
 from ml_connector.mapping.scratch import LineSpill
 from ml_connector.mapping.stream import RunStream
 

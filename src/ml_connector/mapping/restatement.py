@@ -26,14 +26,13 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from ml_connector.formats.extf.models import BookingLine, line_to_json
+from ml_connector.formats.extf.models import BookingLine
 from ml_connector.mapping.mapper import FIELD_TYPES
 
 __all__ = [
     "ChangeKind",
     "PlannedChange",
     "line_from_json",
-    "line_to_json",
     "reversal_of",
 ]
 
@@ -41,7 +40,7 @@ _STORNO = "Storno "
 
 
 def line_from_json(data: object) -> BookingLine:
-    """Inverse of :func:`line_to_json`."""
+    """Inverse of :func:`~ml_connector.formats.extf.models.line_to_json`."""
     if not isinstance(data, Mapping):
         raise ValueError("a booking line must be a JSON object")
     values: dict[str, object] = {}

@@ -206,7 +206,7 @@ class KeyIndex:
 
 class LineSpill:
     """Booking lines appended to a file (as their filled columns in JSON, see
-    :func:`~ml_connector.mapping.restatement.line_to_json`) and read back in order."""
+    :func:`~ml_connector.formats.extf.models.line_to_json`) and read back in order."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

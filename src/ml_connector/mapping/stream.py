@@ -39,7 +39,7 @@ from ml_connector.canonical import canonical_json, to_jsonable
 from ml_connector.config.loader import LoadedConfig
 from ml_connector.config.models import Source
 from ml_connector.formats.dxso.models import Receipt
-from ml_connector.formats.extf.models import BatchHeader, BookingLine, RenderedLine
+from ml_connector.formats.extf.models import BatchHeader, BookingLine, RenderedLine, line_to_json
 from ml_connector.formats.extf.split import WrittenFile, write_split
 from ml_connector.formats.extf.validate import MAX_BOOKINGS
 from ml_connector.mapping.changes import (
@@ -67,7 +67,6 @@ from ml_connector.mapping.restatement import (
     ChangeKind,
     PlannedChange,
     line_from_json,
-    line_to_json,
     reversal_of,
 )
 from ml_connector.mapping.rows import write_rows
