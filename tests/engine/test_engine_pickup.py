@@ -15,6 +15,26 @@ SPEC = RunSpec("gl", "acme", "100-1", "2026-10")
 PICKUP, AFTER = 0.02, 0.5
 
 
+def _settings(
+    tmp_path: Path,
+    *,
+    pickup: float | None = None,
+    system_database_url: str | None = None,
+    store_url: str | None = None,
+) -> EngineSettings:
+    """An engine polling its queue every AFTER seconds (and every ``pickup`` seconds
+    until the awaited run starts, when given)."""
+    return EngineSettings(
+        data_dir=tmp_path,
+        system_database_url=system_database_url,
+        store_url=store_url,
+        queue_polling_interval=AFTER,
+        pickup_polling_interval=pickup,
+        poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
+        application_version="pickup-test",
+    )
+
+
 def _interval() -> float:
     queue = DBOS.retrieve_queue(QUEUE_NAME)
     assert queue is not None
@@ -34,14 +54,8 @@ def _stored_interval(system_database_url: str) -> float:
 def test_the_queue_is_polled_fast_until_the_awaited_run_starts_then_at_its_interval(
     tmp_path: Path, datev: FakeDatev, db_urls: tuple[str | None, str | None]
 ) -> None:
-    settings = EngineSettings(
-        data_dir=tmp_path,
-        system_database_url=db_urls[0],
-        store_url=db_urls[1],
-        queue_polling_interval=AFTER,
-        pickup_polling_interval=PICKUP,
-        poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
-        application_version="pickup-test",
+    settings = _settings(
+        tmp_path, system_database_url=db_urls[0], store_url=db_urls[1], pickup=PICKUP
     )
     engine = Engine(settings, FakeSteps(datev)).launch()
     try:
@@ -58,13 +72,7 @@ def test_the_queue_is_polled_fast_until_the_awaited_run_starts_then_at_its_inter
 def test_an_engine_without_pickup_polls_at_its_interval_throughout(
     tmp_path: Path, datev: FakeDatev
 ) -> None:
-    settings = EngineSettings(
-        data_dir=tmp_path,
-        queue_polling_interval=AFTER,
-        poll=PollPolicy(base=0.01, cap=0.02, floor=0.0, max_polls=200),
-        application_version="pickup-test",
-    )
-    engine = Engine(settings, FakeSteps(datev)).launch()
+    engine = Engine(_settings(tmp_path), FakeSteps(datev)).launch()
     try:
         assert _interval() == AFTER
         assert engine.wait(engine.enqueue(SPEC), timeout=60).state == "succeeded"
