@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
+from ml_connector.canonical import canonical_json
 from ml_connector.engine.ports import JobStatus, Prepared, RunSpec, iter_records
 from ml_connector.runs.steps import LiveRunSteps
 from ml_connector.store.posted import PostedRecord, record_posted
@@ -49,7 +50,7 @@ def drive(steps: LiveRunSteps, spec: RunSpec, workdir: Path) -> tuple[Prepared, 
                             spec.datev_client,
                             spec.period,
                             r.row_key,
-                            r.booking,
+                            canonical_json(r.booking),
                             "test-run",
                             file.filename,
                             job,

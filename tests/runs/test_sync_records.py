@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from ml_connector.canonical import canonical_json
 from ml_connector.mapping.stream import RowTrace, posted_entry
 from ml_connector.runs.records import FileSlice, row_records
 from ml_connector.store.db import make_engine, migrate, sqlite_url
@@ -27,7 +28,7 @@ def _posting(key: str, lines: list[dict[str, object]], run: str) -> PostedRecord
         datev_client="100-1",
         period="2026-10",
         row_key=key,
-        booking={"content_digest": f"d-{run}", "lines": lines, "reversal": []},
+        booking_json=canonical_json({"content_digest": f"d-{run}", "lines": lines, "reversal": []}),
         run_id=run,
     )
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from ml_connector.canonical import canonical_json
 from ml_connector.errors import ConfigurationError
 from ml_connector.interfaces.cli import main
 from ml_connector.store.audit import (
@@ -24,7 +25,7 @@ from ml_connector.store.audit import (
     read_anchor,
     verify,
 )
-from ml_connector.store.posted import PostedRecord, posted_summary, record_posted_in
+from ml_connector.store.posted import PostedRecord, record_posted_in
 from ml_connector.store.runs import ensure_run, update_run
 from ml_connector.store.transactions import write_transaction
 
@@ -161,7 +162,7 @@ def _post_file(engine: Engine) -> None:
             datev_client=CHAIN,
             period="2026-10",
             row_key=f"k{i}",
-            booking={"Umsatz": Decimal(f"{i}.50")},
+            booking_json=canonical_json({"Umsatz": Decimal(f"{i}.50")}),
             run_id=RUN,
             filename="f.csv",
             datev_job_id="job-1",
@@ -169,8 +170,7 @@ def _post_file(engine: Engine) -> None:
         for i in range(3)
     ]
     with write_transaction(engine) as conn:
-        record_posted_in(conn, records)
-        summary = posted_summary(conn, run_id=RUN, filename="f.csv")
+        summary = record_posted_in(conn, records).summary()
     payload = {"datev_job_id": "job-1", "outcome": "succeeded", "posted": summary}
     append_events(engine, CHAIN, [AuditEvent("job_outcome", RUN, payload, filename="f.csv")])
 

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from ml_connector.canonical import canonical_json, sha256_hex
 from ml_connector.store.audit import AuditEvent, append_events
 from ml_connector.store.export import ROW_COLUMNS, export_trail
-from ml_connector.store.posted import PostedRecord, content_digest, latest, record_posted
+from ml_connector.store.posted import PostedRecord, latest, record_posted
 from ml_connector.store.runs import (
     RunFileRecord,
     add_file,
@@ -34,7 +35,7 @@ def _posted(key: str, amount: str, run: str) -> PostedRecord:
         datev_client="100-1",
         period="2026-10",
         row_key=key,
-        booking={"Umsatz": Decimal(amount), "Konto": "1200"},
+        booking_json=canonical_json({"Umsatz": Decimal(amount), "Konto": "1200"}),
         run_id=run,
     )
 
@@ -45,7 +46,7 @@ def test_latest_posting_per_key_wins(store_engine: Engine) -> None:
     state = latest(store_engine, pipeline="gl", datev_client="100-1", period="2026-10")
     assert set(state) == {"a", "b"}
     assert state["a"].run_id == "r2"
-    assert state["a"].digest == content_digest({"Konto": "1200", "Umsatz": Decimal("12.00")})
+    assert state["a"].digest == sha256_hex('{"Konto":"1200","Umsatz":"12.00"}')
     assert json.loads(state["a"].booking) == {"Konto": "1200", "Umsatz": "12.00"}
     assert latest(store_engine, pipeline="gl", datev_client="100-1", period="2026-09") == {}
     with pytest.raises(DBAPIError, match="append-only"), store_engine.begin() as conn:

@@ -45,6 +45,7 @@ __all__ = [
     "Prepared",
     "PreparedDocument",
     "PreparedFile",
+    "RowEventText",
     "RowRecord",
     "RunBlockedError",
     "RunOutcome",
@@ -52,6 +53,9 @@ __all__ = [
     "RunSteps",
     "ScheduledPipeline",
     "iter_records",
+    "iter_row_events",
+    "row_event_json",
+    "row_event_text",
     "write_records",
 ]
 
@@ -368,3 +372,65 @@ def iter_records(path: Path) -> Iterator[RowRecord]:
             if line.strip():
                 data = json.loads(line)
                 yield RowRecord(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class RowEventText:
+    """A row record as its audit event needs it: key, file and the payload's canonical
+    JSON (``{"booking":..,"line":..,"rejection":..,"source":..}``)."""
+
+    row_key: str
+    filename: str | None
+    payload_json: str
+
+
+_DECODE = json.JSONDecoder().raw_decode
+_BOOKING, _FILENAME, _LINE = '{"booking":', ',"filename":', ',"line":'
+_ROW_KEY, _SOURCE = ',"row_key":', ',"source":'
+
+
+def row_event_text(line: str) -> RowEventText:
+    """The :class:`RowEventText` of one line of a records file, cut out of its text.
+
+    A record's canonical JSON is ``{"booking":B,"filename":F,"line":L,"rejection":R,
+    "row_key":K,"source":S}`` (keys sorted); without ``filename`` and ``row_key`` it is
+    the payload's canonical JSON, so neither the booking nor the Looker row is decoded
+    and encoded again. ``,"filename":`` is found first after the booking (whose keys
+    are the product's, and a JSON string cannot hold an unescaped quote); a line of any
+    other shape is decoded and encoded instead.
+    """
+    text = line.rstrip("\n")
+    cut_f = text.find(_FILENAME)
+    cut_k = text.find(_ROW_KEY, cut_f + 1)
+    if text.startswith(_BOOKING) and text.endswith("}") and 0 < cut_f < cut_k:
+        filename, end_f = _DECODE(text, cut_f + len(_FILENAME))
+        row_key, end_k = _DECODE(text, cut_k + len(_ROW_KEY))
+        if (
+            isinstance(row_key, str)
+            and (filename is None or isinstance(filename, str))
+            and text.startswith(_LINE, end_f)
+            and text.startswith(_SOURCE, end_k)
+        ):
+            return RowEventText(row_key, filename, text[:cut_f] + text[end_f:cut_k] + text[end_k:])
+    record = RowRecord(**json.loads(text))
+    return RowEventText(record.row_key, record.filename, row_event_json(record))
+
+
+def row_event_json(record: RowRecord) -> str:
+    """The canonical JSON of the audit payload of ``record``'s ``row`` event."""
+    return canonical_json(
+        {
+            "source": dict(record.source),
+            "booking": None if record.booking is None else dict(record.booking),
+            "rejection": record.rejection,
+            "line": record.line,
+        }
+    )
+
+
+def iter_row_events(path: Path) -> Iterator[RowEventText]:
+    """Stream the records of ``path`` (from :func:`write_records`) as row event texts."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield row_event_text(line)

@@ -41,13 +41,14 @@ from ml_connector.engine.ports import (
     Prepared,
     PreparedDocument,
     PreparedFile,
-    RowRecord,
+    RowEventText,
     RunBlockedError,
     RunOutcome,
     RunSpec,
     RunState,
     RunSteps,
     iter_records,
+    iter_row_events,
 )
 from ml_connector.errors import (
     ConfigurationError,
@@ -67,7 +68,7 @@ from ml_connector.store.audit import (
     head_in,
     recorded_row_sources,
 )
-from ml_connector.store.posted import PostedRecord, posted_summary, record_posted_in
+from ml_connector.store.posted import PostedRecord, record_posted_in
 from ml_connector.store.transactions import utc_now, write_transaction
 
 __all__ = ["WORKFLOW_NAME", "EngineDeps", "RunRequest", "install", "run_workdir", "run_workflow"]
@@ -198,14 +199,10 @@ async def _prepare_step(req: RunRequest) -> Prepared:
 ROWS_PER_TRANSACTION = 20_000
 
 
-def _row_event(run_id: str, record: RowRecord) -> AuditEvent:
-    payload = {
-        "source": dict(record.source),
-        "booking": None if record.booking is None else dict(record.booking),
-        "rejection": record.rejection,
-        "line": record.line,
-    }
-    return AuditEvent("row", run_id, payload, row_key=record.row_key, filename=record.filename)
+def _row_event(run_id: str, row: RowEventText) -> AuditEvent:
+    return AuditEvent(
+        "row", run_id, row_key=row.row_key, filename=row.filename, payload_json=row.payload_json
+    )
 
 
 def _record_files(conn: Connection, req: RunRequest, prepared: Prepared) -> None:
@@ -241,11 +238,11 @@ def _rows_per_transaction() -> int:
 class _Counted:
     """An iterator of row records that counts what went through it."""
 
-    def __init__(self, records: Iterator[RowRecord]) -> None:
+    def __init__(self, records: Iterator[RowEventText]) -> None:
         self._records = records
         self.count = 0
 
-    def __iter__(self) -> Iterator[RowRecord]:
+    def __iter__(self) -> Iterator[RowEventText]:
         for record in self._records:
             self.count += 1
             yield record
@@ -275,7 +272,7 @@ async def _record_rows_step(req: RunRequest, prepared: Prepared) -> None:
                 return
             _record_files(conn, req, prepared)
         # streamed from the records file: memory does not depend on the chunk size
-        records = iter_records(Path(prepared.records_path))
+        records = iter_row_events(Path(prepared.records_path))
         per_chunk = _rows_per_transaction()
         chunk = 0
         while (first := next(records, None)) is not None:
@@ -482,7 +479,7 @@ async def _outcome_step(
                 datev_client=spec.datev_client,
                 period=spec.period,
                 row_key=row_key,
-                booking=booking,
+                booking_json=booking,
                 run_id=req.run_id,
                 filename=file.filename,
                 datev_job_id=job_id,
@@ -502,9 +499,8 @@ async def _outcome_step(
             if refused:
                 payload["refused"] = [{"line": line, "reason": why} for line, why in refused]
             if status.state == "succeeded":
-                record_posted_in(conn, posted(conn))
                 # the posted rows come under the chain: audit verify recomputes this
-                payload["posted"] = posted_summary(conn, run_id=req.run_id, filename=file.filename)
+                payload["posted"] = record_posted_in(conn, posted(conn)).summary()
             event = AuditEvent("job_outcome", req.run_id, payload, filename=file.filename)
             append_in(conn, spec.datev_client, [event])
             run_store.set_file_outcome(conn, req.run_id, file.filename, status.state, status.detail)

@@ -83,13 +83,18 @@ class ChainHead:
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """An event to append; ``payload`` must be JSON-serialisable (Decimal allowed)."""
+    """An event to append; ``payload`` must be JSON-serialisable (Decimal allowed).
+
+    ``payload_json``, when given, is the payload's canonical JSON, stored as it is
+    (``payload`` is then ignored): for callers that hold the text already.
+    """
 
     kind: str
     run_id: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     row_key: str | None = None
     filename: str | None = None
+    payload_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +184,9 @@ def append_in(conn: Connection, chain: str, events: Iterable[AuditEvent]) -> int
     for event in events:
         seq += 1
         recorded_at = utc_now()
-        payload = canonical_json(dict(event.payload))
+        payload = event.payload_json
+        if payload is None:
+            payload = canonical_json(dict(event.payload))
         row_hash = event_hash(
             prev,
             chain=chain,
@@ -274,11 +281,28 @@ def event_payload(
     return None if payload is None else dict(json.loads(payload))
 
 
+_BOOKING, _LINE = '{"booking":', ',"line":'
+_DECODE = json.JSONDecoder().raw_decode
+
+
+def booking_text(payload: str) -> tuple[str, object]:
+    """The canonical JSON of a ``row`` event's booking and the event's file line, cut
+    out of the payload's canonical text ``{"booking":B,"line":L,...}`` (the booking's
+    keys are the product's, so ``,"line":`` first follows it); a payload of another
+    shape is decoded and the booking encoded again."""
+    end = payload.find(_LINE)
+    if payload.startswith(_BOOKING) and end > 0:
+        line, _ = _DECODE(payload, end + len(_LINE))
+        return payload[len(_BOOKING) : end], line
+    data = json.loads(payload)
+    return canonical_json(data.get("booking")), data.get("line")
+
+
 def file_bookings(
     conn: Connection, *, run_id: str, filename: str, skip_lines: frozenset[int] = frozenset()
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(row key, booking line) of every accepted ``row`` event of one file of a run, but
-    those at ``skip_lines`` (lines DATEV did not import)."""
+) -> Iterator[tuple[str, str]]:
+    """(row key, booking line as canonical JSON) of every accepted ``row`` event of one
+    file of a run, but those at ``skip_lines`` (lines DATEV did not import)."""
     table = AUDIT_EVENTS
     query = (
         select(table.c.row_key, table.c.payload)
@@ -289,11 +313,10 @@ def file_bookings(
     )
     # streamed (a server-side cursor on PostgreSQL): a file may hold 99,999 lines
     for row in conn.execute(query, execution_options={"yield_per": _BATCH}):
-        payload = json.loads(row.payload)
-        booking = payload.get("booking")
-        if skip_lines and payload.get("line") in skip_lines:
+        booking, line = booking_text(str(row.payload))
+        if skip_lines and line in skip_lines:
             continue
-        if booking is not None and row.row_key is not None:
+        if booking != "null" and row.row_key is not None:
             yield str(row.row_key), booking
 
 

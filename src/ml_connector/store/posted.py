@@ -23,10 +23,8 @@ __all__ = [
     "PostedDigest",
     "PostedRecord",
     "PostedState",
-    "content_digest",
     "iter_latest",
     "latest",
-    "posted_summary",
     "record_posted",
     "record_posted_in",
 ]
@@ -36,13 +34,13 @@ _BATCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class PostedRecord:
-    """One record key's posted booking line."""
+    """One record key's posted booking line, as canonical JSON (``booking_json``)."""
 
     pipeline: str
     datev_client: str
     period: str
     row_key: str
-    booking: Mapping[str, Any]
+    booking_json: str
     run_id: str
     filename: str | None = None
     datev_job_id: str | None = None
@@ -50,12 +48,7 @@ class PostedRecord:
     @property
     def digest(self) -> str:
         """Content digest of the booking line (SHA-256 of its canonical JSON)."""
-        return content_digest(self.booking)
-
-
-def content_digest(booking: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a booking line."""
-    return sha256_hex(canonical_json(dict(booking)))
+        return sha256_hex(self.booking_json)
 
 
 #: the columns of a posted row that its audit hash covers (``payload`` via ``digest``)
@@ -86,9 +79,13 @@ class PostedDigest:
 
     def add(self, row: Mapping[Any, Any]) -> None:
         """Add one stored row (a mapping with the hashed columns and ``payload``)."""
-        self.rows += 1
         if self.mismatched is None and sha256_hex(str(row["payload"])) != row["digest"]:
             self.mismatched = str(row["row_key"])
+        self.add_hashed(row)
+
+    def add_hashed(self, row: Mapping[Any, Any]) -> None:
+        """Add one row whose ``digest`` was just computed from its ``payload``."""
+        self.rows += 1
         item = canonical_json({name: row[name] for name in HASHED_COLUMNS})
         self._hash.update(item.encode("utf-8") + b"\n")
 
@@ -97,57 +94,41 @@ class PostedDigest:
         return {"rows": self.rows, "sha256": self._hash.hexdigest()}
 
 
-def posted_summary(conn: Connection, *, run_id: str, filename: str) -> dict[str, Any]:
-    """The :class:`PostedDigest` summary of one file's stored posted rows."""
-    table = POSTED_RECORDS
-    query = (
-        select(table)
-        .where((table.c.run_id == run_id) & (table.c.filename == filename))
-        .order_by(table.c.id)
-    )
-    digest = PostedDigest()
-    for row in conn.execute(query, execution_options={"yield_per": _BATCH}):
-        digest.add(row._mapping)
-    return digest.summary()
-
-
-def record_posted_in(conn: Connection, records: Iterable[PostedRecord]) -> int:
-    """Append ``records`` inside the caller's transaction; returns how many.
+def record_posted_in(conn: Connection, records: Iterable[PostedRecord]) -> PostedDigest:
+    """Append ``records`` inside the caller's transaction; returns the
+    :class:`PostedDigest` of what was stored, in storage order (as ``audit verify``
+    reads it back).
 
     Inserted in batches of 1,000, so a file of any size costs bounded memory.
     """
-    table = POSTED_RECORDS
     now = utc_now()
-    count = 0
+    digest = PostedDigest()
     batch: list[dict[str, Any]] = []
     for r in records:
-        payload = canonical_json(dict(r.booking))
-        batch.append(
-            {
-                "pipeline": r.pipeline,
-                "datev_client": r.datev_client,
-                "period": r.period,
-                "row_key": r.row_key,
-                "digest": sha256_hex(payload),  # the record's digest, from the one encoding
-                "payload": payload,
-                "run_id": r.run_id,
-                "filename": r.filename,
-                "datev_job_id": r.datev_job_id,
-                "recorded_at": now,
-            }
-        )
+        row = {
+            "pipeline": r.pipeline,
+            "datev_client": r.datev_client,
+            "period": r.period,
+            "row_key": r.row_key,
+            "digest": r.digest,
+            "payload": r.booking_json,
+            "run_id": r.run_id,
+            "filename": r.filename,
+            "datev_job_id": r.datev_job_id,
+            "recorded_at": now,
+        }
+        digest.add_hashed(row)
+        batch.append(row)
         if len(batch) >= _BATCH:
-            conn.execute(insert(table), batch)
-            count += len(batch)
+            conn.execute(insert(POSTED_RECORDS), batch)
             batch = []
     if batch:
-        conn.execute(insert(table), batch)
-        count += len(batch)
-    return count
+        conn.execute(insert(POSTED_RECORDS), batch)
+    return digest
 
 
-def record_posted(engine: Engine, records: Iterable[PostedRecord]) -> int:
-    """Append ``records`` in one transaction; returns how many."""
+def record_posted(engine: Engine, records: Iterable[PostedRecord]) -> PostedDigest:
+    """Append ``records`` in one transaction; returns their :class:`PostedDigest`."""
     with write_transaction(engine) as conn:
         return record_posted_in(conn, records)
 
